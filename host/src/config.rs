@@ -1,0 +1,116 @@
+//! Configuration of the runtime (per guest) and of the server (per listener).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Limits applied to every guest instance.
+#[derive(Debug, Clone)]
+pub struct GuestLimits {
+    /// Largest linear memory one instance may grow to, in bytes. Growing past it fails, which
+    /// a Rust guest turns into a trap: the request is answered 500.
+    pub max_memory_bytes: usize,
+    /// Wall-clock time a guest may run for one request, response body included. Past it the
+    /// instance is stopped (within one epoch tick when it is computing) and the request is
+    /// answered 504 if no response was sent yet.
+    pub deadline: Duration,
+    /// How often running guests check the deadline and yield to other requests.
+    pub epoch_tick: Duration,
+}
+
+impl Default for GuestLimits {
+    fn default() -> Self {
+        Self {
+            max_memory_bytes: 128 * 1024 * 1024,
+            deadline: Duration::from_secs(30),
+            epoch_tick: Duration::from_millis(10),
+        }
+    }
+}
+
+/// How a component is run.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeConfig {
+    /// Limits per instance.
+    pub limits: GuestLimits,
+    /// Environment variables the guest sees. Nothing from the host's environment is passed
+    /// unless it is listed here.
+    pub env: Vec<(String, String)>,
+}
+
+/// Limits applied by the server before and around the guest.
+#[derive(Debug, Clone)]
+pub struct ServerLimits {
+    /// Largest request body, in bytes. A larger `Content-Length` is answered 413 at once; a
+    /// chunked body is cut off at the limit as it arrives and answered 413.
+    pub max_body_bytes: u64,
+    /// Largest request header section (HTTP/1.1 read buffer, HTTP/2 header list), in bytes.
+    /// Larger headers are answered 431. HTTP/1.1 cannot go below 8192.
+    pub max_header_bytes: usize,
+    /// Time a client has to send a complete request header section. On HTTP/1.1 the same
+    /// timer runs while a kept-alive connection waits for its next request, so it is also
+    /// the idle timeout.
+    pub header_read_timeout: Duration,
+    /// HTTP/2 connections are pinged at this interval and closed when a ping goes unanswered
+    /// for as long again.
+    pub h2_keep_alive: Duration,
+    /// Open connections at most; further clients wait in the listen backlog.
+    pub max_connections: usize,
+    /// Requests being handled at most; further requests are answered 503 with `Retry-After`.
+    pub max_in_flight: usize,
+    /// Concurrent streams per HTTP/2 connection.
+    pub h2_max_concurrent_streams: u32,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 10 * 1024 * 1024,
+            max_header_bytes: 16 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            h2_keep_alive: Duration::from_secs(20),
+            max_connections: 1024,
+            max_in_flight: 256,
+            h2_max_concurrent_streams: 128,
+        }
+    }
+}
+
+/// Where the certificate and key come from.
+#[derive(Debug, Clone)]
+pub enum TlsConfig {
+    /// PEM files: a certificate chain (leaf first) and a PKCS#8, PKCS#1 or SEC1 key. The
+    /// files are watched and reloaded when they change.
+    Files {
+        /// Certificate chain, PEM.
+        cert: PathBuf,
+        /// Private key, PEM.
+        key: PathBuf,
+    },
+    /// A certificate for `localhost`, `127.0.0.1` and `::1` made at start-up.
+    SelfSigned,
+}
+
+/// How the server listens.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to bind; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// TLS termination, or plain HTTP (HTTP/1.1 and h2c) when `None`.
+    pub tls: Option<TlsConfig>,
+    /// Connection and request limits.
+    pub limits: ServerLimits,
+    /// How long in-flight requests may take to finish after a shutdown signal.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            tls: None,
+            limits: ServerLimits::default(),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Typed errors. Each error that reaches HTTP knows its status code.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use http::StatusCode;
+
+/// Why a component could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read component {path}: {source}")]
+    Read {
+        /// The file given.
+        path: PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+    /// The bytes are not a valid WebAssembly component (a core module, or not wasm at all).
+    #[error("{path} is not a WebAssembly component: {reason}")]
+    NotAComponent {
+        /// The file given.
+        path: PathBuf,
+        /// What the parser or compiler said.
+        reason: String,
+    },
+    /// The component needs an import this host does not provide.
+    #[error("{path} imports something this host does not provide: {reason}")]
+    Link {
+        /// The file given.
+        path: PathBuf,
+        /// The unsatisfied import.
+        reason: String,
+    },
+    /// The component does not export `wasi:http/incoming-handler@0.2.x`.
+    #[error("{path} does not export wasi:http/incoming-handler@0.2: {reason}")]
+    NotAHandler {
+        /// The file given.
+        path: PathBuf,
+        /// What was missing.
+        reason: String,
+    },
+    /// The wasm engine could not be set up with the requested configuration.
+    #[error("cannot configure the wasm engine: {0}")]
+    Engine(String),
+}
+
+/// Why one request could not be answered by the guest. The server turns it into a
+/// problem+json response with [`RequestError::status`].
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// The guest trapped (a panic, `unreachable`, an out-of-bounds access...).
+    #[error("the guest trapped: {0}")]
+    Trap(String),
+    /// The guest tried to grow its memory past the limit.
+    #[error("the guest exceeded its memory limit of {limit} bytes")]
+    MemoryExceeded {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The guest ran past its deadline.
+    #[error("the guest did not finish within {0:?}")]
+    DeadlineExceeded(Duration),
+    /// The guest returned without setting a response.
+    #[error("the guest returned without setting a response")]
+    NoResponse,
+    /// The guest answered with a `wasi:http` error code instead of a response.
+    #[error("the guest answered with an error: {0}")]
+    Guest(String),
+    /// The request body is larger than allowed.
+    #[error("the request body exceeds {limit} bytes")]
+    BodyTooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The request cannot be passed to a guest (no authority, say).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// Too many requests are being handled already.
+    #[error("too many requests in flight")]
+    Overloaded,
+    /// The host failed around the guest (instantiation, resources).
+    #[error("host error: {0}")]
+    Host(String),
+}
+
+impl RequestError {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Trap(_)
+            | Self::MemoryExceeded { .. }
+            | Self::NoResponse
+            | Self::Guest(_)
+            | Self::Host(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::DeadlineExceeded(_) => StatusCode::GATEWAY_TIMEOUT,
+            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// Whether the fault lies with the guest (as opposed to the client or the host).
+    pub fn is_guest_fault(&self) -> bool {
+        matches!(
+            self,
+            Self::Trap(_)
+                | Self::MemoryExceeded { .. }
+                | Self::DeadlineExceeded(_)
+                | Self::NoResponse
+                | Self::Guest(_)
+        )
+    }
+
+    /// What the client is told: enough to act on, nothing of the guest's internals.
+    pub fn public_detail(&self) -> String {
+        match self {
+            Self::Trap(_) | Self::Guest(_) | Self::NoResponse | Self::MemoryExceeded { .. } => {
+                "the handler failed while processing the request".to_owned()
+            }
+            Self::DeadlineExceeded(d) => {
+                format!("the handler did not answer within {} ms", d.as_millis())
+            }
+            Self::Host(_) => "the server could not run the handler".to_owned(),
+            Self::BodyTooLarge { .. } | Self::BadRequest(_) | Self::Overloaded => self.to_string(),
+        }
+    }
+}
+
+/// A TLS configuration problem.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// A certificate or key file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+    /// The certificate file holds no certificate.
+    #[error("{0} contains no PEM certificate")]
+    NoCertificate(PathBuf),
+    /// The key file holds no supported key.
+    #[error("{0} contains no PEM private key (PKCS#8, PKCS#1 or SEC1)")]
+    NoKey(PathBuf),
+    /// rustls rejected the certificate and key (a mismatch, an unsupported algorithm...).
+    #[error("invalid certificate or key: {0}")]
+    Rustls(#[from] rustls::Error),
+    /// A self-signed certificate could not be made.
+    #[error("cannot generate a self-signed certificate: {0}")]
+    Generate(#[from] rcgen::Error),
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// TLS could not be set up.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}

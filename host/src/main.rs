@@ -1,0 +1,230 @@
+//! `edge-host`: serve a wasi:http component.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use host::{GuestLimits, Runtime, RuntimeConfig, Server, ServerConfig, ServerLimits, TlsConfig};
+
+#[derive(Debug, Parser)]
+#[command(name = "edge-host", version, about = "Serve wasi:http/incoming-handler@0.2 components")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve one component on one listener.
+    Serve(Box<ServeArgs>),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// The component (.wasm) exporting wasi:http/incoming-handler@0.2.
+    component: PathBuf,
+
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    listen: SocketAddr,
+
+    /// TLS certificate chain (PEM, leaf first); needs --tls-key. Reloaded when it changes.
+    #[arg(long, requires = "tls_key", conflicts_with = "tls_self_signed")]
+    tls_cert: Option<PathBuf>,
+
+    /// TLS private key (PEM: PKCS#8, PKCS#1 or SEC1); needs --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// Serve HTTPS with a certificate for localhost made at start-up; prints its SHA-256.
+    #[arg(long)]
+    tls_self_signed: bool,
+
+    /// An environment variable for the guest, KEY=VALUE (repeatable). The host's own
+    /// environment is not passed on.
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    env: Vec<(String, String)>,
+
+    /// Largest linear memory per instance (bytes; K, M, G suffixes are binary units).
+    #[arg(long, default_value = "128M", value_parser = parse_size)]
+    max_memory: u64,
+
+    /// Time a guest may run per request before it is stopped (504), e.g. 30s, 500ms.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    deadline: Duration,
+
+    /// Largest request body (413 above it).
+    #[arg(long, default_value = "10M", value_parser = parse_size)]
+    max_body: u64,
+
+    /// Largest request header section (431 above it; HTTP/1.1 minimum 8K).
+    #[arg(long, default_value = "16K", value_parser = parse_size)]
+    max_header: u64,
+
+    /// Time to send a request's headers; on HTTP/1.1 also the keep-alive idle timeout.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    header_read_timeout: Duration,
+
+    /// Open connections at most; more wait in the listen backlog.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+
+    /// Requests in flight at most; more are answered 503.
+    #[arg(long, default_value_t = 256)]
+    max_in_flight: usize,
+
+    /// Concurrent streams per HTTP/2 connection.
+    #[arg(long, default_value_t = 128)]
+    h2_max_streams: u32,
+
+    /// Time in-flight requests get to finish after SIGINT/SIGTERM.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    shutdown_grace: Duration,
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("expected KEY=VALUE, got `{s}`")),
+    }
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, ""),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size (examples: 4096, 64K, 128M, 1G)"))?;
+    let factor = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        other => return Err(format!("unknown size unit `{other}` (use K, M or G)")),
+    };
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("`{s}` is too large"))
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let runtime_config = RuntimeConfig {
+        limits: GuestLimits {
+            max_memory_bytes: usize::try_from(args.max_memory).context("--max-memory is too large")?,
+            deadline: args.deadline,
+            ..GuestLimits::default()
+        },
+        env: args.env,
+    };
+    let runtime = Runtime::load(&args.component, runtime_config)?;
+    let tls = match (args.tls_cert, args.tls_key, args.tls_self_signed) {
+        (Some(cert), Some(key), _) => Some(TlsConfig::Files { cert, key }),
+        (_, _, true) => Some(TlsConfig::SelfSigned),
+        _ => None,
+    };
+    let config = ServerConfig {
+        listen: args.listen,
+        tls,
+        limits: ServerLimits {
+            max_body_bytes: args.max_body,
+            max_header_bytes: usize::try_from(args.max_header).context("--max-header is too large")?,
+            header_read_timeout: args.header_read_timeout,
+            max_connections: args.max_connections,
+            max_in_flight: args.max_in_flight,
+            h2_max_concurrent_streams: args.h2_max_streams,
+            ..ServerLimits::default()
+        },
+        shutdown_grace: args.shutdown_grace,
+    };
+    let server = Server::bind(config, runtime).await?;
+    println!("Serving {} on {}", args.component.display(), server.url());
+    if let Some(fingerprint) = server.tls_fingerprint() {
+        println!("TLS certificate SHA-256 fingerprint: {fingerprint}");
+    }
+    server.run_until(shutdown_signal()).await?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(*args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_units() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64K"), Ok(64 * 1024));
+        assert_eq!(parse_size("128M"), Ok(128 << 20));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        assert!(parse_size("12Q").is_err());
+        assert!(parse_size("M").is_err());
+    }
+
+    #[test]
+    fn env_pairs_need_a_key() {
+        assert_eq!(parse_env("A=b=c"), Ok(("A".to_owned(), "b=c".to_owned())));
+        assert!(parse_env("=x").is_err());
+        assert!(parse_env("novalue").is_err());
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

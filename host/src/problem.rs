@@ -1,0 +1,47 @@
+//! Responses the host writes itself, as RFC 9457 `application/problem+json`.
+
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+
+use crate::RequestError;
+use crate::runtime::ResponseBody;
+
+/// A problem+json response with `about:blank` type, the status's reason as title and
+/// `detail`.
+pub(crate) fn response(status: StatusCode, detail: &str) -> http::Response<ResponseBody> {
+    let body = serde_json::json!({
+        "type": "about:blank",
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    let body = Full::new(Bytes::from(body.to_string()))
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    let mut res = http::Response::new(body);
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    res
+}
+
+/// The response for a failed request.
+pub(crate) fn for_error(err: &RequestError) -> http::Response<ResponseBody> {
+    let mut res = response(err.status(), &err.public_detail());
+    match err {
+        RequestError::Overloaded => {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        RequestError::BodyTooLarge { .. } => {
+            // The rest of the body is not read: the connection cannot be reused.
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        _ => {}
+    }
+    res
+}

@@ -1,0 +1,96 @@
+//! The guest's stdout and stderr, forwarded to the host's log line by line, each line
+//! tagged with the request it belongs to.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::AsyncWrite;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+
+/// Lines longer than this are logged in pieces, so a guest cannot grow the buffer unbounded.
+const MAX_LINE: usize = 16 * 1024;
+
+/// One of a guest's output streams.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GuestOutput {
+    pub(crate) request_id: u64,
+    pub(crate) stream: &'static str,
+}
+
+impl GuestOutput {
+    fn emit(&self, line: &[u8]) {
+        let line = String::from_utf8_lossy(line);
+        let line = line.trim_end_matches('\r');
+        tracing::info!(target: "guest", request_id = self.request_id, stream = self.stream, "{line}");
+    }
+}
+
+impl IsTerminal for GuestOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for GuestOutput {
+    fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
+        Box::new(LineWriter {
+            out: *self,
+            buf: Vec::new(),
+        })
+    }
+}
+
+struct LineWriter {
+    out: GuestOutput,
+    buf: Vec<u8>,
+}
+
+impl LineWriter {
+    fn emit_complete_lines(&mut self) {
+        let mut start = 0;
+        while let Some(pos) = self.buf[start..].iter().position(|&b| b == b'\n') {
+            self.out.emit(&self.buf[start..start + pos]);
+            start += pos + 1;
+        }
+        self.buf.drain(..start);
+        while self.buf.len() >= MAX_LINE {
+            self.out.emit(&self.buf[..MAX_LINE]);
+            self.buf.drain(..MAX_LINE);
+        }
+    }
+
+    fn emit_rest(&mut self) {
+        if !self.buf.is_empty() {
+            self.out.emit(&self.buf);
+            self.buf.clear();
+        }
+    }
+}
+
+impl AsyncWrite for LineWriter {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.buf.extend_from_slice(data);
+        self.emit_complete_lines();
+        Poll::Ready(Ok(data.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.emit_rest();
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl Drop for LineWriter {
+    fn drop(&mut self) {
+        self.emit_rest();
+    }
+}

@@ -1,0 +1,346 @@
+//! The listener: HTTP/1.1 with keep-alive, HTTP/2 by ALPN over TLS or with prior knowledge
+//! (h2c) on a plain socket, connection and request limits, access logs, graceful shutdown.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use http::{HeaderValue, header};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+use crate::body::{CountedBody, LimitedBody};
+use crate::runtime::{RequestContext, ResponseBody};
+use crate::tls::Tls;
+use crate::{RequestError, Runtime, ServeError, ServerConfig, ServerLimits, problem};
+
+/// A bound listener serving one component.
+pub struct Server {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    tls: Option<Tls>,
+    shared: Arc<Shared>,
+    shutdown_grace: Duration,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// State every connection shares.
+struct Shared {
+    runtime: Runtime,
+    limits: ServerLimits,
+    https: bool,
+    in_flight: Arc<Semaphore>,
+    next_request_id: AtomicU64,
+}
+
+impl Server {
+    /// Binds the listen address and prepares TLS; nothing is served until [`Server::run_until`].
+    pub async fn bind(config: ServerConfig, runtime: Runtime) -> Result<Self, ServeError> {
+        let tls = config.tls.as_ref().map(Tls::new).transpose()?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| ServeError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| ServeError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let shared = Arc::new(Shared {
+            runtime,
+            https: tls.is_some(),
+            in_flight: Arc::new(Semaphore::new(config.limits.max_in_flight)),
+            limits: config.limits,
+            next_request_id: AtomicU64::new(1),
+        });
+        Ok(Self {
+            listener,
+            local_addr,
+            tls,
+            shared,
+            shutdown_grace: config.shutdown_grace,
+        })
+    }
+
+    /// The bound address (with the real port when port 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The SHA-256 fingerprint of the certificate served at start-up, when TLS is on.
+    pub fn tls_fingerprint(&self) -> Option<&str> {
+        self.tls.as_ref().map(|tls| tls.fingerprint.as_str())
+    }
+
+    /// The URL clients reach the server at.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.local_addr)
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, gives in-flight requests
+    /// the configured grace period to finish, and returns.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+        let Self {
+            listener,
+            tls,
+            shared,
+            shutdown_grace,
+            ..
+        } = self;
+        let acceptor = tls
+            .as_ref()
+            .map(|tls| tokio_rustls::TlsAcceptor::from(tls.config.clone()));
+        let reloader = tls.as_ref().and_then(Tls::spawn_reloader);
+        let builder = Arc::new(connection_builder(&shared.limits));
+        let connections = Arc::new(Semaphore::new(shared.limits.max_connections));
+        let graceful = GracefulShutdown::new();
+        tokio::pin!(shutdown);
+
+        loop {
+            // Back-pressure: at the connection limit, stop accepting; the kernel queues.
+            let permit = tokio::select! {
+                permit = connections.clone().acquire_owned() => permit,
+                () = &mut shutdown => break,
+            };
+            let Ok(permit) = permit else { break };
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(err) => {
+                        // EMFILE and friends: pause rather than spin.
+                        tracing::warn!("accept failed: {err}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let shared = shared.clone();
+            let builder = builder.clone();
+            let acceptor = acceptor.clone();
+            let watcher = graceful.watcher();
+            tokio::spawn(async move {
+                let _permit = permit;
+                serve_connection(stream, peer, acceptor, builder, shared, watcher).await;
+            });
+        }
+
+        drop(listener);
+        if let Some(reloader) = reloader {
+            reloader.abort();
+        }
+        let open = graceful.count();
+        tracing::info!(open_connections = open, grace = ?shutdown_grace, "shutting down: no longer accepting");
+        match tokio::time::timeout(shutdown_grace, graceful.shutdown()).await {
+            Ok(()) => tracing::info!("all connections finished"),
+            Err(_) => tracing::warn!("grace period over, closing the remaining connections"),
+        }
+        Ok(())
+    }
+}
+
+fn connection_builder(limits: &ServerLimits) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes.max(8192));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.h2_max_concurrent_streams)
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .keep_alive_interval(limits.h2_keep_alive)
+        .keep_alive_timeout(limits.h2_keep_alive);
+    builder
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    shared: Arc<Shared>,
+    watcher: hyper_util::server::graceful::Watcher,
+) {
+    let service = hyper::service::service_fn(move |req| {
+        let shared = shared.clone();
+        async move { Ok::<_, Infallible>(shared.respond(req, peer).await) }
+    });
+    let result = match acceptor {
+        None => {
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            watcher.watch(conn.into_owned()).await
+        }
+        Some(acceptor) => {
+            let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
+            let tls = match handshake.await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(err)) => {
+                    tracing::debug!(client = %peer, "TLS handshake failed: {err}");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(client = %peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let conn = builder.serve_connection(TokioIo::new(tls), service);
+            watcher.watch(conn.into_owned()).await
+        }
+    };
+    if let Err(err) = result {
+        tracing::debug!(client = %peer, "connection ended with an error: {err}");
+    }
+}
+
+impl Shared {
+    /// Answers one request and arranges its access-log line for when the body is done.
+    async fn respond(
+        self: Arc<Self>,
+        req: http::Request<Incoming>,
+        peer: SocketAddr,
+    ) -> http::Response<ResponseBody> {
+        let start = Instant::now();
+        let request_id = self.next_request_id.fetch_add(1, Ordering::Relaxed);
+        let method = req.method().clone();
+        let path = req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| req.uri().path().to_owned(), ToString::to_string);
+        let version = req.version();
+
+        // Held until the response body is finished, so streaming responses count as in flight.
+        let permit = match self.in_flight.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => None,
+        };
+        let response = match permit {
+            Some(_) => self.dispatch(req, peer, request_id).await,
+            None => Err(RequestError::Overloaded),
+        };
+        let response = response.unwrap_or_else(|err| {
+            if err.is_guest_fault() {
+                tracing::warn!(request_id, "answering {}: {err}", err.status().as_u16());
+            } else {
+                tracing::info!(request_id, "answering {}: {err}", err.status().as_u16());
+            }
+            problem::for_error(&err)
+        });
+        let status = response.status().as_u16();
+        response.map(move |body| {
+            CountedBody::new(body, move |bytes, complete| {
+                drop(permit);
+                tracing::info!(
+                    target: "access",
+                    request_id,
+                    client = %peer,
+                    method = %method,
+                    path = %path,
+                    protocol = ?version,
+                    status,
+                    bytes,
+                    complete,
+                    duration_ms = start.elapsed().as_secs_f64() * 1000.0,
+                );
+            })
+            .boxed_unsync()
+        })
+    }
+
+    async fn dispatch(
+        &self,
+        req: http::Request<Incoming>,
+        peer: SocketAddr,
+        request_id: u64,
+    ) -> Result<http::Response<ResponseBody>, RequestError> {
+        let limit = self.limits.max_body_bytes;
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > limit) {
+            return Err(RequestError::BodyTooLarge { limit });
+        }
+
+        let (mut parts, body) = req.into_parts();
+        set_forwarding_headers(&mut parts.headers, peer, self.https);
+        let (body, exceeded) = LimitedBody::new(body, limit);
+        let ctx = RequestContext {
+            https: self.https,
+            client_addr: Some(peer),
+            request_id,
+        };
+        let result = self
+            .runtime
+            .handle(http::Request::from_parts(parts, body), ctx)
+            .await;
+        if exceeded.load(Ordering::Acquire) {
+            return Err(RequestError::BodyTooLarge { limit });
+        }
+        result
+    }
+}
+
+/// Tells the guest who the client is. This host is the edge: whatever forwarding headers
+/// the client sent are replaced, never trusted.
+fn set_forwarding_headers(headers: &mut http::HeaderMap, peer: SocketAddr, https: bool) {
+    let proto = if https { "https" } else { "http" };
+    let ip = peer.ip().to_string();
+    let node = match peer.ip() {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => format!("\"[{v6}]\""),
+    };
+    let pairs = [
+        ("x-forwarded-for", ip.clone()),
+        ("x-forwarded-proto", proto.to_owned()),
+        ("forwarded", format!("for={node};proto={proto}")),
+        // Spin's name for the same thing, so guests written for Spin work unchanged.
+        ("spin-client-addr", peer.to_string()),
+    ];
+    for (name, value) in pairs {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarding_headers_replace_client_supplied_ones() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
+        let peer: SocketAddr = "[::1]:4000".parse().expect("addr");
+        set_forwarding_headers(&mut headers, peer, true);
+        assert_eq!(headers["x-forwarded-for"], "::1");
+        assert_eq!(headers["x-forwarded-proto"], "https");
+        assert_eq!(headers["forwarded"], "for=\"[::1]\";proto=https");
+        assert_eq!(headers["spin-client-addr"], "[::1]:4000");
+        assert_eq!(headers.get_all("x-forwarded-for").iter().count(), 1);
+    }
+}
