@@ -1,1 +1,60 @@
-fn main(){}
+//! Builds the guest components for wasm32-wasip2 with `scripts/build-guest` (the one place
+//! that knows how) into `OUT_DIR`, and writes their paths for the tests to `include!`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn main() {
+    let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let root = manifest_dir
+        .parent()
+        .expect("tests/ sits in the workspace root")
+        .to_owned();
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("set by cargo"));
+    let script = root.join("scripts/build-guest");
+
+    for path in [
+        "handler",
+        "fixtures",
+        "scripts/build-guest",
+        "Cargo.lock",
+        "Cargo.toml",
+    ] {
+        println!("cargo:rerun-if-changed={}", root.join(path).display());
+    }
+    for var in [
+        "GUEST_TOOLCHAIN",
+        "GUEST_NO_INSTALL",
+        "GUEST_RUSTUP_TIMEOUT",
+    ] {
+        println!("cargo:rerun-if-env-changed={var}");
+    }
+
+    let output = Command::new("bash")
+        .arg(&script)
+        .arg("--target-dir")
+        .arg(out_dir.join("guest"))
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run {}: {err}", script.display()));
+    if !output.status.success() {
+        // Shown by cargo when the build script fails: the guest's compiler output.
+        eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+        panic!("{} failed ({})", script.display(), output.status);
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let wasm_dir = PathBuf::from(
+        stdout
+            .lines()
+            .last()
+            .expect("build-guest prints the output dir")
+            .trim(),
+    );
+
+    let consts = format!(
+        "/// The example application's component.\npub const HANDLER_WASM: &str = {:?};\n\
+         /// The misbehaving fixture component.\npub const FIXTURES_WASM: &str = {:?};\n",
+        wasm_dir.join("handler.wasm"),
+        wasm_dir.join("fixtures.wasm"),
+    );
+    std::fs::write(out_dir.join("components.rs"), consts).expect("OUT_DIR is writable");
+}

@@ -54,7 +54,11 @@ mod tests {
     use super::*;
 
     fn get(path: &str) -> Response {
-        handle(http::Request::get(path).body(Vec::new()).expect("valid request"))
+        handle(
+            http::Request::get(path)
+                .body(Vec::new())
+                .expect("valid request"),
+        )
     }
 
     #[test]

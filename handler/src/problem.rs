@@ -24,8 +24,14 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// assert_eq!(body["title"], "Not Found");
 /// assert_eq!(body["status"], 404);
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
+    // Boxed so `Result<_, Problem>` stays one pointer wide on the happy path.
+    details: Box<Details>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+struct Details {
     #[serde(rename = "type")]
     kind: String,
     title: String,
@@ -48,59 +54,61 @@ impl Problem {
     /// RFC 9457 §4.2.1 recommends when no more specific type exists.
     pub fn new(status: StatusCode) -> Self {
         Self {
-            kind: "about:blank".to_owned(),
-            title: status.canonical_reason().unwrap_or("Error").to_owned(),
-            status,
-            detail: None,
-            instance: None,
-            headers: http::HeaderMap::new(),
+            details: Box::new(Details {
+                kind: "about:blank".to_owned(),
+                title: status.canonical_reason().unwrap_or("Error").to_owned(),
+                status,
+                detail: None,
+                instance: None,
+                headers: http::HeaderMap::new(),
+            }),
         }
     }
 
     /// Sets `detail`: a human-readable explanation specific to this occurrence.
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(detail.into());
+        self.details.detail = Some(detail.into());
         self
     }
 
     /// Sets `instance`: a URI reference identifying this occurrence (often the request path).
     pub fn with_instance(mut self, instance: impl Into<String>) -> Self {
-        self.instance = Some(instance.into());
+        self.details.instance = Some(instance.into());
         self
     }
 
     /// Sets `type` (a URI reference) and `title` together, for problem types of your own.
     pub fn with_type(mut self, kind: impl Into<String>, title: impl Into<String>) -> Self {
-        self.kind = kind.into();
-        self.title = title.into();
+        self.details.kind = kind.into();
+        self.details.title = title.into();
         self
     }
 
     /// Adds a header to the response, such as `Allow` on a 405.
     pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
-        self.headers.append(name, value);
+        self.details.headers.append(name, value);
         self
     }
 
     /// The HTTP status this problem is answered with.
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.details.status
     }
 
     /// The `detail` member, if set.
     pub fn detail(&self) -> Option<&str> {
-        self.detail.as_deref()
+        self.details.detail.as_deref()
     }
 
     /// Renders the problem as an `application/problem+json` response.
     pub fn into_response(self) -> Response {
-        let body = serde_json::to_vec(&self).unwrap_or_else(|_| {
+        let body = serde_json::to_vec(&*self.details).unwrap_or_else(|_| {
             // Serialising plain strings and a number cannot fail; keep a valid body regardless.
             br#"{"type":"about:blank","title":"Internal Server Error","status":500}"#.to_vec()
         });
         let mut res = http::Response::new(body);
-        *res.status_mut() = self.status;
-        *res.headers_mut() = self.headers;
+        *res.status_mut() = self.details.status;
+        *res.headers_mut() = self.details.headers;
         res.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         res
@@ -109,8 +117,9 @@ impl Problem {
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.status.as_u16(), self.title)?;
-        if let Some(detail) = &self.detail {
+        let d = &self.details;
+        write!(f, "{} {}", d.status.as_u16(), d.title)?;
+        if let Some(detail) = &d.detail {
             write!(f, ": {detail}")?;
         }
         Ok(())

@@ -109,8 +109,9 @@ impl PathParams {
                 .with_detail(format!("path parameter `{name}` is missing"))
         })?;
         raw.parse().map_err(|err| {
-            Problem::new(StatusCode::BAD_REQUEST)
-                .with_detail(format!("path parameter `{name}` = {raw:?} is invalid: {err}"))
+            Problem::new(StatusCode::BAD_REQUEST).with_detail(format!(
+                "path parameter `{name}` = {raw:?} is invalid: {err}"
+            ))
         })
     }
 
@@ -311,14 +312,21 @@ mod tests {
         Router::new()
             .get("/users", ok("list"))
             .and_then(|r| r.post("/users", ok("created")))
-            .and_then(|r| r.get("/users/{id}", |req: Request| {
-                let id: u32 = PathParams::of(&req).parse("id")?;
-                Ok(json_response(StatusCode::OK, &id))
-            }))
-            .and_then(|r| r.get("/files/{*rest}", |req: Request| {
-                let rest = PathParams::of(&req).get("rest").unwrap_or_default().to_owned();
-                Ok(http::Response::new(rest.into_bytes()))
-            }))
+            .and_then(|r| {
+                r.get("/users/{id}", |req: Request| {
+                    let id: u32 = PathParams::of(&req).parse("id")?;
+                    Ok(json_response(StatusCode::OK, &id))
+                })
+            })
+            .and_then(|r| {
+                r.get("/files/{*rest}", |req: Request| {
+                    let rest = PathParams::of(&req)
+                        .get("rest")
+                        .unwrap_or_default()
+                        .to_owned();
+                    Ok(http::Response::new(rest.into_bytes()))
+                })
+            })
             .expect("valid routes")
     }
 
@@ -342,7 +350,10 @@ mod tests {
     fn unknown_path_is_404_problem() {
         let res = router().handle(request(Method::GET, "/nope"));
         assert_eq!(res.status(), StatusCode::NOT_FOUND);
-        assert_eq!(res.headers()[header::CONTENT_TYPE], "application/problem+json");
+        assert_eq!(
+            res.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
         let body: serde_json::Value = serde_json::from_slice(res.body()).expect("json");
         assert_eq!(body["status"], 404);
         assert_eq!(body["instance"], "/nope");
@@ -350,7 +361,10 @@ mod tests {
 
     #[test]
     fn trailing_slash_is_significant() {
-        assert_eq!(router().handle(request(Method::GET, "/users/")).status(), 404);
+        assert_eq!(
+            router().handle(request(Method::GET, "/users/")).status(),
+            404
+        );
     }
 
     #[test]
@@ -358,7 +372,10 @@ mod tests {
         let res = router().handle(request(Method::DELETE, "/users"));
         assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(res.headers()[header::ALLOW], "GET, POST, HEAD, OPTIONS");
-        assert_eq!(res.headers()[header::CONTENT_TYPE], "application/problem+json");
+        assert_eq!(
+            res.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
     }
 
     #[test]
@@ -396,7 +413,9 @@ mod tests {
 
     #[test]
     fn duplicate_and_conflicting_routes_are_errors() {
-        let dup = Router::new().get("/a", ok("1")).and_then(|r| r.get("/a", ok("2")));
+        let dup = Router::new()
+            .get("/a", ok("1"))
+            .and_then(|r| r.get("/a", ok("2")));
         assert!(matches!(dup, Err(RouteError::Duplicate { .. })));
         let conflict = Router::new()
             .get("/a/{x}", ok("1"))

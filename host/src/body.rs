@@ -156,12 +156,16 @@ mod tests {
 
     #[tokio::test]
     async fn limited_body_fails_and_flags_past_the_limit() {
-        let chunks = ["abc", "def"]
-            .map(|c| Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from_static(c.as_bytes()))));
+        let chunks = ["abc", "def"].map(|c| {
+            Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from_static(c.as_bytes())))
+        });
         let stream = StreamBody::new(futures::stream::iter(chunks));
         let (body, exceeded) = LimitedBody::new(stream, 4);
         let err = body.collect().await.expect_err("over the limit");
-        assert!(matches!(err, wasmtime_wasi_http::Error::HttpRequestBodySize(Some(4))));
+        assert!(matches!(
+            err,
+            wasmtime_wasi_http::Error::HttpRequestBodySize(Some(4))
+        ));
         assert!(exceeded.load(Ordering::Acquire));
     }
 

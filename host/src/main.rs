@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 use host::{GuestLimits, Runtime, RuntimeConfig, Server, ServerConfig, ServerLimits, TlsConfig};
 
 #[derive(Debug, Parser)]
-#[command(name = "edge-host", version, about = "Serve wasi:http/incoming-handler@0.2 components")]
+#[command(
+    name = "edge-host",
+    version,
+    about = "Serve wasi:http/incoming-handler@0.2 components"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -137,7 +141,8 @@ async fn shutdown_signal() {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let runtime_config = RuntimeConfig {
         limits: GuestLimits {
-            max_memory_bytes: usize::try_from(args.max_memory).context("--max-memory is too large")?,
+            max_memory_bytes: usize::try_from(args.max_memory)
+                .context("--max-memory is too large")?,
             deadline: args.deadline,
             ..GuestLimits::default()
         },
@@ -154,7 +159,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tls,
         limits: ServerLimits {
             max_body_bytes: args.max_body,
-            max_header_bytes: usize::try_from(args.max_header).context("--max-header is too large")?,
+            max_header_bytes: usize::try_from(args.max_header)
+                .context("--max-header is too large")?,
             header_read_timeout: args.header_read_timeout,
             max_connections: args.max_connections,
             max_in_flight: args.max_in_flight,
@@ -182,7 +188,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");

@@ -53,12 +53,13 @@ impl Server {
     /// Binds the listen address and prepares TLS; nothing is served until [`Server::run_until`].
     pub async fn bind(config: ServerConfig, runtime: Runtime) -> Result<Self, ServeError> {
         let tls = config.tls.as_ref().map(Tls::new).transpose()?;
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| ServeError::Bind {
-                addr: config.listen,
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServeError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
         let local_addr = listener.local_addr().map_err(|source| ServeError::Bind {
             addr: config.listen,
             source,
@@ -232,10 +233,7 @@ impl Shared {
         let version = req.version();
 
         // Held until the response body is finished, so streaming responses count as in flight.
-        let permit = match self.in_flight.clone().try_acquire_owned() {
-            Ok(permit) => Some(permit),
-            Err(_) => None,
-        };
+        let permit = self.in_flight.clone().try_acquire_owned().ok();
         let response = match permit {
             Some(_) => self.dispatch(req, peer, request_id).await,
             None => Err(RequestError::Overloaded),

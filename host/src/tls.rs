@@ -34,7 +34,9 @@ pub struct SelfSigned {
 
 /// Makes a fresh self-signed certificate for local development.
 pub fn self_signed_localhost() -> Result<SelfSigned, TlsError> {
-    let names = ["localhost", "127.0.0.1", "::1"].map(str::to_owned).to_vec();
+    let names = ["localhost", "127.0.0.1", "::1"]
+        .map(str::to_owned)
+        .to_vec();
     let made = rcgen::generate_simple_self_signed(names)?;
     Ok(SelfSigned {
         cert_pem: made.cert.pem(),
@@ -72,8 +74,8 @@ fn certified_key(
     if chain.is_empty() {
         return Err(TlsError::NoCertificate(cert_path.to_owned()));
     }
-    let key = PrivateKeyDer::from_pem_slice(key_pem)
-        .map_err(|_| TlsError::NoKey(key_path.to_owned()))?;
+    let key =
+        PrivateKeyDer::from_pem_slice(key_pem).map_err(|_| TlsError::NoKey(key_path.to_owned()))?;
     Ok(Arc::new(CertifiedKey::from_der(chain, key, &provider())?))
 }
 
@@ -175,7 +177,11 @@ impl Tls {
                     .and_then(|(c, k)| certified_key(&c, &k, &cert, &key));
                 match loaded {
                     Ok(new_key) => {
-                        let fp = new_key.cert.first().map(|l| fingerprint(l)).unwrap_or_default();
+                        let fp = new_key
+                            .cert
+                            .first()
+                            .map(|l| fingerprint(l))
+                            .unwrap_or_default();
                         *resolver.current.write().unwrap_or_else(|p| p.into_inner()) = new_key;
                         tracing::info!(cert = %cert.display(), sha256 = %fp, "TLS certificate reloaded");
                     }
@@ -236,15 +242,25 @@ mod tests {
     fn mismatched_key_is_rejected() {
         let a = self_signed_localhost().expect("generate");
         let b = self_signed_localhost().expect("generate");
-        let err = certified_key(a.cert_pem.as_bytes(), b.key_pem.as_bytes(), Path::new("c"), Path::new("k"))
-            .expect_err("keys differ");
+        let err = certified_key(
+            a.cert_pem.as_bytes(),
+            b.key_pem.as_bytes(),
+            Path::new("c"),
+            Path::new("k"),
+        )
+        .expect_err("keys differ");
         assert!(matches!(err, TlsError::Rustls(_)), "{err}");
     }
 
     #[test]
     fn files_without_pem_blocks_are_named_in_the_error() {
-        let err = certified_key(b"nope", b"nope", Path::new("cert.pem"), Path::new("key.pem"))
-            .expect_err("no pem");
+        let err = certified_key(
+            b"nope",
+            b"nope",
+            Path::new("cert.pem"),
+            Path::new("key.pem"),
+        )
+        .expect_err("no pem");
         assert_eq!(err.to_string(), "cert.pem contains no PEM certificate");
     }
 }

@@ -64,10 +64,17 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
-/// A wasmtime error with its whole chain of causes, on one line.
+/// A wasmtime error with its whole chain of causes, on one line (some parser messages span
+/// several).
 fn chain(err: &wasmtime::Error) -> String {
     err.chain()
-        .map(|cause| cause.to_string())
+        .map(|cause| {
+            cause
+                .to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect::<Vec<_>>()
         .join(": ")
 }
@@ -176,7 +183,11 @@ impl Runtime {
             }
         });
 
-        let scheme = if ctx.https { Scheme::Https } else { Scheme::Http };
+        let scheme = if ctx.https {
+            Scheme::Https
+        } else {
+            Scheme::Http
+        };
         let (sender, receiver) = oneshot::channel();
         let (req, out) = {
             let mut http = store.data_mut().http();

@@ -1,0 +1,54 @@
+//! The built component's interface: what any wasi:http host needs from it.
+
+use wasmparser::{Parser, Payload};
+
+use crate::support::HANDLER_WASM;
+
+/// Top-level imports and exports of a component, by name.
+fn interface(bytes: &[u8]) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    let (mut imports, mut exports) = (Vec::new(), Vec::new());
+    let mut depth = 0usize;
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload? {
+            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
+            Payload::End(_) => depth = depth.saturating_sub(1),
+            Payload::ComponentImportSection(section) if depth == 0 => {
+                for import in section {
+                    imports.push(import?.name.0.to_owned());
+                }
+            }
+            Payload::ComponentExportSection(section) if depth == 0 => {
+                for export in section {
+                    exports.push(export?.name.0.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok((imports, exports))
+}
+
+#[test]
+fn handler_exports_incoming_handler_and_imports_only_wasi_0_2() -> anyhow::Result<()> {
+    let bytes = std::fs::read(HANDLER_WASM)?;
+    assert!(
+        wasmparser::Parser::is_component(&bytes),
+        "{HANDLER_WASM} is a component"
+    );
+    let (imports, exports) = interface(&bytes)?;
+
+    assert!(
+        exports
+            .iter()
+            .any(|e| e.starts_with("wasi:http/incoming-handler@0.2.")),
+        "exports: {exports:?}"
+    );
+    assert!(!imports.is_empty(), "a std guest imports at least wasi:cli");
+    for import in &imports {
+        assert!(
+            import.starts_with("wasi:") && import.contains("@0.2."),
+            "unexpected import {import} (all: {imports:?})"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! Guest faults become problem+json statuses, and never stop the server or a concurrent
+//! well-behaved request.
+
+use std::time::{Duration, Instant};
+
+use host::{GuestLimits, RuntimeConfig, ServerConfig};
+
+use crate::support::{FIXTURES_WASM, TestServer, assert_problem};
+
+async fn fixtures(limits: GuestLimits) -> anyhow::Result<TestServer> {
+    let runtime = RuntimeConfig {
+        limits,
+        ..RuntimeConfig::default()
+    };
+    TestServer::start_with(FIXTURES_WASM, runtime, ServerConfig::default()).await
+}
+
+/// Runs `path` and, while it is being handled, a request to `/ok`, which must succeed.
+async fn faulty_beside_healthy(
+    server: &TestServer,
+    path: &str,
+) -> anyhow::Result<http::Response<bytes::Bytes>> {
+    let faulty = server.get(path);
+    let healthy = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        server.get("/ok").await
+    };
+    let (faulty, healthy) = tokio::join!(faulty, healthy);
+    let healthy = healthy?;
+    assert_eq!(
+        healthy.status(),
+        200,
+        "the concurrent request is unaffected"
+    );
+    assert_eq!(healthy.body().as_ref(), b"ok");
+    // And the server keeps serving afterwards.
+    assert_eq!(server.get("/ok").await?.status(), 200);
+    faulty
+}
+
+#[tokio::test]
+async fn a_trap_is_500_and_reveals_nothing() -> anyhow::Result<()> {
+    let server = fixtures(GuestLimits::default()).await?;
+    let res = faulty_beside_healthy(&server, "/trap").await?;
+    let body = assert_problem(&res, 500)?;
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(
+        !detail.contains("fixture"),
+        "guest internals stay in the log: {detail}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_guest_that_never_responds_is_500() -> anyhow::Result<()> {
+    let server = fixtures(GuestLimits::default()).await?;
+    let res = faulty_beside_healthy(&server, "/no-response").await?;
+    assert_problem(&res, 500)?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_infinite_loop_is_stopped_at_the_deadline_with_504() -> anyhow::Result<()> {
+    let deadline = Duration::from_millis(500);
+    let server = fixtures(GuestLimits {
+        deadline,
+        ..GuestLimits::default()
+    })
+    .await?;
+    let start = Instant::now();
+    let res = faulty_beside_healthy(&server, "/loop").await?;
+    let elapsed = start.elapsed();
+    assert_problem(&res, 504)?;
+    assert!(elapsed >= deadline, "not before the deadline: {elapsed:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn unbounded_allocation_hits_the_memory_limit_with_500() -> anyhow::Result<()> {
+    let server = fixtures(GuestLimits {
+        max_memory_bytes: 32 << 20,
+        ..GuestLimits::default()
+    })
+    .await?;
+    let res = faulty_beside_healthy(&server, "/alloc").await?;
+    assert_problem(&res, 500)?;
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! Limits the server enforces around the guest: body and header sizes, slow clients,
+//! requests in flight.
+
+use std::time::Duration;
+
+use host::{RuntimeConfig, ServerConfig, ServerLimits};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::support::{FIXTURES_WASM, Proto, TestServer, assert_problem, request, send};
+
+async fn fixtures(limits: ServerLimits) -> anyhow::Result<TestServer> {
+    let config = ServerConfig {
+        limits,
+        ..ServerConfig::default()
+    };
+    TestServer::start_with(FIXTURES_WASM, RuntimeConfig::default(), config).await
+}
+
+/// Writes raw bytes and reads until the server closes or 5 s pass.
+async fn raw_exchange(server: &TestServer, bytes: &[u8]) -> anyhow::Result<String> {
+    let mut stream = TcpStream::connect(server.addr).await?;
+    stream.write_all(bytes).await?;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn small_body_limit() -> ServerLimits {
+    ServerLimits {
+        max_body_bytes: 1024,
+        ..ServerLimits::default()
+    }
+}
+
+#[tokio::test]
+async fn bodies_up_to_the_limit_reach_the_guest() -> anyhow::Result<()> {
+    let server = fixtures(small_body_limit()).await?;
+    let body: &'static str = Box::leak("x".repeat(1024).into_boxed_str());
+    let res = send(server.addr, Proto::Http1, request("POST", "/echo", body)?).await?;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.body().as_ref(), b"1024");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_declared_length_over_the_limit_is_413() -> anyhow::Result<()> {
+    let server = fixtures(small_body_limit()).await?;
+    let body: &'static str = Box::leak("x".repeat(1025).into_boxed_str());
+    let res = send(server.addr, Proto::Http1, request("POST", "/echo", body)?).await?;
+    assert_problem(&res, 413)?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_chunked_body_is_cut_off_at_the_limit_with_413() -> anyhow::Result<()> {
+    let server = fixtures(small_body_limit()).await?;
+    let chunk = "y".repeat(600);
+    let raw = format!(
+        "POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n\
+         258\r\n{chunk}\r\n258\r\n{chunk}\r\n0\r\n\r\n"
+    );
+    let answer = raw_exchange(&server, raw.as_bytes()).await?;
+    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_oversized_header_section_is_431() -> anyhow::Result<()> {
+    let server = fixtures(ServerLimits::default()).await?;
+    let raw = format!(
+        "GET /ok HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\n\r\n",
+        "z".repeat(64 * 1024)
+    );
+    let answer = raw_exchange(&server, raw.as_bytes()).await?;
+    assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
+    assert_eq!(server.get("/ok").await?.status(), 200);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_slow_client_is_disconnected_without_holding_others_up() -> anyhow::Result<()> {
+    let server = fixtures(ServerLimits {
+        header_read_timeout: Duration::from_millis(500),
+        ..ServerLimits::default()
+    })
+    .await?;
+    let mut slow = TcpStream::connect(server.addr).await?;
+    slow.write_all(b"GET /ok HTTP/1.1\r\nHost: local").await?;
+
+    // Others are served meanwhile.
+    assert_eq!(server.get("/ok").await?.status(), 200);
+
+    let mut buf = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut buf)).await;
+    assert!(
+        closed.is_ok(),
+        "the slow connection was closed by the server"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn requests_over_the_in_flight_limit_get_503_with_retry_after() -> anyhow::Result<()> {
+    let server = fixtures(ServerLimits {
+        max_in_flight: 1,
+        ..ServerLimits::default()
+    })
+    .await?;
+    let addr = server.addr;
+    let slow =
+        tokio::spawn(async move { send(addr, Proto::Http1, request("GET", "/slow", "")?).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let rejected = server.get("/ok").await?;
+    assert_problem(&rejected, 503)?;
+    assert_eq!(rejected.headers()["retry-after"], "1");
+
+    assert_eq!(slow.await??.status(), 200);
+    assert_eq!(server.get("/ok").await?.status(), 200, "capacity is back");
+    Ok(())
+}

@@ -1,0 +1,192 @@
+//! Serving the example application and the fixtures over HTTP/1.1 and h2c.
+
+use std::time::Duration;
+
+use host::{RuntimeConfig, ServerConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::support::{
+    FIXTURES_WASM, HANDLER_WASM, Proto, TestServer, assert_problem, json, request, send,
+};
+
+#[tokio::test]
+async fn health_is_200_json_with_status_and_timestamp() -> anyhow::Result<()> {
+    let server = TestServer::start(HANDLER_WASM).await?;
+    let res = server.get("/api/health").await?;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/json");
+    let body = json(&res)?;
+    assert_eq!(body["status"], "healthy");
+    let timestamp = body["timestamp"].as_str().expect("timestamp is a string");
+    humantime::parse_rfc3339(timestamp)?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn unknown_path_is_404_problem_json() -> anyhow::Result<()> {
+    let server = TestServer::start(HANDLER_WASM).await?;
+    let res = server.get("/nope").await?;
+    let body = assert_problem(&res, 404)?;
+    assert_eq!(body["instance"], "/nope");
+    Ok(())
+}
+
+#[tokio::test]
+async fn head_and_unsupported_methods_do_not_break_anything() -> anyhow::Result<()> {
+    let server = TestServer::start(HANDLER_WASM).await?;
+
+    let head = send(
+        server.addr,
+        Proto::Http1,
+        request("HEAD", "/api/health", "")?,
+    )
+    .await?;
+    assert_eq!(head.status(), 200);
+    assert!(head.body().is_empty());
+    assert_eq!(head.headers()["content-type"], "application/json");
+
+    let delete = send(
+        server.addr,
+        Proto::Http1,
+        request("DELETE", "/api/health", "")?,
+    )
+    .await?;
+    assert_problem(&delete, 405)?;
+    assert_eq!(delete.headers()["allow"], "GET, HEAD, OPTIONS");
+
+    let odd = send(
+        server.addr,
+        Proto::Http1,
+        request("BREW", "/api/health", "coffee")?,
+    )
+    .await?;
+    assert_problem(&odd, 405)?;
+
+    let options = send(
+        server.addr,
+        Proto::Http1,
+        request("OPTIONS", "/api/health", "")?,
+    )
+    .await?;
+    assert_eq!(options.status(), 204);
+    assert_eq!(options.headers()["allow"], "GET, HEAD, OPTIONS");
+
+    // Still serving.
+    assert_eq!(server.get("/api/health").await?.status(), 200);
+    Ok(())
+}
+
+#[tokio::test]
+async fn h2c_prior_knowledge_is_served() -> anyhow::Result<()> {
+    let server = TestServer::start(HANDLER_WASM).await?;
+    let res = send(
+        server.addr,
+        Proto::Http2,
+        request("GET", "/api/health", "")?,
+    )
+    .await?;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.version(), http::Version::HTTP_2);
+    assert_eq!(json(&res)?["status"], "healthy");
+    Ok(())
+}
+
+#[tokio::test]
+async fn http1_keep_alive_serves_several_requests_on_one_connection() -> anyhow::Result<()> {
+    let server = TestServer::start(HANDLER_WASM).await?;
+    let mut stream = TcpStream::connect(server.addr).await?;
+    for _ in 0..3 {
+        stream
+            .write_all(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await?;
+        let mut buf = vec![0u8; 4096];
+        let n = stream.read(&mut buf).await?;
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+        // The body is chunked; read until the final chunk.
+        let mut text = text.into_owned();
+        while !text.ends_with("0\r\n\r\n") {
+            let n = stream.read(&mut buf).await?;
+            assert!(n > 0, "connection closed early: {text}");
+            text.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        assert!(text.contains("\"healthy\""), "{text}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_guest_sees_scheme_authority_path_and_client_address() -> anyhow::Result<()> {
+    let server = TestServer::start(FIXTURES_WASM).await?;
+    let mut req = request("GET", "/request?x=1", "")?;
+    req.headers_mut()
+        .insert("x-forwarded-for", "6.6.6.6".parse()?);
+    let res = send(server.addr, Proto::Http1, req).await?;
+    assert_eq!(res.status(), 200);
+    let text = String::from_utf8_lossy(res.body());
+    assert!(text.contains("scheme=Some(Scheme::Http)"), "{text}");
+    assert!(text.contains("authority=localhost"), "{text}");
+    assert!(text.contains("path=/request?x=1"), "{text}");
+    assert!(text.contains("x-forwarded-for: 127.0.0.1\n"), "{text}");
+    assert!(
+        !text.contains("6.6.6.6"),
+        "client-supplied forwarding is replaced: {text}"
+    );
+    assert!(
+        text.contains("forwarded: for=127.0.0.1;proto=http"),
+        "{text}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn guest_environment_is_only_what_was_given() -> anyhow::Result<()> {
+    let runtime = RuntimeConfig {
+        env: vec![("GREETING".to_owned(), "hello edge".to_owned())],
+        ..RuntimeConfig::default()
+    };
+    let server = TestServer::start_with(FIXTURES_WASM, runtime, ServerConfig::default()).await?;
+    let res = server.get("/env/GREETING").await?;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.body().as_ref(), b"hello edge");
+    // The host's own environment does not leak in.
+    assert!(std::env::var_os("PATH").is_some());
+    assert_eq!(server.get("/env/PATH").await?.status(), 404);
+    Ok(())
+}
+
+#[tokio::test]
+async fn streaming_response_arrives_whole() -> anyhow::Result<()> {
+    let server = TestServer::start(FIXTURES_WASM).await?;
+    let res = server.get("/slow").await?;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.body().as_ref(),
+        b"tick 0\ntick 1\ntick 2\ntick 3\ntick 4\n"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn graceful_shutdown_lets_in_flight_requests_finish() -> anyhow::Result<()> {
+    let config = ServerConfig {
+        shutdown_grace: Duration::from_secs(10),
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(FIXTURES_WASM, RuntimeConfig::default(), config).await?;
+    let addr = server.addr;
+    let slow =
+        tokio::spawn(async move { send(addr, Proto::Http1, request("GET", "/slow", "")?).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    server.shutdown().await?;
+    let res = slow.await??;
+    assert_eq!(res.status(), 200);
+    assert!(res.body().ends_with(b"tick 4\n"), "{:?}", res.body());
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "no longer accepting"
+    );
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! Starting a host in-process and talking to it over real sockets.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use host::{Runtime, RuntimeConfig, Server, ServerConfig};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use tests::{FIXTURES_WASM, HANDLER_WASM};
+
+/// A host serving one component on 127.0.0.1:0, shut down when dropped.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub fingerprint: Option<String>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), host::ServeError>>>,
+}
+
+impl TestServer {
+    pub async fn start(component: &str) -> anyhow::Result<Self> {
+        Self::start_with(component, RuntimeConfig::default(), ServerConfig::default()).await
+    }
+
+    pub async fn start_with(
+        component: &str,
+        runtime: RuntimeConfig,
+        mut server: ServerConfig,
+    ) -> anyhow::Result<Self> {
+        server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        let runtime = Runtime::load(component.as_ref(), runtime)?;
+        let server = Server::bind(server, runtime).await?;
+        let addr = server.local_addr();
+        let fingerprint = server.tls_fingerprint().map(str::to_owned);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run_until(async {
+            let _ = stopped.await;
+        }));
+        Ok(Self {
+            addr,
+            fingerprint,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// Signals shutdown and waits for `run_until` to return.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let task = self.task.take().context("already shut down")?;
+        task.await??;
+        Ok(())
+    }
+
+    /// A plain HTTP/1.1 GET on a new connection.
+    pub async fn get(&self, path: &str) -> anyhow::Result<http::Response<Bytes>> {
+        send(self.addr, Proto::Http1, request("GET", path, "")?).await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A request with `Host: localhost`.
+pub fn request(
+    method: &str,
+    path: &str,
+    body: &'static str,
+) -> anyhow::Result<http::Request<Full<Bytes>>> {
+    Ok(http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "localhost")
+        .body(Full::new(Bytes::from_static(body.as_bytes())))?)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    Http1,
+    /// HTTP/2 with prior knowledge.
+    Http2,
+}
+
+/// Sends one request on a new plain connection and collects the response.
+pub async fn send(
+    addr: SocketAddr,
+    proto: Proto,
+    req: http::Request<Full<Bytes>>,
+) -> anyhow::Result<http::Response<Bytes>> {
+    let stream = TcpStream::connect(addr).await?;
+    send_on(TokioIo::new(stream), proto, req).await
+}
+
+/// Sends one request over an established transport and collects the response.
+pub async fn send_on<T>(
+    io: TokioIo<T>,
+    proto: Proto,
+    req: http::Request<Full<Bytes>>,
+) -> anyhow::Result<http::Response<Bytes>>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let res = match proto {
+        Proto::Http1 => {
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await?;
+            tokio::spawn(conn);
+            sender.send_request(req).await?
+        }
+        Proto::Http2 => {
+            let (mut sender, conn) =
+                hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await?;
+            tokio::spawn(conn);
+            let (mut parts, body) = req.into_parts();
+            // HTTP/2 carries the authority in the URI, not in Host.
+            parts.headers.remove("host");
+            parts.uri = format!("http://localhost{}", parts.uri).parse()?;
+            sender
+                .send_request(http::Request::from_parts(parts, body))
+                .await?
+        }
+    };
+    let (parts, body) = res.into_parts();
+    let body = tokio::time::timeout(Duration::from_secs(30), body.collect())
+        .await
+        .context("response body did not finish in 30 s")??
+        .to_bytes();
+    Ok(http::Response::from_parts(parts, body))
+}
+
+/// The body as JSON.
+pub fn json(res: &http::Response<Bytes>) -> anyhow::Result<serde_json::Value> {
+    serde_json::from_slice(res.body())
+        .with_context(|| format!("body is not JSON: {}", String::from_utf8_lossy(res.body())))
+}
+
+/// Asserts a problem+json body with the given status.
+pub fn assert_problem(
+    res: &http::Response<Bytes>,
+    status: u16,
+) -> anyhow::Result<serde_json::Value> {
+    assert_eq!(
+        res.status(),
+        status,
+        "body: {}",
+        String::from_utf8_lossy(res.body())
+    );
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let body = json(res)?;
+    assert_eq!(body["status"], status);
+    assert!(body["title"].is_string(), "problem has a title: {body}");
+    Ok(body)
+}
+
+/// A rustls client that trusts exactly `cert_der` and offers the given ALPN protocols.
+pub fn tls_client(cert_der: &[u8], alpn: &[&[u8]]) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(rustls::pki_types::CertificateDer::from(cert_der.to_vec()))?;
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(Arc::new(config))
+}

@@ -1,0 +1,272 @@
+//! TLS termination: ALPN for h2 and http/1.1, modern versions only, self-signed mode,
+//! certificate reload from disk.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use host::{RuntimeConfig, ServerConfig, TlsConfig};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use crate::support::{HANDLER_WASM, Proto, TestServer, json, request, send_on, tls_client};
+
+/// Connects over TLS with a client trusting `cert_der` and offering `alpn`.
+async fn connect(
+    server: &TestServer,
+    cert_der: &[u8],
+    alpn: &[&[u8]],
+) -> anyhow::Result<TlsStream<TcpStream>> {
+    let stream = TcpStream::connect(server.addr).await?;
+    let connector = TlsConnector::from(tls_client(cert_der, alpn)?);
+    Ok(connector
+        .connect(ServerName::try_from("localhost")?, stream)
+        .await?)
+}
+
+fn peer_cert(stream: &TlsStream<TcpStream>) -> Vec<u8> {
+    let (_, session) = stream.get_ref();
+    session
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .map(|c| c.to_vec())
+        .unwrap_or_default()
+}
+
+fn fingerprint(der: &[u8]) -> String {
+    Sha256::digest(der)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+struct CertFiles {
+    dir: std::path::PathBuf,
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+}
+
+impl CertFiles {
+    fn new(tag: &str) -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir().join(format!("edge-host-tls-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self {
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+            dir,
+        })
+    }
+
+    /// Writes a fresh localhost certificate and returns its DER.
+    fn write_new(&self) -> anyhow::Result<Vec<u8>> {
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])?;
+        // Write to temporary names and rename, as certificate tooling does.
+        let (cert_tmp, key_tmp) = (self.dir.join("cert.tmp"), self.dir.join("key.tmp"));
+        std::fs::write(&cert_tmp, made.cert.pem())?;
+        std::fs::write(&key_tmp, made.signing_key.serialize_pem())?;
+        std::fs::rename(&key_tmp, &self.key)?;
+        std::fs::rename(&cert_tmp, &self.cert)?;
+        Ok(made.cert.der().to_vec())
+    }
+}
+
+impl Drop for CertFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn tls_server(tls: TlsConfig) -> anyhow::Result<TestServer> {
+    let config = ServerConfig {
+        tls: Some(tls),
+        ..ServerConfig::default()
+    };
+    TestServer::start_with(HANDLER_WASM, RuntimeConfig::default(), config).await
+}
+
+#[tokio::test]
+async fn alpn_negotiates_h2_and_http1_over_tls() -> anyhow::Result<()> {
+    let files = CertFiles::new("alpn")?;
+    let der = files.write_new()?;
+    let server = tls_server(TlsConfig::Files {
+        cert: files.cert.clone(),
+        key: files.key.clone(),
+    })
+    .await?;
+
+    let h2 = connect(&server, &der, &[b"h2", b"http/1.1"]).await?;
+    assert_eq!(h2.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let res = send_on(
+        TokioIo::new(h2),
+        Proto::Http2,
+        request("GET", "/api/health", "")?,
+    )
+    .await?;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.version(), http::Version::HTTP_2);
+    assert_eq!(json(&res)?["status"], "healthy");
+
+    let h1 = connect(&server, &der, &[b"http/1.1"]).await?;
+    assert_eq!(h1.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    let res = send_on(
+        TokioIo::new(h1),
+        Proto::Http1,
+        request("GET", "/api/health", "")?,
+    )
+    .await?;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.version(), http::Version::HTTP_11);
+    Ok(())
+}
+
+#[tokio::test]
+async fn self_signed_mode_serves_the_certificate_it_fingerprints() -> anyhow::Result<()> {
+    let server = tls_server(TlsConfig::SelfSigned).await?;
+    let printed = server
+        .fingerprint
+        .clone()
+        .expect("TLS servers report a fingerprint");
+
+    // Trust whatever is served only if its fingerprint is the one printed (pinning).
+    let stream = TcpStream::connect(server.addr).await?;
+    let config = pinned_client()?;
+    let tls = TlsConnector::from(config)
+        .connect(ServerName::try_from("localhost")?, stream)
+        .await?;
+    assert_eq!(fingerprint(&peer_cert(&tls)), printed);
+    let res = send_on(
+        TokioIo::new(tls),
+        Proto::Http1,
+        request("GET", "/api/health", "")?,
+    )
+    .await?;
+    assert_eq!(res.status(), 200);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_certificate_swapped_on_disk_is_picked_up() -> anyhow::Result<()> {
+    let files = CertFiles::new("reload")?;
+    let first = files.write_new()?;
+    let server = tls_server(TlsConfig::Files {
+        cert: files.cert.clone(),
+        key: files.key.clone(),
+    })
+    .await?;
+    let stream = connect(&server, &first, &[b"http/1.1"]).await?;
+    assert_eq!(peer_cert(&stream), first);
+
+    // Make sure the modification time moves even on coarse file systems.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = files.write_new()?;
+    let mut served = Vec::new();
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Ok(stream) = connect(&server, &second, &[b"http/1.1"]).await {
+            served = peer_cert(&stream);
+            break;
+        }
+    }
+    assert_eq!(served, second, "the new certificate is served within 5 s");
+
+    // A broken file is not taken: the current certificate stays.
+    std::fs::write(&files.cert, b"not a certificate")?;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let stream = connect(&server, &second, &[b"http/1.1"]).await?;
+    assert_eq!(peer_cert(&stream), second);
+    Ok(())
+}
+
+/// A ClientHello offering only TLS 1.1 (legacy_version 0x0302, no supported_versions).
+fn tls11_client_hello() -> Vec<u8> {
+    let mut body = vec![0x03, 0x02]; // client_version TLS 1.1
+    body.extend_from_slice(&[0x42; 32]); // random
+    body.push(0); // session id
+    // Suites the server does support, so the version alone decides.
+    body.extend_from_slice(&[0x00, 0x04, 0xc0, 0x2b, 0xc0, 0x2f]);
+    body.extend_from_slice(&[0x01, 0x00]); // null compression
+    // extensions: signature_algorithms = [ecdsa_secp256r1_sha256], which rustls checks first
+    body.extend_from_slice(&[0x00, 0x08, 0x00, 0x0d, 0x00, 0x04, 0x00, 0x02, 0x04, 0x03]);
+    let mut handshake = vec![0x01, 0x00];
+    handshake.extend_from_slice(&u16::try_from(body.len()).unwrap_or(0).to_be_bytes());
+    handshake.extend_from_slice(&body);
+    let mut record = vec![0x16, 0x03, 0x01];
+    record.extend_from_slice(&u16::try_from(handshake.len()).unwrap_or(0).to_be_bytes());
+    record.extend_from_slice(&handshake);
+    record
+}
+
+#[tokio::test]
+async fn tls_1_1_clients_are_refused() -> anyhow::Result<()> {
+    let server = tls_server(TlsConfig::SelfSigned).await?;
+    let mut stream = TcpStream::connect(server.addr).await?;
+    stream.write_all(&tls11_client_hello()).await?;
+    let mut reply = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut reply)).await;
+    assert!(reply.len() >= 7, "an alert comes back: {reply:?}");
+    assert_eq!(
+        reply[0], 0x15,
+        "an alert record, not a ServerHello: {reply:?}"
+    );
+    assert_eq!(reply[6], 70, "alert protocol_version: {reply:?}");
+    Ok(())
+}
+
+/// A client that accepts any certificate: the test checks the fingerprint itself.
+fn pinned_client() -> anyhow::Result<Arc<rustls::ClientConfig>> {
+    #[derive(Debug)]
+    struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
+    impl rustls::client::danger::ServerCertVerifier for AcceptAny {
+        fn verify_server_cert(
+            &self,
+            _: &rustls::pki_types::CertificateDer<'_>,
+            _: &[rustls::pki_types::CertificateDer<'_>],
+            _: &ServerName<'_>,
+            _: &[u8],
+            _: rustls::pki_types::UnixTime,
+        ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &rustls::pki_types::CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &rustls::pki_types::CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
