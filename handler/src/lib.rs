@@ -2,7 +2,7 @@
 //! example application built with it.
 //!
 //! Everything here works on the [`http`] crate's types, so it compiles and is unit-tested
-//! natively. Only [`component`] (compiled for `wasm32` alone) touches spin-sdk: it exports
+//! natively. Only the `component` module (compiled for `wasm32` alone) touches spin-sdk: it exports
 //! the application as `wasi:http/incoming-handler`.
 //!
 //! # Quick start

@@ -1,18 +1,4 @@
 //! Method routing on top of [`matchit`].
-//!
-//! Route syntax is matchit's: static segments, named parameters (`/users/{id}`) and a final
-//! catch-all (`/files/{*path}`). A spin.toml route such as `/api/...` decides which requests
-//! reach the component at all; inside it, this router matches the path Spin passes in the
-//! `spin-path-info` header (the part after the spin.toml route's prefix), or the request
-//! path when no such header is present (any other wasi:http host).
-//!
-//! Behaviour a client can rely on:
-//! - a path no route matches is `404`; a path that matches with a method no route accepts
-//!   is `405` with `Allow` listing the methods that would work (RFC 9110 §15.5.6);
-//! - `HEAD` is answered by the `GET` handler with the body removed and the headers kept;
-//! - `OPTIONS` is answered `204` with `Allow`, unless a route registers `OPTIONS` itself;
-//! - trailing slashes are significant: `/users` and `/users/` are different routes, and a
-//!   request for one never matches the other.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -151,7 +137,19 @@ impl Endpoint {
 
 /// Routes requests to handlers by path and method.
 ///
-/// See the [module documentation](self) for the matching rules.
+/// Route syntax is matchit's: static segments, named parameters (`/users/{id}`) and a final
+/// catch-all (`/files/{*path}`). A spin.toml route such as `/api/...` decides which requests
+/// reach the component at all; inside it, this router matches the path Spin passes in the
+/// `spin-path-info` header (the part after the spin.toml route's prefix), or the request
+/// path when no such header is present (any other wasi:http host).
+///
+/// Behaviour a client can rely on:
+/// - a path no route matches is `404`; a path that matches with a method no route accepts
+///   is `405` with `Allow` listing the methods that would work (RFC 9110 §15.5.6);
+/// - `HEAD` is answered by the `GET` handler with the body removed and the headers kept;
+/// - `OPTIONS` is answered `204` with `Allow`, unless a route registers `OPTIONS` itself;
+/// - trailing slashes are significant: `/users` and `/users/` are different routes, and a
+///   request for one never matches the other.
 #[derive(Default)]
 pub struct Router {
     paths: matchit::Router<usize>,
