@@ -181,3 +181,46 @@ mod tests {
         assert!(rx.try_recv().is_err(), "reported exactly once");
     }
 }
+
+/// A guest's response body that ends with an error, not a clean end, when the guest failed
+/// before finishing it (a trap or the deadline mid-stream). Without this, a killed guest's
+/// body would end as if complete and the client would take a truncated response for whole.
+pub(crate) struct FaultAwareBody<B> {
+    inner: B,
+    fault: Arc<std::sync::OnceLock<crate::RequestError>>,
+}
+
+impl<B> FaultAwareBody<B> {
+    pub(crate) fn new(inner: B, fault: Arc<std::sync::OnceLock<crate::RequestError>>) -> Self {
+        Self { inner, fault }
+    }
+}
+
+impl<B> Body for FaultAwareBody<B>
+where
+    B: Body<Data = Bytes, Error = wasmtime_wasi_http::Error> + Unpin,
+{
+    type Data = Bytes;
+    type Error = wasmtime_wasi_http::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(None) if self.fault.get().is_some() => {
+                Poll::Ready(Some(Err(wasmtime_wasi_http::Error::HttpResponseIncomplete)))
+            }
+            other => other,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        // Never claim the end early: the fault check happens when the inner body ends.
+        false
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

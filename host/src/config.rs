@@ -51,6 +51,9 @@ pub struct ServerLimits {
     /// timer runs while a kept-alive connection waits for its next request, so it is also
     /// the idle timeout.
     pub header_read_timeout: Duration,
+    /// A connection with no request in flight for this long is closed (HTTP/2 with GOAWAY).
+    /// On HTTP/1.1 the header-read timeout usually closes it first.
+    pub idle_timeout: Duration,
     /// HTTP/2 connections are pinged at this interval and closed when a ping goes unanswered
     /// for as long again.
     pub h2_keep_alive: Duration,
@@ -68,6 +71,7 @@ impl Default for ServerLimits {
             max_body_bytes: 10 * 1024 * 1024,
             max_header_bytes: 16 * 1024,
             header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
             h2_keep_alive: Duration::from_secs(20),
             max_connections: 1024,
             max_in_flight: 256,

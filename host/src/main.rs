@@ -72,6 +72,10 @@ struct ServeArgs {
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     header_read_timeout: Duration,
 
+    /// Close connections that have had no request in flight for this long.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    idle_timeout: Duration,
+
     /// Open connections at most; more wait in the listen backlog.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
@@ -162,6 +166,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             max_header_bytes: usize::try_from(args.max_header)
                 .context("--max-header is too large")?,
             header_read_timeout: args.header_read_timeout,
+            idle_timeout: args.idle_timeout,
             max_connections: args.max_connections,
             max_in_flight: args.max_in_flight,
             h2_max_concurrent_streams: args.h2_max_streams,

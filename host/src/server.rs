@@ -4,8 +4,10 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use http::{HeaderValue, header};
@@ -13,9 +15,8 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 
 use crate::body::{CountedBody, LimitedBody};
 use crate::runtime::{RequestContext, ResponseBody};
@@ -111,8 +112,9 @@ impl Server {
             .map(|tls| tokio_rustls::TlsAcceptor::from(tls.config.clone()));
         let reloader = tls.as_ref().and_then(Tls::spawn_reloader);
         let builder = Arc::new(connection_builder(&shared.limits));
-        let connections = Arc::new(Semaphore::new(shared.limits.max_connections));
-        let graceful = GracefulShutdown::new();
+        let max_connections = shared.limits.max_connections;
+        let connections = Arc::new(Semaphore::new(max_connections));
+        let (stop_tx, stop_rx) = watch::channel(false);
         tokio::pin!(shutdown);
 
         loop {
@@ -135,13 +137,16 @@ impl Server {
                 () = &mut shutdown => break,
             };
             let _ = stream.set_nodelay(true);
-            let shared = shared.clone();
-            let builder = builder.clone();
+            let conn = Connection {
+                peer,
+                shared: shared.clone(),
+                builder: builder.clone(),
+                stop: stop_rx.clone(),
+            };
             let acceptor = acceptor.clone();
-            let watcher = graceful.watcher();
             tokio::spawn(async move {
                 let _permit = permit;
-                serve_connection(stream, peer, acceptor, builder, shared, watcher).await;
+                conn.serve(stream, acceptor).await;
             });
         }
 
@@ -149,10 +154,14 @@ impl Server {
         if let Some(reloader) = reloader {
             reloader.abort();
         }
-        let open = graceful.count();
+        let open = max_connections - connections.available_permits();
         tracing::info!(open_connections = open, grace = ?shutdown_grace, "shutting down: no longer accepting");
-        match tokio::time::timeout(shutdown_grace, graceful.shutdown()).await {
-            Ok(()) => tracing::info!("all connections finished"),
+        // Connections finish their current requests and close; each returns its permit.
+        let _ = stop_tx.send(true);
+        let all_closed =
+            connections.acquire_many(u32::try_from(max_connections).unwrap_or(u32::MAX));
+        match tokio::time::timeout(shutdown_grace, all_closed).await {
+            Ok(_) => tracing::info!("all connections finished"),
             Err(_) => tracing::warn!("grace period over, closing the remaining connections"),
         }
         Ok(())
@@ -177,42 +186,130 @@ fn connection_builder(limits: &ServerLimits) -> auto::Builder<TokioExecutor> {
     builder
 }
 
-async fn serve_connection(
-    stream: TcpStream,
+/// The byte stream under HTTP: a TCP socket, or TLS over one.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+/// One accepted connection.
+struct Connection {
     peer: SocketAddr,
-    acceptor: Option<tokio_rustls::TlsAcceptor>,
-    builder: Arc<auto::Builder<TokioExecutor>>,
     shared: Arc<Shared>,
-    watcher: hyper_util::server::graceful::Watcher,
-) {
-    let service = hyper::service::service_fn(move |req| {
-        let shared = shared.clone();
-        async move { Ok::<_, Infallible>(shared.respond(req, peer).await) }
-    });
-    let result = match acceptor {
-        None => {
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
-            watcher.watch(conn.into_owned()).await
-        }
-        Some(acceptor) => {
-            let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
-            let tls = match handshake.await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(err)) => {
-                    tracing::debug!(client = %peer, "TLS handshake failed: {err}");
-                    return;
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    stop: watch::Receiver<bool>,
+}
+
+impl Connection {
+    async fn serve(self, stream: TcpStream, acceptor: Option<tokio_rustls::TlsAcceptor>) {
+        let peer = self.peer;
+        let io: Box<dyn Io> = match acceptor {
+            None => Box::new(stream),
+            Some(acceptor) => {
+                let timeout = self.shared.limits.header_read_timeout;
+                match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(tls)) => Box::new(tls),
+                    Ok(Err(err)) => {
+                        tracing::debug!(client = %peer, "TLS handshake failed: {err}");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(client = %peer, "TLS handshake timed out");
+                        return;
+                    }
                 }
-                Err(_) => {
-                    tracing::debug!(client = %peer, "TLS handshake timed out");
-                    return;
+            }
+        };
+        let activity = Arc::new(Activity::default());
+        let service = ConnService {
+            shared: self.shared.clone(),
+            peer,
+            activity: activity.clone(),
+        };
+        let conn = self.builder.serve_connection(TokioIo::new(io), service);
+        tokio::pin!(conn);
+        let mut stop = self.stop;
+        let idle_timeout = self.shared.limits.idle_timeout;
+        let mut closing = false;
+        let result = loop {
+            let idle_check = tokio::time::sleep(idle_timeout.min(Duration::from_secs(1)));
+            tokio::select! {
+                result = conn.as_mut() => break result,
+                changed = stop.changed(), if !closing => {
+                    // A send of `true` or the server going away: either way, wind down.
+                    let _ = changed;
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
                 }
-            };
-            let conn = builder.serve_connection(TokioIo::new(tls), service);
-            watcher.watch(conn.into_owned()).await
+                () = idle_check, if !closing => {
+                    if activity.idle_for().is_some_and(|idle| idle >= idle_timeout) {
+                        tracing::debug!(client = %peer, "closing idle connection");
+                        closing = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+        };
+        if let Err(err) = result {
+            tracing::debug!(client = %peer, "connection ended with an error: {err}");
         }
-    };
-    if let Err(err) = result {
-        tracing::debug!(client = %peer, "connection ended with an error: {err}");
+    }
+}
+
+/// Requests in flight on one connection, and since when it has had none.
+#[derive(Debug)]
+struct Activity {
+    active: AtomicUsize,
+    idle_since: Mutex<Instant>,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Self {
+            active: AtomicUsize::new(0),
+            idle_since: Mutex::new(Instant::now()),
+        }
+    }
+}
+
+impl Activity {
+    fn start(&self) {
+        self.active.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn finish(&self) {
+        let mut since = self.idle_since.lock().unwrap_or_else(|p| p.into_inner());
+        *since = Instant::now();
+        self.active.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// How long the connection has had no request in flight, or `None` while it has one.
+    fn idle_for(&self) -> Option<Duration> {
+        if self.active.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        let since = self.idle_since.lock().unwrap_or_else(|p| p.into_inner());
+        Some(since.elapsed())
+    }
+}
+
+/// The hyper service of one connection.
+#[derive(Clone)]
+struct ConnService {
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    activity: Arc<Activity>,
+}
+
+impl hyper::service::Service<http::Request<Incoming>> for ConnService {
+    type Response = http::Response<ResponseBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn call(&self, req: http::Request<Incoming>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move {
+            this.activity.start();
+            Ok(this.shared.respond(req, this.peer, this.activity).await)
+        })
     }
 }
 
@@ -222,6 +319,7 @@ impl Shared {
         self: Arc<Self>,
         req: http::Request<Incoming>,
         peer: SocketAddr,
+        activity: Arc<Activity>,
     ) -> http::Response<ResponseBody> {
         let start = Instant::now();
         let request_id = self.next_request_id.fetch_add(1, Ordering::Relaxed);
@@ -250,6 +348,7 @@ impl Shared {
         response.map(move |body| {
             CountedBody::new(body, move |bytes, complete| {
                 drop(permit);
+                activity.finish();
                 tracing::info!(
                     target: "access",
                     request_id,

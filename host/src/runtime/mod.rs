@@ -5,12 +5,13 @@ mod stdio;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body::Body;
+use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
 use tokio::sync::oneshot;
 use wasmtime::component::{Component, Linker, ResourceTable};
@@ -21,6 +22,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 use self::stdio::GuestOutput;
+use crate::body::FaultAwareBody;
 use crate::{LoadError, RequestError, RuntimeConfig};
 
 /// The body of a response from the guest (or from the host on its behalf).
@@ -202,6 +204,9 @@ impl Runtime {
 
         let pre = self.inner.pre.clone();
         let request_id = ctx.request_id;
+        // Set when the guest fails, before its store (and with it the body's sender) drops.
+        let fault = Arc::new(OnceLock::new());
+        let task_fault = fault.clone();
         let task = tokio::task::spawn(async move {
             let run = async {
                 let proxy = pre.instantiate_async(&mut store).await?;
@@ -217,12 +222,15 @@ impl Runtime {
             };
             if let Err(fault) = &outcome {
                 tracing::warn!(request_id, "guest fault: {fault}");
+                let _ = task_fault.set(fault.clone());
             }
             outcome
         });
 
         match receiver.await {
-            Ok(Ok(response)) => Ok(response),
+            Ok(Ok(response)) => {
+                Ok(response.map(|body| FaultAwareBody::new(body, fault).boxed_unsync()))
+            }
             Ok(Err(code)) => Err(RequestError::Guest(describe_error_code(&code))),
             // The outparam was dropped unset: the task tells why.
             Err(_) => match task.await {

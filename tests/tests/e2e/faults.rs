@@ -86,3 +86,17 @@ async fn unbounded_allocation_hits_the_memory_limit_with_500() -> anyhow::Result
     assert_problem(&res, 500)?;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_deadline_passing_mid_stream_cuts_the_body_and_serving_goes_on() -> anyhow::Result<()> {
+    let server = fixtures(GuestLimits {
+        deadline: Duration::from_millis(500),
+        ..GuestLimits::default()
+    })
+    .await?;
+    // /slow sets 200 at once, then needs about a second for its body.
+    let res = server.get("/slow").await;
+    assert!(res.is_err(), "the body cannot complete: {res:?}");
+    assert_eq!(server.get("/ok").await?.status(), 200);
+    Ok(())
+}

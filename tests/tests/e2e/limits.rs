@@ -121,3 +121,60 @@ async fn requests_over_the_in_flight_limit_get_503_with_retry_after() -> anyhow:
     assert_eq!(server.get("/ok").await?.status(), 200, "capacity is back");
     Ok(())
 }
+
+#[tokio::test]
+async fn an_idle_http2_connection_is_closed() -> anyhow::Result<()> {
+    let server = fixtures(ServerLimits {
+        idle_timeout: Duration::from_millis(300),
+        ..ServerLimits::default()
+    })
+    .await?;
+    let stream = TcpStream::connect(server.addr).await?;
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await?;
+    let conn = tokio::spawn(conn);
+    let mut req = request("GET", "http://localhost/ok", "")?;
+    req.headers_mut().remove("host");
+    let res = sender.send_request(req).await?;
+    assert_eq!(res.status(), 200);
+
+    // The server sends GOAWAY once the connection has been idle long enough.
+    let ended = tokio::time::timeout(Duration::from_secs(5), conn).await;
+    assert!(
+        ended.is_ok(),
+        "the idle connection was closed by the server"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_connection_limit_queues_new_clients_until_one_leaves() -> anyhow::Result<()> {
+    let server = fixtures(ServerLimits {
+        max_connections: 1,
+        ..ServerLimits::default()
+    })
+    .await?;
+    // The first client holds the only connection slot with a kept-alive connection.
+    let mut first = TcpStream::connect(server.addr).await?;
+    first
+        .write_all(b"GET /ok HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await?;
+    let mut buf = [0u8; 1024];
+    let n = first.read(&mut buf).await?;
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+
+    // A second client is accepted by the kernel but not served while the slot is taken.
+    let addr = server.addr;
+    let second =
+        tokio::spawn(async move { send(addr, Proto::Http1, request("GET", "/ok", "")?).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!second.is_finished(), "served beyond the connection limit");
+
+    drop(first);
+    let res = tokio::time::timeout(Duration::from_secs(5), second).await???;
+    assert_eq!(res.status(), 200);
+    Ok(())
+}

@@ -13,7 +13,9 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::support::{HANDLER_WASM, Proto, TestServer, json, request, send_on, tls_client};
+use crate::support::{
+    FIXTURES_WASM, HANDLER_WASM, Proto, TestServer, json, request, send_on, tls_client,
+};
 
 /// Connects over TLS with a client trusting `cert_der` and offering `alpn`.
 async fn connect(
@@ -121,6 +123,29 @@ async fn alpn_negotiates_h2_and_http1_over_tls() -> anyhow::Result<()> {
     .await?;
     assert_eq!(res.status(), 200);
     assert_eq!(res.version(), http::Version::HTTP_11);
+    Ok(())
+}
+
+#[tokio::test]
+async fn behind_tls_the_guest_sees_the_https_scheme() -> anyhow::Result<()> {
+    let files = CertFiles::new("scheme")?;
+    let der = files.write_new()?;
+    let config = ServerConfig {
+        tls: Some(TlsConfig::Files {
+            cert: files.cert.clone(),
+            key: files.key.clone(),
+        }),
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(FIXTURES_WASM, RuntimeConfig::default(), config).await?;
+    for (alpn, proto) in [(&b"h2"[..], Proto::Http2), (&b"http/1.1"[..], Proto::Http1)] {
+        let tls = connect(&server, &der, &[alpn]).await?;
+        let res = send_on(TokioIo::new(tls), proto, request("GET", "/request", "")?).await?;
+        let text = String::from_utf8_lossy(res.body());
+        assert!(text.contains("scheme=Some(Scheme::Https)"), "{text}");
+        assert!(text.contains("x-forwarded-proto: https"), "{text}");
+        assert!(text.contains("authority=localhost"), "{text}");
+    }
     Ok(())
 }
 
