@@ -95,6 +95,26 @@ impl Problem {
         self.details.status
     }
 
+    /// The extra headers the response will carry (`Content-Type` is added when rendering).
+    pub fn headers(&self) -> &http::HeaderMap {
+        &self.details.headers
+    }
+
+    /// The extra headers, for middleware that decorates every response, problems included.
+    ///
+    /// ```
+    /// use handler::Problem;
+    /// use http::{HeaderValue, StatusCode};
+    ///
+    /// let mut problem = Problem::new(StatusCode::NOT_FOUND);
+    /// problem.headers_mut().insert("x-request-id", HeaderValue::from_static("abc"));
+    /// assert_eq!(problem.headers()["x-request-id"], "abc");
+    /// assert_eq!(problem.into_response().headers()["x-request-id"], "abc");
+    /// ```
+    pub fn headers_mut(&mut self) -> &mut http::HeaderMap {
+        &mut self.details.headers
+    }
+
     /// The `detail` member, if set.
     pub fn detail(&self) -> Option<&str> {
         self.details.detail.as_deref()

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use http::{HeaderValue, Method, StatusCode, header};
 
-use crate::{Problem, Request, Response};
+use crate::{Middleware, Problem, Request, Response, Stack};
 
 /// The header in which Spin passes the request path relative to the component's route.
 pub const SPIN_PATH_INFO: &str = "spin-path-info";
@@ -150,18 +150,60 @@ impl Endpoint {
 /// - `OPTIONS` is answered `204` with `Allow`, unless a route registers `OPTIONS` itself;
 /// - trailing slashes are significant: `/users` and `/users/` are different routes, and a
 ///   request for one never matches the other.
+///
+/// # Middleware
+///
+/// [`Router::layer`] wraps the whole dispatch, so a global [`Middleware`] sees every
+/// response, including the router's own `404`, `405` and `OPTIONS` answers, and errors
+/// arrive at it already rendered as problem+json responses. [`Router::route_with`] wraps a
+/// single route's handler in a [`Stack`]. `HEAD` bodies are removed after all middleware has
+/// run, so middleware sees a `HEAD` response with the body `GET` would have had.
+///
+/// ```
+/// use handler::{Router, Request, Response, Stack, from_fn, Next};
+/// use http::{HeaderValue, Method};
+///
+/// fn stamp(name: &'static str) -> impl handler::Middleware {
+///     from_fn(move |req: Request, next: Next<'_>| {
+///         let mut res = next.run(req)?;
+///         res.headers_mut().append("x-layer", HeaderValue::from_static(name));
+///         Ok(res)
+///     })
+/// }
+///
+/// # fn main() -> Result<(), handler::RouteError> {
+/// let router = Router::new()
+///     .layer(stamp("global"))
+///     .route_with(Method::GET, "/a", |_req: Request| Ok(Response::new(vec![])),
+///         Stack::new().layer(stamp("route")))?;
+///
+/// let res = router.handle(http::Request::get("/a").body(vec![]).unwrap());
+/// let layers: Vec<_> = res.headers().get_all("x-layer").iter().collect();
+/// assert_eq!(layers, ["route", "global"]);
+///
+/// // Global middleware also sees the router's own answers.
+/// let res = router.handle(http::Request::get("/missing").body(vec![]).unwrap());
+/// assert_eq!(res.status(), 404);
+/// assert_eq!(res.headers()["x-layer"], "global");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Default)]
 pub struct Router {
     paths: matchit::Router<usize>,
     endpoints: Vec<Endpoint>,
     by_path: HashMap<String, usize>,
+    layers: Stack,
 }
 
 impl fmt::Debug for Router {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut routes: Vec<_> = self.by_path.keys().collect();
         routes.sort();
-        f.debug_struct("Router").field("routes", &routes).finish()
+        f.debug_struct("Router")
+            .field("routes", &routes)
+            .field("layers", &self.layers.len())
+            .finish()
     }
 }
 
@@ -204,6 +246,25 @@ impl Router {
         Ok(self)
     }
 
+    /// Registers `handler` for `method` requests to `path`, wrapped in the route's own `stack`
+    /// of middleware (which runs inside the router's global layers).
+    pub fn route_with(
+        self,
+        method: Method,
+        path: &str,
+        handler: impl Handler,
+        stack: Stack,
+    ) -> Result<Self, RouteError> {
+        self.route(method, path, stack.handler(handler))
+    }
+
+    /// Adds `middleware` around the whole router, inside the layers added so far (the first
+    /// added is the outermost). It applies to every request, whether or not a route matches.
+    pub fn layer(mut self, middleware: impl Middleware) -> Self {
+        self.layers = self.layers.layer(middleware);
+        self
+    }
+
     /// Registers a `GET` route (which also answers `HEAD`).
     pub fn get(self, path: &str, handler: impl Handler) -> Result<Self, RouteError> {
         self.route(Method::GET, path, handler)
@@ -242,8 +303,22 @@ impl Router {
     /// Answers a request: the handler's response, or a problem+json error.
     pub fn handle(&self, req: Request) -> Response {
         let path = Self::routing_path(&req);
-        self.dispatch(req, &path)
-            .unwrap_or_else(|problem| problem.with_instance(path).into_response())
+        let render = |problem: Problem| problem.with_instance(path.as_str()).into_response();
+        let head = req.method() == Method::HEAD;
+        let endpoint = |req: Request| Ok(self.dispatch(req, &path).unwrap_or_else(render));
+        let mut res = self.layers.run(req, &endpoint).unwrap_or_else(render);
+        if head {
+            // RFC 9110 §9.3.2: the same header fields as GET, without content. Content-Length
+            // stays as GET would have sent it; an empty body (a 304, say) adds none.
+            let len = res.body().len();
+            if len > 0 {
+                res.headers_mut()
+                    .entry(header::CONTENT_LENGTH)
+                    .or_insert_with(|| HeaderValue::from(len));
+            }
+            res.body_mut().clear();
+        }
+        res
     }
 
     fn dispatch(&self, mut req: Request, path: &str) -> Result<Response, Problem> {
@@ -267,15 +342,8 @@ impl Router {
         if method == Method::HEAD
             && let Some(get) = endpoint.find(&Method::GET)
         {
-            let mut res = get.call(req)?;
-            // RFC 9110 §9.3.2: the same header fields as GET, without content. Content-Length
-            // stays as GET would have sent it.
-            let len = res.body().len();
-            res.headers_mut()
-                .entry(header::CONTENT_LENGTH)
-                .or_insert_with(|| HeaderValue::from(len));
-            res.body_mut().clear();
-            return Ok(res);
+            // `handle` removes the body once every middleware has seen the response.
+            return get.call(req);
         }
         if method == Method::OPTIONS {
             let mut res = http::Response::new(Vec::new());
@@ -419,5 +487,125 @@ mod tests {
             .get("/a/{x}", ok("1"))
             .and_then(|r| r.get("/a/{y}", ok("2")));
         assert!(matches!(conflict, Err(RouteError::Path { .. })));
+    }
+
+    /// Appends `name` to `x-layer` on the way out, and records the body length it saw.
+    fn stamp(name: &'static str) -> impl Middleware {
+        crate::from_fn(move |req: Request, next: crate::Next<'_>| {
+            let mut result = next.run(req);
+            let seen = match &result {
+                Ok(res) => res.body().len(),
+                Err(_) => 0,
+            };
+            let headers = crate::middleware::chain::headers_of(&mut result);
+            headers.append("x-layer", HeaderValue::from_static(name));
+            headers.append("x-seen-len", HeaderValue::from(seen));
+            result
+        })
+    }
+
+    #[test]
+    fn global_layers_see_every_answer() {
+        let router = router().layer(stamp("outer")).layer(stamp("inner"));
+        // (method, path, status)
+        let cases = [
+            (Method::GET, "/users", 200),
+            (Method::GET, "/nope", 404),
+            (Method::DELETE, "/users", 405),
+            (Method::OPTIONS, "/users", 204),
+            (Method::GET, "/users/abc", 400),
+            (Method::HEAD, "/users", 200),
+        ];
+        for (method, path, status) in cases {
+            let res = router.handle(request(method.clone(), path));
+            assert_eq!(res.status(), status, "{method} {path}");
+            let layers: Vec<_> = res.headers().get_all("x-layer").iter().collect();
+            assert_eq!(layers, ["inner", "outer"], "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn global_layer_sees_rendered_problems_with_instance() {
+        let router = router().layer(stamp("outer"));
+        let res = router.handle(request(Method::GET, "/nope"));
+        assert_eq!(
+            res.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        let body: serde_json::Value = serde_json::from_slice(res.body()).expect("json");
+        assert_eq!(body["instance"], "/nope");
+        // The layer saw the rendered problem body, not an Err.
+        assert_eq!(res.headers()["x-seen-len"], res.body().len().to_string());
+    }
+
+    #[test]
+    fn problems_from_global_layers_are_rendered() {
+        let router = router().layer(crate::from_fn(|_req: Request, _next: crate::Next<'_>| {
+            Err(Problem::new(StatusCode::TOO_MANY_REQUESTS))
+        }));
+        let res = router.handle(request(Method::GET, "/users"));
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        let body: serde_json::Value = serde_json::from_slice(res.body()).expect("json");
+        assert_eq!(body["instance"], "/users");
+    }
+
+    #[test]
+    fn route_layers_wrap_only_their_route() {
+        let router = Router::new()
+            .layer(stamp("global"))
+            .route_with(
+                Method::GET,
+                "/a",
+                ok("a"),
+                crate::Stack::new().layer(stamp("route")),
+            )
+            .and_then(|r| r.get("/b", ok("b")))
+            .expect("valid routes");
+        let res = router.handle(request(Method::GET, "/a"));
+        assert_eq!(res.body().as_slice(), b"a");
+        let layers: Vec<_> = res.headers().get_all("x-layer").iter().collect();
+        assert_eq!(layers, ["route", "global"]);
+        let res = router.handle(request(Method::GET, "/b"));
+        let layers: Vec<_> = res.headers().get_all("x-layer").iter().collect();
+        assert_eq!(layers, ["global"]);
+        // HEAD goes through the GET route's layers too.
+        let res = router.handle(request(Method::HEAD, "/a"));
+        let layers: Vec<_> = res.headers().get_all("x-layer").iter().collect();
+        assert_eq!(layers, ["route", "global"]);
+    }
+
+    #[test]
+    fn head_body_is_removed_after_middleware() {
+        let router = router().layer(stamp("outer"));
+        let res = router.handle(request(Method::HEAD, "/users"));
+        assert!(res.body().is_empty());
+        // The layer saw GET's body, and Content-Length says how long it was.
+        assert_eq!(res.headers()["x-seen-len"], "4");
+        assert_eq!(res.headers()[header::CONTENT_LENGTH], "4");
+
+        // A HEAD to a missing path has no body either.
+        let res = router.handle(request(Method::HEAD, "/nope"));
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        assert!(res.body().is_empty());
+        assert!(res.headers().contains_key(header::CONTENT_LENGTH));
+
+        // An empty answer (a 304, say) gets no Content-Length of 0.
+        let empty = Router::new()
+            .get("/e", |_req: Request| {
+                let mut res = http::Response::new(Vec::new());
+                *res.status_mut() = StatusCode::NOT_MODIFIED;
+                Ok(res)
+            })
+            .expect("valid route");
+        let res = empty.handle(request(Method::HEAD, "/e"));
+        assert!(!res.headers().contains_key(header::CONTENT_LENGTH));
+    }
+
+    #[test]
+    fn debug_lists_routes_and_layer_count() {
+        let router = router().layer(stamp("x"));
+        let debug = format!("{router:?}");
+        assert!(debug.contains("\"/users\""), "{debug}");
+        assert!(debug.contains("layers: 1"), "{debug}");
     }
 }

@@ -141,47 +141,6 @@ where
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use http_body_util::{BodyExt, Full, StreamBody};
-
-    #[tokio::test]
-    async fn limited_body_passes_bodies_up_to_the_limit() {
-        let (body, exceeded) = LimitedBody::new(Full::new(Bytes::from_static(b"12345")), 5);
-        let bytes = body.collect().await.expect("within the limit").to_bytes();
-        assert_eq!(bytes.as_ref(), b"12345");
-        assert!(!exceeded.load(Ordering::Acquire));
-    }
-
-    #[tokio::test]
-    async fn limited_body_fails_and_flags_past_the_limit() {
-        let chunks = ["abc", "def"].map(|c| {
-            Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from_static(c.as_bytes())))
-        });
-        let stream = StreamBody::new(futures::stream::iter(chunks));
-        let (body, exceeded) = LimitedBody::new(stream, 4);
-        let err = body.collect().await.expect_err("over the limit");
-        assert!(matches!(
-            err,
-            wasmtime_wasi_http::Error::HttpRequestBodySize(Some(4))
-        ));
-        assert!(exceeded.load(Ordering::Acquire));
-    }
-
-    #[tokio::test]
-    async fn counted_body_reports_bytes_once() {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let body = CountedBody::new(Full::new(Bytes::from_static(b"hello")), move |n, done| {
-            tx.send((n, done)).expect("receiver alive");
-        });
-        let bytes = body.collect().await.expect("infallible").to_bytes();
-        assert_eq!(bytes.len(), 5);
-        assert_eq!(rx.recv().expect("reported"), (5, true));
-        assert!(rx.try_recv().is_err(), "reported exactly once");
-    }
-}
-
 /// A guest's response body that ends with an error, not a clean end, when the guest failed
 /// before finishing it (a trap or the deadline mid-stream). Without this, a killed guest's
 /// body would end as if complete and the client would take a truncated response for whole.
@@ -222,5 +181,46 @@ where
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{BodyExt, Full, StreamBody};
+
+    #[tokio::test]
+    async fn limited_body_passes_bodies_up_to_the_limit() {
+        let (body, exceeded) = LimitedBody::new(Full::new(Bytes::from_static(b"12345")), 5);
+        let bytes = body.collect().await.expect("within the limit").to_bytes();
+        assert_eq!(bytes.as_ref(), b"12345");
+        assert!(!exceeded.load(Ordering::Acquire));
+    }
+
+    #[tokio::test]
+    async fn limited_body_fails_and_flags_past_the_limit() {
+        let chunks = ["abc", "def"].map(|c| {
+            Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from_static(c.as_bytes())))
+        });
+        let stream = StreamBody::new(futures::stream::iter(chunks));
+        let (body, exceeded) = LimitedBody::new(stream, 4);
+        let err = body.collect().await.expect_err("over the limit");
+        assert!(matches!(
+            err,
+            wasmtime_wasi_http::Error::HttpRequestBodySize(Some(4))
+        ));
+        assert!(exceeded.load(Ordering::Acquire));
+    }
+
+    #[tokio::test]
+    async fn counted_body_reports_bytes_once() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let body = CountedBody::new(Full::new(Bytes::from_static(b"hello")), move |n, done| {
+            tx.send((n, done)).expect("receiver alive");
+        });
+        let bytes = body.collect().await.expect("infallible").to_bytes();
+        assert_eq!(bytes.len(), 5);
+        assert_eq!(rx.recv().expect("reported"), (5, true));
+        assert!(rx.try_recv().is_err(), "reported exactly once");
     }
 }
