@@ -29,13 +29,45 @@ impl Default for GuestLimits {
 }
 
 /// How a component is run.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RuntimeConfig {
     /// Limits per instance.
     pub limits: GuestLimits,
     /// Environment variables the guest sees. Nothing from the host's environment is passed
     /// unless it is listed here.
     pub env: Vec<(String, String)>,
+    /// Directory of the compiled-code cache; `None` compiles at every start.
+    pub cache_dir: Option<PathBuf>,
+    /// Instances alive at once at most: the pooling allocator reserves this many slots up
+    /// front. Requests beyond it are answered 503.
+    pub max_instances: u32,
+    /// Requests one instance serves in turn before it is dropped; 0 or 1 gives every request
+    /// a fresh instance (the default). Only for components that keep no state between
+    /// requests: a WASI 0.2 component may, and with reuse one client could see what another
+    /// left in memory. An instance that fails is never reused.
+    pub instance_reuse: u32,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            limits: GuestLimits::default(),
+            env: Vec::new(),
+            cache_dir: None,
+            max_instances: 1000,
+            instance_reuse: 0,
+        }
+    }
+}
+
+/// The default compiled-code cache directory: `$XDG_CACHE_HOME/edge-host`, else
+/// `$HOME/.cache/edge-host`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .map(|base| base.join("edge-host"))
 }
 
 /// Limits applied by the server before and around the guest.

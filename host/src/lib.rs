@@ -51,7 +51,9 @@ mod runtime;
 mod server;
 mod tls;
 
-pub use config::{GuestLimits, RuntimeConfig, ServerConfig, ServerLimits, TlsConfig};
+pub use config::{
+    GuestLimits, RuntimeConfig, ServerConfig, ServerLimits, TlsConfig, default_cache_dir,
+};
 pub use error::{LoadError, RequestError, ServeError, TlsError};
 pub use harness::Harness;
 pub use runtime::{RequestContext, ResponseBody, Runtime};

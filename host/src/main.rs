@@ -88,6 +88,24 @@ struct ServeArgs {
     #[arg(long, default_value_t = 128)]
     h2_max_streams: u32,
 
+    /// Guest instances alive at once (pooling allocator slots); more requests get 503.
+    #[arg(long, default_value_t = 1000)]
+    max_instances: u32,
+
+    /// Let one instance serve up to N requests in turn (off: a fresh instance per request).
+    /// Only for stateless components: state left in an instance is seen by later requests.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    instance_reuse: u32,
+
+    /// Directory of the compiled-code cache [default: $XDG_CACHE_HOME/edge-host or
+    /// ~/.cache/edge-host].
+    #[arg(long, conflicts_with = "no_cache")]
+    cache_dir: Option<PathBuf>,
+
+    /// Compile the component at every start instead of using the code cache.
+    #[arg(long)]
+    no_cache: bool,
+
     /// Time in-flight requests get to finish after SIGINT/SIGTERM.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     shutdown_grace: Duration,
@@ -151,6 +169,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ..GuestLimits::default()
         },
         env: args.env,
+        cache_dir: if args.no_cache {
+            None
+        } else {
+            args.cache_dir.or_else(host::default_cache_dir)
+        },
+        max_instances: args.max_instances,
+        instance_reuse: args.instance_reuse,
     };
     let runtime = Runtime::load(&args.component, runtime_config)?;
     let tls = match (args.tls_cert, args.tls_key, args.tls_self_signed) {

@@ -1,12 +1,13 @@
 //! Everything that touches wasmtime: the engine, compiling and pre-instantiating the
 //! component, and running one request in a fresh store with its limits.
 
+mod cache;
 mod stdio;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -14,11 +15,14 @@ use http_body::Body;
 use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
 use tokio::sync::oneshot;
-use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine, ResourceLimiter, Store, UpdateDeadline};
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolConcurrencyLimitError, PoolingAllocationConfig,
+    ResourceLimiter, Store, UpdateDeadline,
+};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
+use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 use self::stdio::GuestOutput;
@@ -50,6 +54,73 @@ struct Inner {
     pre: ProxyPre<GuestState>,
     config: RuntimeConfig,
     stop_ticker: Arc<AtomicBool>,
+    /// Instances that served a request and may serve another (instance reuse only).
+    idle: Mutex<Vec<Idle>>,
+}
+
+/// An instance kept for its next request.
+struct Idle {
+    store: Store<GuestState>,
+    proxy: Proxy,
+    served: u32,
+}
+
+impl Inner {
+    fn take_idle(&self) -> Option<Idle> {
+        if self.config.instance_reuse <= 1 {
+            return None;
+        }
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()
+    }
+
+    /// Keeps an instance that completed a request cleanly, if reuse allows another.
+    fn put_idle(&self, idle: Idle) {
+        if idle.served >= self.config.instance_reuse {
+            return;
+        }
+        let mut pool = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        // Never keep more idle instances than could run at once.
+        if pool.len() < self.config.max_instances as usize {
+            pool.push(idle);
+        }
+    }
+
+    /// A store for a new instance, with the guest's environment, output streams and limits.
+    fn new_store(&self) -> Store<GuestState> {
+        let request_id = Arc::new(AtomicU64::new(0));
+        let mut wasi = WasiCtx::builder();
+        wasi.envs(&self.config.env)
+            .stdout(GuestOutput {
+                request_id: request_id.clone(),
+                stream: "stdout",
+            })
+            .stderr(GuestOutput {
+                request_id: request_id.clone(),
+                stream: "stderr",
+            });
+        let state = GuestState {
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            hooks: OutboundPolicy,
+            limiter: MemoryLimiter {
+                max_bytes: self.config.limits.max_memory_bytes,
+                exceeded: false,
+            },
+            deadline: Instant::now(),
+            request_id,
+        };
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|state| &mut state.limiter);
+        store.epoch_deadline_callback(|ctx| {
+            if Instant::now() >= ctx.data().deadline {
+                Err(wasmtime::Error::new(DeadlinePassed))
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        store
+    }
 }
 
 impl Drop for Inner {
@@ -93,12 +164,21 @@ impl Runtime {
 
     /// Compiles and pre-instantiates a component from its bytes; `path` names it in errors.
     pub fn from_bytes(bytes: &[u8], path: &Path, config: RuntimeConfig) -> Result<Self, LoadError> {
-        let engine = Self::engine()?;
-        let component =
-            Component::from_binary(&engine, bytes).map_err(|err| LoadError::NotAComponent {
-                path: path.to_owned(),
-                reason: chain(&err),
+        let engine = Self::engine(&config)?;
+        let started = Instant::now();
+        let (component, source) =
+            cache::load_or_compile(&engine, bytes, config.cache_dir.as_deref()).map_err(|err| {
+                LoadError::NotAComponent {
+                    path: path.to_owned(),
+                    reason: chain(&err),
+                }
             })?;
+        tracing::info!(
+            component = %path.display(),
+            code = ?source,
+            ms = started.elapsed().as_millis() as u64,
+            "component ready"
+        );
 
         let mut linker = Linker::<GuestState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
@@ -122,14 +202,39 @@ impl Runtime {
                 pre,
                 config,
                 stop_ticker,
+                idle: Mutex::new(Vec::new()),
             }),
         })
     }
 
-    fn engine() -> Result<Engine, LoadError> {
+    /// The engine: epoch interruption for deadlines, and the pooling allocator (instances
+    /// and memories reserved up front, memory initialised copy-on-write from the
+    /// component's image) sized from the limits. Where the pool's address space cannot be
+    /// reserved, instances are allocated on demand instead.
+    fn engine(runtime: &RuntimeConfig) -> Result<Engine, LoadError> {
         let mut config = Config::new();
         config.epoch_interruption(true);
-        Engine::new(&config).map_err(|err| LoadError::Engine(chain(&err)))
+        let slots = runtime.max_instances.max(1);
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(slots)
+            // A std guest is a few core instances (the program, wasi adapters, shims).
+            .total_core_instances(slots.saturating_mul(8))
+            .total_memories(slots.saturating_mul(2))
+            .total_tables(slots.saturating_mul(8))
+            .total_stacks(slots)
+            .max_memory_size(runtime.limits.max_memory_bytes);
+        let mut pooled = config.clone();
+        pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        match Engine::new(&pooled) {
+            Ok(engine) => Ok(engine),
+            Err(err) => {
+                tracing::warn!(
+                    "pooling allocator unavailable ({}); allocating on demand",
+                    chain(&err)
+                );
+                Engine::new(&config).map_err(|err| LoadError::Engine(chain(&err)))
+            }
+        }
     }
 
     /// The configuration this runtime was loaded with.
@@ -137,7 +242,8 @@ impl Runtime {
         &self.inner.config
     }
 
-    /// Runs one request through a fresh instance of the component.
+    /// Runs one request through a fresh instance of the component (or, with instance reuse
+    /// on, through an instance that completed fewer than `instance_reuse` requests cleanly).
     ///
     /// Returns as soon as the guest has set the response head; the body keeps streaming from
     /// the guest, which goes on running in its own task until it returns or its deadline
@@ -151,39 +257,18 @@ impl Runtime {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
-        let limits = &self.inner.config.limits;
-        let deadline = limits.deadline;
-        let mut wasi = WasiCtx::builder();
-        wasi.envs(&self.inner.config.env)
-            .stdout(GuestOutput {
-                request_id: ctx.request_id,
-                stream: "stdout",
-            })
-            .stderr(GuestOutput {
-                request_id: ctx.request_id,
-                stream: "stderr",
-            });
-        let state = GuestState {
-            wasi: wasi.build(),
-            http: WasiHttpCtx::new(),
-            table: ResourceTable::new(),
-            hooks: OutboundPolicy,
-            limiter: MemoryLimiter {
-                max_bytes: limits.max_memory_bytes,
-                exceeded: false,
-            },
-            deadline: Instant::now() + deadline,
+        let deadline = self.inner.config.limits.deadline;
+        let (mut store, mut proxy, served) = match self.inner.take_idle() {
+            Some(idle) => (idle.store, Some(idle.proxy), idle.served),
+            None => (self.inner.new_store(), None, 0),
         };
-        let mut store = Store::new(self.inner.pre.engine(), state);
-        store.limiter(|state| &mut state.limiter);
+        {
+            let state = store.data_mut();
+            state.deadline = Instant::now() + deadline;
+            state.limiter.exceeded = false;
+            state.request_id.store(ctx.request_id, Ordering::Relaxed);
+        }
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|ctx| {
-            if Instant::now() >= ctx.data().deadline {
-                Err(wasmtime::Error::new(DeadlinePassed))
-            } else {
-                Ok(UpdateDeadline::Yield(1))
-            }
-        });
 
         let scheme = if ctx.https {
             Scheme::Https
@@ -202,21 +287,32 @@ impl Runtime {
             (req, out)
         };
 
-        let pre = self.inner.pre.clone();
+        let inner = self.inner.clone();
         let request_id = ctx.request_id;
         // Set when the guest fails, before its store (and with it the body's sender) drops.
         let fault = Arc::new(OnceLock::new());
         let task_fault = fault.clone();
         let task = tokio::task::spawn(async move {
             let run = async {
-                let proxy = pre.instantiate_async(&mut store).await?;
+                let proxy = match proxy.take() {
+                    Some(proxy) => proxy,
+                    None => inner.pre.instantiate_async(&mut store).await?,
+                };
                 proxy
                     .wasi_http_incoming_handler()
                     .call_handle(&mut store, req, out)
-                    .await
+                    .await?;
+                Ok::<_, wasmtime::Error>(proxy)
             };
             let outcome = match tokio::time::timeout(deadline, run).await {
-                Ok(Ok(())) => Ok(()),
+                Ok(Ok(proxy)) => {
+                    inner.put_idle(Idle {
+                        store,
+                        proxy,
+                        served: served + 1,
+                    });
+                    Ok(())
+                }
                 Ok(Err(err)) => Err(classify(&err, &store, deadline)),
                 Err(_elapsed) => Err(RequestError::DeadlineExceeded(deadline)),
             };
@@ -250,6 +346,9 @@ fn describe_error_code(code: &ErrorCode) -> String {
 fn classify(err: &wasmtime::Error, store: &Store<GuestState>, deadline: Duration) -> RequestError {
     if err.is::<DeadlinePassed>() {
         return RequestError::DeadlineExceeded(deadline);
+    }
+    if err.is::<PoolConcurrencyLimitError>() {
+        return RequestError::Overloaded;
     }
     let limiter = &store.data().limiter;
     if limiter.exceeded {
@@ -294,6 +393,8 @@ struct GuestState {
     hooks: OutboundPolicy,
     limiter: MemoryLimiter,
     deadline: Instant,
+    /// The request being served, for the guest's output lines.
+    request_id: Arc<AtomicU64>,
 }
 
 impl WasiView for GuestState {

@@ -3,6 +3,8 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use tokio::io::AsyncWrite;
@@ -12,9 +14,10 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 const MAX_LINE: usize = 16 * 1024;
 
 /// One of a guest's output streams.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct GuestOutput {
-    pub(crate) request_id: u64,
+    /// The request the instance is serving now (an instance may serve several in turn).
+    pub(crate) request_id: Arc<AtomicU64>,
     pub(crate) stream: &'static str,
 }
 
@@ -22,7 +25,8 @@ impl GuestOutput {
     fn emit(&self, line: &[u8]) {
         let line = String::from_utf8_lossy(line);
         let line = line.trim_end_matches('\r');
-        tracing::info!(target: "guest", request_id = self.request_id, stream = self.stream, "{line}");
+        let request_id = self.request_id.load(Ordering::Relaxed);
+        tracing::info!(target: "guest", request_id, stream = self.stream, "{line}");
     }
 }
 
@@ -35,7 +39,7 @@ impl IsTerminal for GuestOutput {
 impl StdoutStream for GuestOutput {
     fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
         Box::new(LineWriter {
-            out: *self,
+            out: self.clone(),
             buf: Vec::new(),
         })
     }

@@ -1,0 +1,200 @@
+//! The compiled-code cache: native code for a component, stored once and loaded on later
+//! starts instead of compiling again.
+//!
+//! An entry is named by SHA-256 over the component's bytes and the engine's compatibility
+//! hash (wasmtime version, target, every code-affecting setting), so a different component,
+//! engine or configuration never matches. The file holds the SHA-256 of its payload followed
+//! by the payload; an entry whose digest does not match, or that wasmtime refuses, is
+//! rebuilt, never run. Entries are written to a temporary file and renamed into place, so a
+//! crash leaves no half-written entry under the final name.
+
+use std::hash::{Hash, Hasher};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+/// Where an entry came from, for the start-up log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// Loaded from a valid cache entry.
+    Hit,
+    /// Compiled (no entry, or none was valid) and stored.
+    Compiled,
+    /// Compiled; caching is off or the entry could not be written.
+    Uncached,
+}
+
+/// Feeds `Hash` output into SHA-256, so the engine's compatibility hash lands in the key.
+struct ShaHasher(Sha256);
+
+impl Hasher for ShaHasher {
+    fn finish(&self) -> u64 {
+        // Only `write` matters here; the key is taken from the digest, not from `finish`.
+        0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+}
+
+fn key(engine: &Engine, component: &[u8]) -> String {
+    let mut hasher = ShaHasher(Sha256::new());
+    hasher.write(&Sha256::digest(component));
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    hasher
+        .0
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Compiles `bytes`, or loads the native code from `dir` when a valid entry exists.
+pub(crate) fn load_or_compile(
+    engine: &Engine,
+    bytes: &[u8],
+    dir: Option<&Path>,
+) -> wasmtime::Result<(Component, Source)> {
+    let Some(dir) = dir else {
+        return Ok((Component::from_binary(engine, bytes)?, Source::Uncached));
+    };
+    let path = dir.join(format!("{}.cwasm", key(engine, bytes)));
+    if let Some(component) = read_entry(engine, &path) {
+        return Ok((component, Source::Hit));
+    }
+    let component = Component::from_binary(engine, bytes)?;
+    match component.serialize() {
+        Ok(native) => match write_entry(dir, &path, &native) {
+            Ok(()) => Ok((component, Source::Compiled)),
+            Err(err) => {
+                tracing::warn!(path = %path.display(), "cannot write the code cache: {err}");
+                Ok((component, Source::Uncached))
+            }
+        },
+        Err(err) => {
+            tracing::warn!("cannot serialise compiled code: {err}");
+            Ok((component, Source::Uncached))
+        }
+    }
+}
+
+/// A valid entry's component, or `None` (missing, corrupt or incompatible: all rebuilt).
+fn read_entry(engine: &Engine, path: &Path) -> Option<Component> {
+    let file = std::fs::read(path).ok()?;
+    let (digest, payload) = file.split_at_checked(32)?;
+    if Sha256::digest(payload).as_slice() != digest {
+        tracing::warn!(path = %path.display(), "code cache entry is corrupt: rebuilding it");
+        return None;
+    }
+    match deserialize(engine, payload) {
+        Ok(component) => Some(component),
+        Err(err) => {
+            tracing::warn!(path = %path.display(), "code cache entry rejected ({err}): rebuilding it");
+            None
+        }
+    }
+}
+
+#[expect(
+    unsafe_code,
+    reason = "wasmtime runs deserialised native code as is; this is the one place that loads it"
+)]
+fn deserialize(engine: &Engine, payload: &[u8]) -> wasmtime::Result<Component> {
+    // Safety: `payload` is exactly what `Component::serialize` produced for an engine with
+    // the same compatibility hash (the file name says so), and its SHA-256, written beside
+    // it, has just been checked: it is the code this process's wasmtime compiled, unchanged.
+    // wasmtime additionally checks its own header and version before using it.
+    unsafe { Component::deserialize(engine, payload) }
+}
+
+fn write_entry(dir: &Path, path: &Path, native: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp: PathBuf = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("entry"),
+        std::process::id()
+    ));
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(&Sha256::digest(native))?;
+    file.write_all(native)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The smallest component: no imports, no exports.
+    const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\0\x01\0";
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("edge-host-cache-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn second_load_is_a_hit_and_corruption_is_rebuilt() -> wasmtime::Result<()> {
+        let engine = Engine::default();
+        let dir = temp_dir("roundtrip");
+        let (_, first) = load_or_compile(&engine, EMPTY_COMPONENT, Some(&dir))?;
+        assert_eq!(first, Source::Compiled);
+        let (_, second) = load_or_compile(&engine, EMPTY_COMPONENT, Some(&dir))?;
+        assert_eq!(second, Source::Hit);
+
+        // Flip one byte of the payload: detected, rebuilt, and valid again afterwards.
+        let entry = std::fs::read_dir(&dir)?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "cwasm"))
+            .expect("an entry was written");
+        let mut bytes = std::fs::read(&entry)?;
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        std::fs::write(&entry, &bytes)?;
+        let (_, third) = load_or_compile(&engine, EMPTY_COMPONENT, Some(&dir))?;
+        assert_eq!(third, Source::Compiled);
+        let (_, fourth) = load_or_compile(&engine, EMPTY_COMPONENT, Some(&dir))?;
+        assert_eq!(fourth, Source::Hit);
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
+
+    #[test]
+    fn a_different_engine_configuration_does_not_match() -> wasmtime::Result<()> {
+        let dir = temp_dir("config");
+        let plain = Engine::default();
+        load_or_compile(&plain, EMPTY_COMPONENT, Some(&dir))?;
+        let mut config = wasmtime::Config::new();
+        config.epoch_interruption(true);
+        let other = Engine::new(&config)?;
+        let (_, source) = load_or_compile(&other, EMPTY_COMPONENT, Some(&dir))?;
+        assert_eq!(
+            source,
+            Source::Compiled,
+            "stale for this engine: compiled anew"
+        );
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
+
+    #[test]
+    fn a_truncated_entry_is_rebuilt() -> wasmtime::Result<()> {
+        let engine = Engine::default();
+        let dir = temp_dir("truncated");
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{}.cwasm", key(&engine, EMPTY_COMPONENT)));
+        std::fs::write(&path, b"short")?;
+        let (_, source) = load_or_compile(&engine, EMPTY_COMPONENT, Some(&dir))?;
+        assert_eq!(source, Source::Compiled);
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
+}
