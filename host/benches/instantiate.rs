@@ -19,7 +19,11 @@ fn handler_wasm() -> PathBuf {
         .args(["-p", "handler"])
         .output()
         .expect("scripts/build-guest runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let dir = String::from_utf8_lossy(&out.stdout);
     PathBuf::from(dir.lines().last().expect("the output dir").trim()).join("handler.wasm")
 }

@@ -37,7 +37,10 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|| "127.0.0.1:3002".to_owned())
         .parse()?;
     let listener = TcpListener::bind(addr).await?;
-    println!("Serving native baseline on http://{}", listener.local_addr()?);
+    println!(
+        "Serving native baseline on http://{}",
+        listener.local_addr()?
+    );
     loop {
         let (stream, _) = listener.accept().await?;
         let _ = stream.set_nodelay(true);
