@@ -73,29 +73,53 @@
 //! | Module | Item | What it does |
 //! | --- | --- | --- |
 //! | crate root | [`Router`], [`PathParams`] | method and path routing, `404`/`405`/`OPTIONS`/`HEAD` |
-//! | crate root | [`Problem`], [`json_response`] | problem+json errors, JSON responses |
+//! | crate root | [`Router::group`], [`Group`] | routes under a prefix (`/api/v1`) with middleware of their own |
+//! | crate root | [`Problem`], [`json_response`] | problem+json errors (with extension members), JSON responses |
+//! | [`body`] | [`json`](body::json), [`json_valid`](body::json_valid), [`Validate`](body::Validate) | JSON bodies: `415`, `400` with line/column, `422` with an `errors` list |
+//! | [`negotiate`] | [`negotiate_media_type`](negotiate::negotiate_media_type), [`choose_language`](negotiate::choose_language) | `Accept` (q-values, specificity, `406`) and `Accept-Language` (RFC 4647 basic filtering) |
+//! | [`cookie`] | [`Cookies`](cookie::Cookies), [`SetCookie`](cookie::SetCookie) | `Cookie` parsing, validated `Set-Cookie` with `SameSite`, `Max-Age`, `Expires` |
+//! | [`stream`] | [`BodyStream`](stream::BodyStream), [`streaming_response`](stream::streaming_response) | bodies sent chunk by chunk after the buffered body |
+//! | [`sse`] | [`Event`](sse::Event), [`sse_response`](sse::sse_response) | server-sent events, serialised per the HTML standard |
 //! | [`middleware`] | [`Middleware`], [`Next`], [`from_fn`], [`Stack`] | the onion middleware model |
 //! | [`middleware`] | [`RequestIdLayer`](middleware::RequestIdLayer) | keeps or generates `x-request-id` |
 //! | [`middleware`] | [`AccessLog`](middleware::AccessLog) | one JSON line per request |
 //! | [`middleware`] | [`Cors`](middleware::Cors) | CORS preflights and headers |
 //! | [`middleware`] | [`SecurityHeaders`](middleware::SecurityHeaders) | HSTS, `nosniff`, CSP, `Referrer-Policy` |
 //! | [`middleware`] | [`BodyLimit`](middleware::BodyLimit) | `413` for oversized bodies |
+//! | [`middleware`] | [`Compression`](middleware::Compression) | gzip / br by `Accept-Encoding`, an `ETag` per coding |
+//! | [`middleware::auth`] | [`JwtAuth`](middleware::auth::JwtAuth), [`StaticTokens`](middleware::auth::StaticTokens) | bearer auth: HS256 JWTs (`exp`, `nbf`, `iss`, `aud`, scopes) or fixed tokens; RFC 6750 challenges |
 //! | [`cache`] | [`ConditionalRequests`](cache::ConditionalRequests), [`evaluate`](cache::evaluate) | `304`/`412` from `If-*` headers (RFC 9110 §13) |
 //! | [`cache`] | [`CacheControl`](cache::CacheControl), [`CacheControlLayer`](cache::CacheControlLayer) | typed `Cache-Control` (RFC 9111) |
 //! | [`cache`] | [`ETag`](cache::ETag), [`HttpDate`](cache::HttpDate), [`add_vary`](cache::add_vary) | validators and `Vary` |
 //! | [`app`] | [`app::handle`] | the example application |
+//!
+//! # How it works
+//!
+//! The component's entry point (spin-sdk's streaming `#[http_component]` signature) reads
+//! the request into an [`http::Request<Vec<u8>>`](Request), calls [`app::handle`], and
+//! writes the response: status, headers, the buffered body, then, if the response carries a
+//! [`BodyStream`](stream::BodyStream), each chunk as the iterator produces it. Middleware
+//! that needs the whole body (compression, body-derived `ETag`s) leaves streams alone.
 
 pub mod app;
+pub mod body;
 pub mod cache;
 #[cfg(target_arch = "wasm32")]
 mod component;
+pub mod cookie;
+mod group;
 pub mod middleware;
+pub mod negotiate;
 mod problem;
 mod response;
 mod router;
+pub mod sse;
+pub mod stream;
 
+pub use group::Group;
+pub use middleware::auth::jwt;
 pub use middleware::{Layered, Middleware, Next, Stack, from_fn};
-pub use problem::Problem;
+pub use problem::{PROBLEM_JSON, Problem};
 pub use response::json_response;
 pub use router::{Handler, PathParams, RouteError, Router};
 

@@ -43,7 +43,13 @@ struct Details {
     instance: Option<String>,
     #[serde(skip)]
     headers: http::HeaderMap,
+    /// Extension members (RFC 9457 §3.2), serialised beside the standard ones.
+    #[serde(flatten)]
+    extensions: serde_json::Map<String, serde_json::Value>,
 }
+
+/// The members RFC 9457 §3.1 defines, which an extension member may not replace.
+const STANDARD_MEMBERS: [&str; 5] = ["type", "title", "status", "detail", "instance"];
 
 fn serialize_status<S: serde::Serializer>(status: &StatusCode, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u16(status.as_u16())
@@ -61,6 +67,7 @@ impl Problem {
                 detail: None,
                 instance: None,
                 headers: http::HeaderMap::new(),
+                extensions: serde_json::Map::new(),
             }),
         }
     }
@@ -88,6 +95,44 @@ impl Problem {
     pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
         self.details.headers.append(name, value);
         self
+    }
+
+    /// Adds an extension member (RFC 9457 §3.2), such as a list of invalid fields. A value
+    /// that cannot be represented as JSON, or a name of a standard member (`type`, `title`,
+    /// `status`, `detail`, `instance`), is ignored.
+    ///
+    /// ```
+    /// use handler::Problem;
+    /// use http::StatusCode;
+    ///
+    /// let res = Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
+    ///     .with_extension("errors", serde_json::json!([{"pointer": "#/age"}]))
+    ///     .with_extension("status", 200) // ignored: a standard member
+    ///     .into_response();
+    /// let body: serde_json::Value = serde_json::from_slice(res.body()).unwrap();
+    /// assert_eq!(body["errors"][0]["pointer"], "#/age");
+    /// assert_eq!(body["status"], 422);
+    /// ```
+    pub fn with_extension(mut self, name: impl Into<String>, value: impl serde::Serialize) -> Self {
+        let name = name.into();
+        if STANDARD_MEMBERS.contains(&name.as_str()) {
+            return self;
+        }
+        if let Ok(value) = serde_json::to_value(value) {
+            self.details.extensions.insert(name, value);
+        }
+        self
+    }
+
+    /// The extension member `name`, if set.
+    ///
+    /// ```
+    /// let p = handler::Problem::new(http::StatusCode::CONFLICT).with_extension("id", 7);
+    /// assert_eq!(p.extension("id"), Some(&serde_json::json!(7)));
+    /// assert_eq!(p.extension("other"), None);
+    /// ```
+    pub fn extension(&self, name: &str) -> Option<&serde_json::Value> {
+        self.details.extensions.get(name)
     }
 
     /// The HTTP status this problem is answered with.

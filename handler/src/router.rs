@@ -38,6 +38,12 @@ pub enum RouteError {
         /// What matchit objected to.
         source: matchit::InsertError,
     },
+    /// A group prefix that is neither empty nor starts with `/`.
+    #[error("invalid group prefix `{prefix}`: it must start with `/`")]
+    Prefix {
+        /// The prefix as written.
+        prefix: String,
+    },
     /// The same method was registered twice for one path.
     #[error("route `{method} {path}` is registered twice")]
     Duplicate {
@@ -317,6 +323,8 @@ impl Router {
                     .or_insert_with(|| HeaderValue::from(len));
             }
             res.body_mut().clear();
+            // A streamed body is content too: it is never sent for HEAD.
+            res.extensions_mut().remove::<crate::stream::BodyStream>();
         }
         res
     }

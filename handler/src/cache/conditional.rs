@@ -195,6 +195,7 @@ pub fn not_modified(res: Response) -> Response {
     }
     parts.headers = kept;
     parts.status = StatusCode::NOT_MODIFIED;
+    parts.extensions.remove::<crate::stream::BodyStream>();
     Response::from_parts(parts, Vec::new())
 }
 
@@ -205,7 +206,8 @@ pub fn not_modified(res: Response) -> Response {
 /// via [`ETag::for_content_coding`]) and added; a tag the handler set is
 /// kept as it is. With the response's `ETag` and `Last-Modified` it then [`evaluate`]s the
 /// request's preconditions and turns the response into a `304` ([`not_modified`]) or a `412`
-/// problem as they decide. Other statuses and other methods pass through untouched.
+/// problem as they decide. Other statuses, other methods and streaming responses
+/// ([`BodyStream`](crate::stream::BodyStream)) pass through untouched.
 ///
 /// # State-changing methods
 ///
@@ -283,6 +285,11 @@ impl Middleware for ConditionalRequests {
 
         let mut res = next.run(req)?;
         if !res.status().is_success() {
+            return Ok(res);
+        }
+        if crate::stream::BodyStream::is_streaming(&res) {
+            // The body is not known yet: there is nothing to compute a tag from, and a
+            // live stream is not something to revalidate.
             return Ok(res);
         }
         if self.generate_etags && !res.headers().contains_key(header::ETAG) {

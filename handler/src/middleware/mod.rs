@@ -10,6 +10,8 @@
 //! | [`Cors`] | CORS preflights and response headers |
 //! | [`SecurityHeaders`] | HSTS (over https), `nosniff`, CSP `frame-ancestors`, `Referrer-Policy` |
 //! | [`BodyLimit`] | `413` for request bodies over a size limit |
+//! | [`Compression`] | gzip / br response bodies by `Accept-Encoding` |
+//! | [`auth::JwtAuth`], [`auth::StaticTokens`] | bearer authentication: HS256 JWTs or a fixed token set |
 //!
 //! Caching middleware lives in [`crate::cache`].
 //!
@@ -19,8 +21,10 @@
 //! [`CacheControl`](crate::cache::CacheControl)).
 
 mod access_log;
+pub mod auth;
 mod body_limit;
 pub(crate) mod chain;
+mod compression;
 mod cors;
 mod request_id;
 mod security_headers;
@@ -28,6 +32,7 @@ mod security_headers;
 pub use access_log::AccessLog;
 pub use body_limit::BodyLimit;
 pub use chain::{FromFn, Layered, Middleware, Next, Stack, from_fn};
+pub use compression::{Compression, ContentCoding, choose_content_coding};
 pub use cors::Cors;
 pub use request_id::{RequestId, RequestIdLayer, X_REQUEST_ID};
 pub use security_headers::SecurityHeaders;

@@ -9,3 +9,4 @@ mod reuse;
 mod serving;
 mod support;
 mod tls;
+mod toolkit;

@@ -1,0 +1,13 @@
+//! Reading request bodies.
+//!
+//! | Item | What it does |
+//! | --- | --- |
+//! | [`json`], [`json_valid`] | JSON bodies: `415` for the wrong media type, `400` for bad syntax, `422` for the wrong shape or invalid fields |
+//! | [`Validate`], [`FieldError`] | field-level validation, reported as an `errors` array |
+//! | [`JsonRejection`] | the typed reason a body was refused |
+
+mod json;
+
+pub use json::{
+    FieldError, JsonRejection, Validate, is_json_media_type, json, json_valid, parse_json,
+};

@@ -1,0 +1,373 @@
+//! The toolkit through the real host: conditional requests, CORS, bearer JWTs, JSON bodies,
+//! compression and server-sent events of the example application, over real sockets.
+
+use std::io::Read as _;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use handler::middleware::auth::jwt;
+use host::{RuntimeConfig, ServerConfig};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use crate::support::{HANDLER_WASM, Proto, TestServer, assert_problem, json, request, send};
+
+/// A request with a body and extra headers.
+fn request_with(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> anyhow::Result<http::Request<Full<Bytes>>> {
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "localhost");
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    Ok(builder.body(Full::new(Bytes::from(body.to_owned())))?)
+}
+
+/// A write token signed with `secret`, as the example application expects.
+fn token(secret: &str, scope: &str) -> String {
+    let claims = serde_json::json!({
+        "sub": "e2e",
+        "iss": handler::app::JWT_ISSUER,
+        "scope": scope,
+        "exp": 4_102_444_800_i64,
+    });
+    format!("Bearer {}", jwt::sign_hs256(&claims, secret))
+}
+
+#[tokio::test]
+async fn etag_revalidation_is_a_304_round_trip() -> anyhow::Result<()> {
+    let server = TestServer::start(HANDLER_WASM).await?;
+    let first = server.get("/api/v1/users/1").await?;
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["cache-control"], "max-age=60");
+    assert_eq!(json(&first)?["name"], "Ada Lovelace");
+    let etag = first.headers()["etag"].to_str()?.to_owned();
+    assert!(etag.starts_with('"') && etag.len() == 34, "{etag}");
+
+    let res = send(
+        server.addr,
+        Proto::Http1,
+        request_with("GET", "/api/v1/users/1", &[("if-none-match", &etag)], "")?,
+    )
+    .await?;
+    assert_eq!(res.status(), 304);
+    assert!(res.body().is_empty());
+    assert_eq!(res.headers()["etag"], etag.as_str());
+    assert_eq!(res.headers()["cache-control"], "max-age=60");
+    assert!(!res.headers().contains_key("content-type"));
+
+    // Another tag is not a match: the full representation again.
+    let res = send(
+        server.addr,
+        Proto::Http2,
+        request_with(
+            "GET",
+            "/api/v1/users/1",
+            &[("if-none-match", "\"other\"")],
+            "",
+        )?,
+    )
+    .await?;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["etag"], etag.as_str());
+    Ok(())
+}
+
+#[tokio::test]
+async fn cors_preflight_is_answered_204() -> anyhow::Result<()> {
+    let server = TestServer::start(HANDLER_WASM).await?;
+    let res = send(
+        server.addr,
+        Proto::Http1,
+        request_with(
+            "OPTIONS",
+            "/api/v1/users",
+            &[
+                ("origin", "https://app.example"),
+                ("access-control-request-method", "POST"),
+                (
+                    "access-control-request-headers",
+                    "authorization, content-type",
+                ),
+            ],
+            "",
+        )?,
+    )
+    .await?;
+    assert_eq!(res.status(), 204);
+    let h = res.headers();
+    assert_eq!(h["access-control-allow-origin"], "*");
+    assert_eq!(
+        h["access-control-allow-methods"],
+        "GET, HEAD, POST, PUT, PATCH, DELETE"
+    );
+    assert_eq!(
+        h["access-control-allow-headers"],
+        "authorization, content-type"
+    );
+    assert_eq!(h["access-control-max-age"], "600");
+    assert!(res.body().is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn writes_are_401_without_a_token_and_201_with_one() -> anyhow::Result<()> {
+    let secret = "e2e-secret-from-the-environment";
+    let runtime = RuntimeConfig {
+        env: vec![("JWT_SECRET".to_owned(), secret.to_owned())],
+        ..RuntimeConfig::default()
+    };
+    let server = TestServer::start_with(HANDLER_WASM, runtime, ServerConfig::default()).await?;
+    let body = r#"{"name":"Grace Hopper","email":"grace@navy.example"}"#;
+    let json_type = ("content-type", "application/json");
+
+    let res = send(
+        server.addr,
+        Proto::Http1,
+        request_with("POST", "/api/v1/users", &[json_type], body)?,
+    )
+    .await?;
+    assert_problem(&res, 401)?;
+    assert_eq!(
+        res.headers()["www-authenticate"],
+        r#"Bearer realm="edge-toolkit""#
+    );
+
+    // Signed with the development default, which JWT_SECRET replaced.
+    let stale = token(handler::app::DEV_JWT_SECRET, handler::app::WRITE_SCOPE);
+    let res = send(
+        server.addr,
+        Proto::Http1,
+        request_with(
+            "POST",
+            "/api/v1/users",
+            &[json_type, ("authorization", &stale)],
+            body,
+        )?,
+    )
+    .await?;
+    assert_problem(&res, 401)?;
+    assert_eq!(
+        res.headers()["www-authenticate"],
+        r#"Bearer realm="edge-toolkit", error="invalid_token", error_description="the token's signature is invalid""#
+    );
+
+    let reader = token(secret, "users:read");
+    let res = send(
+        server.addr,
+        Proto::Http1,
+        request_with(
+            "POST",
+            "/api/v1/users",
+            &[json_type, ("authorization", &reader)],
+            body,
+        )?,
+    )
+    .await?;
+    assert_problem(&res, 403)?;
+    assert!(
+        res.headers()["www-authenticate"]
+            .to_str()?
+            .contains(r#"error="insufficient_scope""#)
+    );
+
+    let writer = token(secret, handler::app::WRITE_SCOPE);
+    let res = send(
+        server.addr,
+        Proto::Http1,
+        request_with(
+            "POST",
+            "/api/v1/users",
+            &[json_type, ("authorization", &writer)],
+            body,
+        )?,
+    )
+    .await?;
+    assert_eq!(res.status(), 201, "{}", String::from_utf8_lossy(res.body()));
+    assert_eq!(res.headers()["location"], "/api/v1/users/11");
+    assert_eq!(res.headers()["content-type"], "application/json");
+    assert_eq!(
+        json(&res)?,
+        serde_json::json!({"id": 11, "name": "Grace Hopper", "email": "grace@navy.example"})
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn bad_bodies_are_415_400_and_422() -> anyhow::Result<()> {
+    let server = TestServer::start(HANDLER_WASM).await?;
+    let auth = token(handler::app::DEV_JWT_SECRET, handler::app::WRITE_SCOPE);
+    // (Content-Type, body, status, fragment of the detail)
+    let cases = [
+        (
+            "text/plain",
+            r#"{"name":"A","email":"a@b"}"#,
+            415,
+            "text/plain",
+        ),
+        (
+            "application/json",
+            "{\"name\": \"A\",\n \"email\": }",
+            400,
+            "line 2 column",
+        ),
+        (
+            "application/json",
+            r#"{"name":"A"}"#,
+            422,
+            "missing field `email`",
+        ),
+        (
+            "application/json",
+            r#"{"name":" ","email":"nope"}"#,
+            422,
+            "2 field(s)",
+        ),
+    ];
+    for (content_type, body, status, fragment) in cases {
+        let res = send(
+            server.addr,
+            Proto::Http1,
+            request_with(
+                "POST",
+                "/api/v1/users",
+                &[("content-type", content_type), ("authorization", &auth)],
+                body,
+            )?,
+        )
+        .await?;
+        let problem = assert_problem(&res, status)?;
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(fragment), "{status}: {detail}");
+        if status == 422 && fragment == "2 field(s)" {
+            assert_eq!(
+                problem["errors"],
+                serde_json::json!([
+                    {"field": "name", "pointer": "#/name", "detail": "must not be blank"},
+                    {"field": "email", "pointer": "#/email", "detail": "must be an address like name@example.com"},
+                ])
+            );
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn gzip_and_br_decompress_to_the_identity_json() -> anyhow::Result<()> {
+    let server = TestServer::start(HANDLER_WASM).await?;
+    let get = |coding: &'static str| {
+        let addr = server.addr;
+        async move {
+            send(
+                addr,
+                Proto::Http1,
+                request_with("GET", "/api/v1/users", &[("accept-encoding", coding)], "")?,
+            )
+            .await
+        }
+    };
+    let plain = get("identity").await?;
+    assert_eq!(plain.status(), 200);
+    assert!(!plain.headers().contains_key("content-encoding"));
+    assert_eq!(plain.headers()["vary"], "Accept-Encoding");
+    let users = json(&plain)?;
+    assert_eq!(users.as_array().map(Vec::len), Some(10));
+
+    let gzip = get("gzip").await?;
+    assert_eq!(gzip.headers()["content-encoding"], "gzip");
+    assert_eq!(gzip.headers()["vary"], "Accept-Encoding");
+    assert!(gzip.body().len() < plain.body().len());
+    let mut decoded = Vec::new();
+    flate2::read::GzDecoder::new(gzip.body().as_ref()).read_to_end(&mut decoded)?;
+    assert_eq!(decoded, plain.body().as_ref());
+    let gzip_etag = gzip.headers()["etag"].to_str()?;
+    assert!(gzip_etag.ends_with("-gzip\""), "{gzip_etag}");
+    assert_ne!(gzip.headers()["etag"], plain.headers()["etag"]);
+
+    let br = get("gzip;q=0.5, br").await?;
+    assert_eq!(br.headers()["content-encoding"], "br");
+    let mut decoded = Vec::new();
+    brotli::Decompressor::new(br.body().as_ref(), 4096).read_to_end(&mut decoded)?;
+    assert_eq!(decoded, plain.body().as_ref());
+    Ok(())
+}
+
+#[tokio::test]
+async fn server_sent_events_arrive_one_by_one() -> anyhow::Result<()> {
+    let server = TestServer::start(HANDLER_WASM).await?;
+    let stream = TcpStream::connect(server.addr).await?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let start = Instant::now();
+    let res = sender
+        .send_request(request_with(
+            "GET",
+            "/api/v1/events",
+            &[
+                ("accept", "text/event-stream"),
+                ("accept-encoding", "gzip, br"),
+            ],
+            "",
+        )?)
+        .await?;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    assert_eq!(res.headers()["cache-control"], "no-cache");
+    assert!(!res.headers().contains_key("content-encoding"));
+    assert!(!res.headers().contains_key("etag"));
+
+    let mut body = res.into_body();
+    let mut frames: Vec<(Duration, String)> = Vec::new();
+    while let Some(frame) = tokio::time::timeout(Duration::from_secs(10), body.frame()).await? {
+        if let Ok(data) = frame?.into_data() {
+            frames.push((start.elapsed(), String::from_utf8(data.to_vec())?));
+        }
+    }
+    let text: String = frames.iter().map(|(_, chunk)| chunk.as_str()).collect();
+    assert_eq!(
+        text,
+        "event: tick\nid: 1\ndata: {\"tick\":1}\n\n\
+         event: tick\nid: 2\ndata: {\"tick\":2}\n\n\
+         event: tick\nid: 3\ndata: {\"tick\":3}\n\n"
+    );
+    // Streamed, not buffered: the first event arrived on its own, before the last was made.
+    assert!(frames.len() >= 2, "{frames:?}");
+    assert!(!frames[0].1.contains("id: 3"), "{frames:?}");
+
+    // A reconnecting client resumes after Last-Event-ID.
+    let res = send(
+        server.addr,
+        Proto::Http1,
+        request_with("GET", "/api/v1/events", &[("last-event-id", "2")], "")?,
+    )
+    .await?;
+    assert_eq!(
+        String::from_utf8_lossy(res.body()),
+        "event: tick\nid: 3\ndata: {\"tick\":3}\n\n"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn health_and_unknown_paths_are_unchanged() -> anyhow::Result<()> {
+    let server = TestServer::start(HANDLER_WASM).await?;
+    let res = server.get("/api/health").await?;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    assert_eq!(json(&res)?["status"], "healthy");
+    let res = send(
+        server.addr,
+        Proto::Http1,
+        request("GET", "/api/v9/users", "")?,
+    )
+    .await?;
+    assert_problem(&res, 404)?;
+    Ok(())
+}
