@@ -46,6 +46,9 @@ pub struct RuntimeConfig {
     /// requests: a WASI 0.2 component may, and with reuse one client could see what another
     /// left in memory. An instance that fails is never reused.
     pub instance_reuse: u32,
+    /// Destinations guests may send HTTP requests to; anything else is refused with
+    /// `HTTP-request-denied`. Empty (the default) refuses all outbound HTTP.
+    pub allowed_outbound: Vec<crate::OutboundRule>,
 }
 
 impl Default for RuntimeConfig {
@@ -56,6 +59,7 @@ impl Default for RuntimeConfig {
             cache_dir: None,
             max_instances: 1000,
             instance_reuse: 0,
+            allowed_outbound: Vec::new(),
         }
     }
 }

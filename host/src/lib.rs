@@ -46,6 +46,7 @@ mod body;
 mod config;
 mod error;
 mod harness;
+mod outbound;
 mod problem;
 mod runtime;
 mod server;
@@ -56,6 +57,7 @@ pub use config::{
 };
 pub use error::{LoadError, RequestError, ServeError, TlsError};
 pub use harness::Harness;
+pub use outbound::{InvalidOutboundRule, OutboundRule};
 pub use runtime::{RequestContext, ResponseBody, Runtime};
 pub use server::Server;
 pub use tls::self_signed_localhost;

@@ -52,6 +52,12 @@ struct ServeArgs {
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
     env: Vec<(String, String)>,
 
+    /// A destination guests may send HTTP requests to, in spin.toml's syntax
+    /// (`https://api.example.com`, `http://localhost:8080`, `https://*.example.com`,
+    /// `*://host:*`); repeatable. Without it, all outbound HTTP is refused.
+    #[arg(long = "allow-outbound", value_name = "SCHEME://HOST[:PORT]")]
+    allow_outbound: Vec<host::OutboundRule>,
+
     /// Largest linear memory per instance (bytes; K, M, G suffixes are binary units).
     #[arg(long, default_value = "128M", value_parser = parse_size)]
     max_memory: u64,
@@ -176,6 +182,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         max_instances: args.max_instances,
         instance_reuse: args.instance_reuse,
+        allowed_outbound: args.allow_outbound,
     };
     let runtime = Runtime::load(&args.component, runtime_config)?;
     let tls = match (args.tls_cert, args.tls_key, args.tls_self_signed) {

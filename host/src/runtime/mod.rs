@@ -56,6 +56,8 @@ struct Inner {
     stop_ticker: Arc<AtomicBool>,
     /// Instances that served a request and may serve another (instance reuse only).
     idle: Mutex<Vec<Idle>>,
+    /// `config.allowed_outbound`, shared by every store.
+    allowed_outbound: Arc<[crate::OutboundRule]>,
 }
 
 /// An instance kept for its next request.
@@ -102,7 +104,9 @@ impl Inner {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
-            hooks: OutboundPolicy,
+            hooks: OutboundPolicy {
+                allowed: self.allowed_outbound.clone(),
+            },
             limiter: MemoryLimiter {
                 max_bytes: self.config.limits.max_memory_bytes,
                 exceeded: false,
@@ -198,6 +202,7 @@ impl Runtime {
             reason: chain(&err),
         })?;
 
+        let allowed_outbound = config.allowed_outbound.clone().into();
         let stop_ticker = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(&engine, config.limits.epoch_tick, stop_ticker.clone());
         Ok(Self {
@@ -206,6 +211,7 @@ impl Runtime {
                 config,
                 stop_ticker,
                 idle: Mutex::new(Vec::new()),
+                allowed_outbound,
             }),
         })
     }
@@ -428,9 +434,11 @@ impl WasiHttpView for GuestState {
     }
 }
 
-/// Outbound HTTP from guests is refused until an allow-list exists: the guest gets
-/// `HTTP-request-denied` at once rather than a hang or an open relay.
-struct OutboundPolicy;
+/// Outbound HTTP from guests: requests to a destination on the allow-list are sent;
+/// others get `HTTP-request-denied` at once, never a hang.
+struct OutboundPolicy {
+    allowed: Arc<[crate::OutboundRule]>,
+}
 
 type OutgoingResult = wasmtime_wasi_http::Result<(
     http::Response<wasmtime_wasi_http::WasiBody>,
@@ -441,11 +449,20 @@ impl WasiHttpHooks for OutboundPolicy {
     fn send_request(
         &mut self,
         request: http::Request<wasmtime_wasi_http::WasiBody>,
-        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
         _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
     ) -> Box<dyn Future<Output = OutgoingResult> + Send> {
-        tracing::warn!(uri = %request.uri(), "outbound request denied: no hosts are allowed");
-        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+        if !crate::outbound::allowed(&self.allowed, request.uri()) {
+            tracing::warn!(uri = %request.uri(), "outbound request denied: not in the allowed hosts");
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        Box::new(async move {
+            let (res, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((
+                res.map(BodyExt::boxed_unsync),
+                Box::new(io) as Box<dyn Future<Output = _> + Send>,
+            ))
+        })
     }
 }
 

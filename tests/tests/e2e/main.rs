@@ -5,6 +5,7 @@ mod component;
 mod faults;
 mod harness;
 mod limits;
+mod outbound;
 mod reuse;
 mod serving;
 mod support;

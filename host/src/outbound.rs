@@ -1,0 +1,309 @@
+//! Which outbound HTTP requests a guest may make, in spin.toml's `allowed_outbound_hosts`
+//! syntax: `scheme://host[:port]`, where the scheme may be `*`, the host `*` or `*.suffix`,
+//! and the port `*`, a number or a range `a..b` (end exclusive). Without a port, the
+//! scheme's default applies (80 for http, 443 for https).
+//!
+//! ```
+//! use host::OutboundRule;
+//!
+//! let rule: OutboundRule = "https://*.example.com".parse().unwrap();
+//! assert!(rule.allows("https", "api.example.com", 443));
+//! assert!(!rule.allows("https", "example.com", 443));
+//! assert!(!rule.allows("http", "api.example.com", 80));
+//! ```
+
+use std::fmt;
+use std::ops::Range;
+use std::str::FromStr;
+
+/// One allowed destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundRule {
+    scheme: Option<String>,
+    host: HostPattern,
+    ports: Ports,
+    text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HostPattern {
+    Any,
+    Exact(String),
+    /// `*.suffix`: any host ending in `.suffix`.
+    Subdomain(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Ports {
+    Any,
+    /// The scheme's default port.
+    Default,
+    Range(Range<u16>),
+}
+
+/// A rule that is not in `scheme://host[:port]` form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid outbound host `{rule}`: {reason} (expected scheme://host[:port], e.g. https://api.example.com or http://localhost:8080)"
+)]
+pub struct InvalidOutboundRule {
+    rule: String,
+    reason: &'static str,
+}
+
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    }
+}
+
+impl FromStr for OutboundRule {
+    type Err = InvalidOutboundRule;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let invalid = |reason| InvalidOutboundRule {
+            rule: text.to_owned(),
+            reason,
+        };
+        let (scheme, rest) = text.split_once("://").ok_or_else(|| invalid("no scheme"))?;
+        let scheme = match scheme {
+            "*" => None,
+            "" => return Err(invalid("empty scheme")),
+            s if s
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+            {
+                Some(s.to_ascii_lowercase())
+            }
+            _ => return Err(invalid("the scheme is not valid")),
+        };
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        if rest.contains('/') {
+            return Err(invalid("paths are not allowed"));
+        }
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((host, port)) if !host.ends_with(']') || port.is_empty() => (host, Some(port)),
+            Some((host, port)) => (host, Some(port)),
+            None => (rest, None),
+        };
+        let host = match host {
+            "" => return Err(invalid("empty host")),
+            "*" => HostPattern::Any,
+            h => match h.strip_prefix("*.") {
+                Some(suffix) if !suffix.is_empty() && !suffix.contains('*') => {
+                    HostPattern::Subdomain(suffix.to_ascii_lowercase())
+                }
+                Some(_) => return Err(invalid("a wildcard host must look like *.example.com")),
+                None if h.contains('*') => {
+                    return Err(invalid("`*` may only be the whole host or its first label"));
+                }
+                None => HostPattern::Exact(h.to_ascii_lowercase()),
+            },
+        };
+        let ports = match port {
+            None => {
+                if scheme.as_deref().and_then(default_port).is_none() {
+                    return Err(invalid(
+                        "a port is needed unless the scheme is http or https",
+                    ));
+                }
+                Ports::Default
+            }
+            Some("*") => Ports::Any,
+            Some(p) => match p.split_once("..") {
+                Some((a, b)) => {
+                    let a: u16 = a
+                        .parse()
+                        .map_err(|_| invalid("the port range is not numeric"))?;
+                    let b: u16 = b
+                        .parse()
+                        .map_err(|_| invalid("the port range is not numeric"))?;
+                    if a >= b {
+                        return Err(invalid("the port range is empty"));
+                    }
+                    Ports::Range(a..b)
+                }
+                None => {
+                    let n: u16 = p.parse().map_err(|_| invalid("the port is not a number"))?;
+                    Ports::Range(n..n.saturating_add(1))
+                }
+            },
+        };
+        Ok(Self {
+            scheme,
+            host,
+            ports,
+            text: text.to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for OutboundRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl OutboundRule {
+    /// Whether a request to `scheme://host:port` is allowed by this rule.
+    pub fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
+        let scheme = scheme.to_ascii_lowercase();
+        if self.scheme.as_ref().is_some_and(|s| *s != scheme) {
+            return false;
+        }
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
+        let host_ok = match &self.host {
+            HostPattern::Any => true,
+            HostPattern::Exact(h) => h.trim_start_matches('[').trim_end_matches(']') == host,
+            HostPattern::Subdomain(suffix) => host
+                .strip_suffix(suffix.as_str())
+                .is_some_and(|prefix| prefix.len() > 1 && prefix.ends_with('.')),
+        };
+        let port_ok = match &self.ports {
+            Ports::Any => true,
+            Ports::Default => default_port(&scheme) == Some(port),
+            Ports::Range(range) => range.contains(&port),
+        };
+        host_ok && port_ok
+    }
+}
+
+/// Whether any of `rules` allows `uri` (which must carry scheme and host).
+pub(crate) fn allowed(rules: &[OutboundRule], uri: &http::Uri) -> bool {
+    let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
+        return false;
+    };
+    let Some(port) = uri
+        .port_u16()
+        .or_else(|| default_port(&scheme.to_ascii_lowercase()))
+    else {
+        return false;
+    };
+    rules.iter().any(|rule| rule.allows(scheme, host, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(s: &str) -> OutboundRule {
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn rules_match_scheme_host_and_port() {
+        let cases = [
+            (
+                "https://api.example.com",
+                "https",
+                "api.example.com",
+                443,
+                true,
+            ),
+            (
+                "https://api.example.com",
+                "https",
+                "api.example.com",
+                8443,
+                false,
+            ),
+            (
+                "https://api.example.com",
+                "http",
+                "api.example.com",
+                80,
+                false,
+            ),
+            (
+                "https://API.example.com",
+                "https",
+                "api.EXAMPLE.com",
+                443,
+                true,
+            ),
+            ("http://localhost:8080", "http", "localhost", 8080, true),
+            ("http://localhost:8080", "http", "localhost", 80, false),
+            ("http://127.0.0.1:*", "http", "127.0.0.1", 1234, true),
+            (
+                "http://127.0.0.1:3000..3010",
+                "http",
+                "127.0.0.1",
+                3009,
+                true,
+            ),
+            (
+                "http://127.0.0.1:3000..3010",
+                "http",
+                "127.0.0.1",
+                3010,
+                false,
+            ),
+            ("*://example.com:443", "https", "example.com", 443, true),
+            (
+                "https://*.example.com",
+                "https",
+                "a.b.example.com",
+                443,
+                true,
+            ),
+            ("https://*.example.com", "https", "example.com", 443, false),
+            (
+                "https://*.example.com",
+                "https",
+                "badexample.com",
+                443,
+                false,
+            ),
+            ("https://*", "https", "anything.test", 443, true),
+            ("*://*:*", "http", "x", 1, true),
+            ("http://[::1]:8080", "http", "[::1]", 8080, true),
+        ];
+        for (text, scheme, host, port, expected) in cases {
+            assert_eq!(
+                rule(text).allows(scheme, host, port),
+                expected,
+                "{text} vs {scheme}://{host}:{port}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_rules_are_rejected_with_a_reason() {
+        for bad in [
+            "example.com",
+            "://example.com",
+            "https://",
+            "https://exa*mple.com",
+            "https://example.com/path",
+            "https://example.com:port",
+            "https://example.com:10..5",
+            "ftp://example.com",
+        ] {
+            let err = bad.parse::<OutboundRule>().expect_err(bad);
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("invalid outbound host `{bad}`")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn uris_need_a_matching_rule() {
+        let rules = [rule("http://127.0.0.1:8080"), rule("https://*.example.com")];
+        let ok = |u: &str| allowed(&rules, &u.parse().expect("uri"));
+        assert!(ok("http://127.0.0.1:8080/x"));
+        assert!(!ok("http://127.0.0.1:8081/x"));
+        assert!(ok("https://api.example.com/v1"));
+        assert!(!ok("http://api.example.com/v1"));
+        assert!(!allowed(
+            &[],
+            &"http://127.0.0.1:8080/".parse().expect("uri")
+        ));
+    }
+}

@@ -1,0 +1,73 @@
+//! Outbound HTTP from guests: allowed destinations are reached, others refused at once.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use host::{RuntimeConfig, ServerConfig};
+use http_body_util::Full;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+use crate::support::{FIXTURES_WASM, TestServer};
+
+/// A local upstream answering `upstream ok` to everything.
+async fn upstream() -> anyhow::Result<std::net::SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_req| async {
+                    Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+                        Bytes::from_static(b"upstream ok"),
+                    )))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok(addr)
+}
+
+async fn fixtures_allowing(rules: &[String]) -> anyhow::Result<TestServer> {
+    let runtime = RuntimeConfig {
+        allowed_outbound: rules.iter().map(|r| r.parse()).collect::<Result<_, _>>()?,
+        ..RuntimeConfig::default()
+    };
+    TestServer::start_with(FIXTURES_WASM, runtime, ServerConfig::default()).await
+}
+
+#[tokio::test]
+async fn an_allowed_upstream_answers_and_others_are_denied_at_once() -> anyhow::Result<()> {
+    let allowed = upstream().await?;
+    let other = upstream().await?;
+    let server = fixtures_allowing(&[format!("http://127.0.0.1:{}", allowed.port())]).await?;
+
+    let res = server
+        .get(&format!("/fetch?url=http://{allowed}/x"))
+        .await?;
+    assert_eq!(res.status(), 200, "{:?}", res.body());
+    assert_eq!(res.body().as_ref(), b"upstream ok");
+
+    let denied = tokio::time::timeout(
+        Duration::from_secs(5),
+        server.get(&format!("/fetch?url=http://{other}/x")),
+    )
+    .await??;
+    assert_eq!(denied.status(), 502);
+    let text = String::from_utf8_lossy(denied.body());
+    assert!(text.contains("HttpRequestDenied"), "{text}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn without_rules_all_outbound_http_is_denied() -> anyhow::Result<()> {
+    let target = upstream().await?;
+    let server = fixtures_allowing(&[]).await?;
+    let res = server.get(&format!("/fetch?url=http://{target}/")).await?;
+    assert_eq!(res.status(), 502);
+    assert!(String::from_utf8_lossy(res.body()).contains("HttpRequestDenied"));
+    Ok(())
+}
