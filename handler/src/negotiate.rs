@@ -194,6 +194,38 @@ pub fn parse_accept(headers: &HeaderMap) -> Vec<MediaRange> {
         .collect()
 }
 
+/// The lowercased `type/subtype` of a `Content-Type`-like value, parameters dropped.
+pub(crate) fn media_type_essence(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// The members of a weighted list header (`Accept-Encoding`, `Accept-Language`) across all
+/// its lines: each member's value, lowercased, and its `q` in thousandths (1000 when absent).
+/// Members with an invalid `q` are left out.
+pub(crate) fn weighted_members<'a>(
+    headers: &'a HeaderMap,
+    name: &'a HeaderName,
+) -> impl Iterator<Item = (String, u16)> + 'a {
+    list_members(headers, name).filter_map(|member| {
+        let mut parts = member.split(';');
+        let value = parts.next()?.trim().to_ascii_lowercase();
+        let mut q = 1000;
+        for param in parts {
+            if let Some((name, raw)) = param.split_once('=')
+                && name.trim().eq_ignore_ascii_case("q")
+            {
+                q = parse_qvalue(raw.trim())?;
+            }
+        }
+        Some((value, q))
+    })
+}
+
 fn list_members<'a>(headers: &'a HeaderMap, name: &HeaderName) -> impl Iterator<Item = &'a str> {
     headers
         .get_all(name)
@@ -298,27 +330,14 @@ pub fn negotiated(mut res: Response, media_type: &str) -> Response {
 /// assert_eq!(choose_language(&headers, &["de"]), Some("de")); // by `*`
 /// ```
 pub fn choose_language<'a>(headers: &HeaderMap, available: &[&'a str]) -> Option<&'a str> {
-    let ranges: Vec<(String, u16)> = list_members(headers, &header::ACCEPT_LANGUAGE)
-        .filter_map(|member| {
-            let mut parts = member.split(';');
-            let range = parts.next()?.trim().to_ascii_lowercase();
-            let valid = range == "*"
+    let ranges: Vec<(String, u16)> = weighted_members(headers, &header::ACCEPT_LANGUAGE)
+        .filter(|(range, _)| {
+            range == "*"
                 || (!range.is_empty()
                     && range.split('-').all(|sub| {
                         (1..=8).contains(&sub.len())
                             && sub.bytes().all(|b| b.is_ascii_alphanumeric())
-                    }));
-            if !valid {
-                return None;
-            }
-            let mut q = 1000;
-            for param in parts {
-                let (name, value) = param.split_once('=')?;
-                if name.trim().eq_ignore_ascii_case("q") {
-                    q = parse_qvalue(value.trim())?;
-                }
-            }
-            Some((range, q))
+                    }))
         })
         .collect();
     if ranges.is_empty() {

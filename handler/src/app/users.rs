@@ -12,7 +12,7 @@ use http::{HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::body::{FieldError, Validate, json, json_valid};
+use crate::body::{FieldError, JsonRejection, Validate, json, json_valid};
 use crate::cache::{ETag, Outcome, evaluate, precondition_failed};
 use crate::{PathParams, Problem, Request, Response, json_response};
 
@@ -201,11 +201,9 @@ pub fn patch(req: Request) -> Result<Response, Problem> {
         Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
             .with_detail(format!("the patched user is not valid: {err}"))
     })?;
-    input.validate().map_err(|errors| {
-        Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
-            .with_detail(format!("{} field(s) of the body are invalid", errors.len()))
-            .with_extension("errors", errors)
-    })?;
+    input
+        .validate()
+        .map_err(|errors| Problem::from(JsonRejection::Invalid { errors }))?;
     let user = User {
         id,
         name: input.name.trim().to_owned(),

@@ -190,12 +190,7 @@ impl From<JsonRejection> for Problem {
 /// assert!(!is_json_media_type("text/plain"));
 /// ```
 pub fn is_json_media_type(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let essence = crate::negotiate::media_type_essence(content_type);
     let Some((kind, subtype)) = essence.split_once('/') else {
         return false;
     };

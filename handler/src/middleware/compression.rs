@@ -255,12 +255,7 @@ impl Compression {
 
 /// Whether content of `content_type` is compressed already.
 fn is_compressed_media_type(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let essence = crate::negotiate::media_type_essence(content_type);
     if essence == "image/svg+xml" {
         return false;
     }
@@ -293,35 +288,12 @@ pub fn choose_content_coding(
     headers: &HeaderMap,
     offered: &[ContentCoding],
 ) -> Option<ContentCoding> {
-    let mut lines = headers.get_all(header::ACCEPT_ENCODING).iter().peekable();
-    lines.peek()?;
-    // q-values in thousandths, for the explicitly listed codings and `*`.
-    let mut listed: Vec<(String, u16)> = Vec::new();
-    for line in lines {
-        let Ok(text) = line.to_str() else { continue };
-        for member in text.split(',') {
-            let mut params = member.split(';');
-            let coding = params
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase();
-            if coding.is_empty() {
-                continue;
-            }
-            let mut q = Some(1000);
-            for param in params {
-                if let Some((name, value)) = param.split_once('=')
-                    && name.trim().eq_ignore_ascii_case("q")
-                {
-                    q = crate::negotiate::parse_qvalue(value.trim());
-                }
-            }
-            if let Some(q) = q {
-                listed.push((coding, q));
-            }
-        }
+    if !headers.contains_key(header::ACCEPT_ENCODING) {
+        return None;
     }
+    // q-values in thousandths, for the explicitly listed codings and `*`.
+    let listed: Vec<(String, u16)> =
+        crate::negotiate::weighted_members(headers, &header::ACCEPT_ENCODING).collect();
     let lookup = |name: &str| {
         listed
             .iter()
