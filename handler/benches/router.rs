@@ -82,14 +82,44 @@ fn router(c: &mut Criterion) {
     group.finish();
 }
 
+/// Creates ten users in the application's store (in memory, natively), so the list is big
+/// enough to compress; returns the path of the first.
+fn seed_users() -> String {
+    let claims = serde_json::json!({
+        "sub": "bench",
+        "iss": handler::app::JWT_ISSUER,
+        "scope": handler::app::WRITE_SCOPE,
+        "exp": 4_102_444_800_i64,
+    });
+    let token = handler::jwt::sign_hs256(&claims, handler::app::DEV_JWT_SECRET);
+    let mut first = None;
+    for n in 0..10 {
+        let body = serde_json::json!({"name": format!("User {n}"), "email": format!("user{n}@example.com")});
+        let req = http::Request::post("/api/v1/users")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(body.to_string().into_bytes())
+            .expect("valid request");
+        let res = handler::app::handle(req);
+        assert_eq!(res.status(), 201, "seeding a user");
+        let location = res.headers()["location"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        first.get_or_insert(location);
+    }
+    first.expect("ten users")
+}
+
 fn app(c: &mut Criterion) {
+    let user = seed_users();
     let mut group = c.benchmark_group("app");
     for (name, path, headers) in [
         ("health", "/api/health", &[][..]),
-        ("user", "/api/v1/users/3", &[][..]),
+        ("user", user.as_str(), &[][..]),
         (
             "user 304",
-            "/api/v1/users/3",
+            user.as_str(),
             &[
                 ("if-none-match", "\"ffffffffffffffffffffffffffffffff\""),
                 ("origin", "https://a.example"),

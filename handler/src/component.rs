@@ -1,5 +1,6 @@
-//! The only place that touches spin-sdk: exports the application as
-//! `wasi:http/incoming-handler`.
+//! The component's entry point: exports the application as `wasi:http/incoming-handler`.
+//! (The platform modules [`kv`](crate::kv), [`config`](crate::config) and
+//! [`client`](crate::client) hold the other host calls.)
 //!
 //! It uses spin-sdk's streaming signature: the request is read into an
 //! [`http::Request<Vec<u8>>`](crate::Request), [`app::handle`](crate::app::handle) answers

@@ -2,8 +2,11 @@
 //! example application built with it.
 //!
 //! Everything here works on the [`http`] crate's types, so it compiles and is unit-tested
-//! natively. Only the `component` module (compiled for `wasm32` alone) touches spin-sdk: it exports
-//! the application as `wasi:http/incoming-handler`.
+//! natively. The `component` module (compiled for `wasm32` alone) exports the application as
+//! `wasi:http/incoming-handler`; the platform modules [`kv`], [`config`] and [`client`] call
+//! the host (spin-sdk's key-value store and variables, `wasi:http/outgoing-handler`) in the
+//! component and have native stand-ins (an in-memory store, the environment, a transport
+//! that refuses), so handlers using them are unit-tested natively too.
 //!
 //! # Quick start
 //!
@@ -91,6 +94,9 @@
 //! | [`cache`] | [`ConditionalRequests`](cache::ConditionalRequests), [`evaluate`](cache::evaluate) | `304`/`412` from `If-*` headers (RFC 9110 §13) |
 //! | [`cache`] | [`CacheControl`](cache::CacheControl), [`CacheControlLayer`](cache::CacheControlLayer) | typed `Cache-Control` (RFC 9111) |
 //! | [`cache`] | [`ETag`](cache::ETag), [`HttpDate`](cache::HttpDate), [`add_vary`](cache::add_vary) | validators and `Vary` |
+//! | [`kv`] | [`Store`](kv::Store), [`KvError`](kv::KvError) | key-value storage (Spin's `key-value`); errors know their status |
+//! | [`config`] | [`get`](config::get), [`get_or`](config::get_or) | configuration variables (Spin's `variables`); `SPIN_VARIABLE_*` natively |
+//! | [`client`] | [`Client`](client::Client), [`RetryPolicy`](client::RetryPolicy), [`ClientError`](client::ClientError) | outbound HTTP with a per-attempt timeout and retries (exponential backoff, full jitter) of idempotent requests |
 //! | [`app`] | [`app::handle`] | the example application |
 //!
 //! # How it works
@@ -104,10 +110,13 @@
 pub mod app;
 pub mod body;
 pub mod cache;
+pub mod client;
 #[cfg(target_arch = "wasm32")]
 mod component;
+pub mod config;
 pub mod cookie;
 mod group;
+pub mod kv;
 pub mod middleware;
 pub mod negotiate;
 mod problem;

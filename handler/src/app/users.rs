@@ -1,12 +1,31 @@
-//! The `/api/v1/users` resource: a small in-instance store of users.
+//! The `/api/v1/users` resource, persisted in a key-value store.
 //!
-//! The store is a `Mutex<BTreeMap>` in a static, seeded with ten users. Under a wasi-http
-//! host every request gets a fresh component instance, so writes are visible only within
-//! the request that made them: reads always see the seed data. Persistence (a key-value
-//! store behind the same handlers) comes later.
+//! Each user is stored as its JSON representation (`{"id":..,"name":..,"email":..}`) under
+//! the key `users/<id>` of the store the [`Users`] were made with (`default` in the
+//! component). Ids are 128 random bits as 32 lowercase hex digits, so creates in concurrent
+//! instances never collide; the list is every `users/` key, sorted.
+//!
+//! # Optimistic concurrency
+//!
+//! A user's strong `ETag` is the digest of its stored representation, which is also the
+//! body of `GET`, so the tag [`ConditionalRequests`](crate::cache::ConditionalRequests) would
+//! compute and the one the write handlers check are the same. `PUT`, `PATCH` and `DELETE`
+//! must carry `If-Match`:
+//!
+//! | `If-Match` | Answer |
+//! | --- | --- |
+//! | missing | `428 Precondition Required` (RFC 6585) |
+//! | the current tag, or `*` | the write is made |
+//! | any other tag | `412 Precondition Failed` |
+//!
+//! The check and the write are two calls to the store, which has no compare-and-swap: two
+//! writers holding the same tag at the same instant can both pass. The window is a few
+//! milliseconds instead of the whole edit; closing it needs a store with atomic operations.
+//!
+//! A store failure is answered with the [`KvError`](crate::kv::KvError)'s status (`500` or
+//! `503`) as problem+json.
 
-use std::collections::BTreeMap;
-use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use http::{HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
@@ -14,16 +33,19 @@ use serde_json::Value;
 
 use crate::body::{FieldError, JsonRejection, Validate, json, json_valid};
 use crate::cache::{ETag, Outcome, evaluate, precondition_failed};
-use crate::{PathParams, Problem, Request, Response, json_response};
+use crate::kv::Store;
+use crate::{Handler, PathParams, Problem, Request, Response};
 
 /// The path users are created under; `Location` is this plus `/{id}`.
 pub const USERS_PATH: &str = "/api/v1/users";
+/// The prefix of the users' keys in the store.
+pub const KEY_PREFIX: &str = "users/";
 
-/// A user as the API shows it.
+/// A user as the API shows it, and as it is stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
-    /// Assigned by the server on creation.
-    pub id: u64,
+    /// Assigned by the server on creation: 32 lowercase hex digits.
+    pub id: String,
     /// A display name, 1 to 100 characters.
     pub name: String,
     /// An address with one `@`.
@@ -73,156 +95,261 @@ impl Validate for UserInput {
     }
 }
 
-fn seed() -> BTreeMap<u64, User> {
-    [
-        (1, "Ada Lovelace", "ada@example.com"),
-        (2, "Grace Hopper", "grace@example.com"),
-        (3, "Alan Turing", "alan@example.com"),
-        (4, "Edsger Dijkstra", "edsger@example.com"),
-        (5, "Barbara Liskov", "barbara@example.com"),
-        (6, "Donald Knuth", "don@example.com"),
-        (7, "Margaret Hamilton", "margaret@example.com"),
-        (8, "Tony Hoare", "tony@example.com"),
-        (9, "Frances Allen", "frances@example.com"),
-        (10, "John McCarthy", "john@example.com"),
-    ]
-    .into_iter()
-    .map(|(id, name, email)| {
-        (
+impl UserInput {
+    fn into_user(self, id: String) -> User {
+        User {
             id,
-            User {
-                id,
-                name: name.to_owned(),
-                email: email.to_owned(),
-            },
-        )
-    })
-    .collect()
+            name: self.name.trim().to_owned(),
+            email: self.email,
+        }
+    }
 }
 
-static USERS: LazyLock<Mutex<BTreeMap<u64, User>>> = LazyLock::new(|| Mutex::new(seed()));
-
-fn store() -> MutexGuard<'static, BTreeMap<u64, User>> {
-    // A handler that panicked mid-write traps the instance under the host; natively, keep
-    // serving whatever state it left.
-    USERS
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// The key of user `id`.
+///
+/// ```
+/// assert_eq!(handler::app::user_key("0a1b"), "users/0a1b");
+/// ```
+pub fn user_key(id: &str) -> String {
+    format!("{KEY_PREFIX}{id}")
 }
 
-fn not_found(id: u64) -> Problem {
+/// Whether `id` could be a user id: 32 lowercase hex digits. Anything else cannot exist, so
+/// it is a `404` without asking the store (and never becomes a key).
+fn is_user_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// A new user id: 16 random bytes as 32 lowercase hex digits.
+fn new_id() -> Result<String, Problem> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|err| {
+        Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+            .with_detail(format!("no random source for a user id: {err}"))
+    })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A user as read from (or written to) the store: the value, its bytes and their tag.
+struct Stored {
+    user: User,
+    bytes: Vec<u8>,
+    etag: ETag,
+}
+
+impl Stored {
+    fn new(user: User) -> Result<Self, Problem> {
+        let bytes = serde_json::to_vec(&user).map_err(|err| {
+            Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+                .with_detail(format!("the user could not be serialised: {err}"))
+        })?;
+        let etag = ETag::from_body(&bytes);
+        Ok(Self { user, bytes, etag })
+    }
+
+    fn parse(id: &str, bytes: Vec<u8>) -> Result<Self, Problem> {
+        let user: User = serde_json::from_slice(&bytes).map_err(|err| {
+            Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+                .with_detail(format!("the stored user {id} is not readable: {err}"))
+        })?;
+        let etag = ETag::from_body(&bytes);
+        Ok(Self { user, bytes, etag })
+    }
+
+    /// A JSON response with the stored bytes as its body and their tag as `ETag`.
+    fn into_response(self, status: StatusCode) -> Response {
+        let mut res = Response::new(self.bytes);
+        *res.status_mut() = status;
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        res.headers_mut()
+            .insert(header::ETAG, self.etag.to_header_value());
+        res
+    }
+}
+
+fn not_found(id: &str) -> Problem {
     Problem::new(StatusCode::NOT_FOUND).with_detail(format!("there is no user {id}"))
 }
 
-/// The strong validator of a user's JSON representation: the same tag
-/// [`ConditionalRequests`](crate::cache::ConditionalRequests) gives the `GET` response.
-fn etag_of(user: &User) -> ETag {
-    ETag::from_body(&serde_json::to_vec(user).unwrap_or_default())
+/// The `{id}` of the request; an id that cannot exist is a `404`.
+fn path_id(req: &Request) -> Result<String, Problem> {
+    let id = PathParams::of(req).get("id").unwrap_or_default();
+    if is_user_id(id) {
+        Ok(id.to_owned())
+    } else {
+        Err(not_found(id))
+    }
 }
 
-/// `If-Match` / `If-Unmodified-Since` of a write, checked before it acts.
-fn check_preconditions(req: &Request, user: &User) -> Result<(), Problem> {
-    match evaluate(req.headers(), Some(&etag_of(user)), None, req.method()) {
+/// `428` unless the request carries `If-Match`.
+fn require_if_match(req: &Request) -> Result<(), Problem> {
+    if req.headers().contains_key(header::IF_MATCH) {
+        return Ok(());
+    }
+    Err(Problem::new(StatusCode::PRECONDITION_REQUIRED).with_detail(
+        "this request must be conditional: send If-Match with the user's current ETag \
+         (or If-Match: * to act on whatever version exists)",
+    ))
+}
+
+/// `412` unless the request's preconditions hold for `current`.
+fn check_preconditions(req: &Request, current: &Stored) -> Result<(), Problem> {
+    match evaluate(req.headers(), Some(&current.etag), None, req.method()) {
         Outcome::Proceed => Ok(()),
         Outcome::NotModified | Outcome::PreconditionFailed => Err(precondition_failed()),
     }
 }
 
-fn with_etag(mut res: Response, user: &User) -> Response {
-    res.headers_mut()
-        .insert(header::ETAG, etag_of(user).to_header_value());
-    res
+/// The handlers of the users resource, over the key-value store with one label.
+///
+/// ```
+/// use handler::Router;
+/// use handler::app::Users;
+///
+/// # fn main() -> Result<(), handler::RouteError> {
+/// let users = Users::new("users-doc-example");
+/// let router = Router::new().get("/users", users.handler(Users::list))?;
+/// let res = router.handle(http::Request::get("/users").body(vec![]).unwrap());
+/// assert_eq!(res.status(), 200);
+/// assert_eq!(res.body().as_slice(), b"[]");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Users {
+    label: Arc<str>,
 }
 
-/// `GET /api/v1/users`: every user, by id.
-pub fn list(_req: Request) -> Result<Response, Problem> {
-    let users: Vec<User> = store().values().cloned().collect();
-    Ok(json_response(StatusCode::OK, &users))
-}
-
-/// `GET /api/v1/users/{id}`.
-pub fn get(req: Request) -> Result<Response, Problem> {
-    let id: u64 = PathParams::of(&req).parse("id")?;
-    let user = store().get(&id).cloned().ok_or_else(|| not_found(id))?;
-    Ok(json_response(StatusCode::OK, &user))
-}
-
-/// `POST /api/v1/users`: `201` with `Location` and the new user.
-pub fn create(req: Request) -> Result<Response, Problem> {
-    let input: UserInput = json_valid(&req)?;
-    let user = {
-        let mut users = store();
-        let id = users.keys().next_back().map_or(1, |last| last + 1);
-        let user = User {
-            id,
-            name: input.name.trim().to_owned(),
-            email: input.email,
-        };
-        users.insert(id, user.clone());
-        user
-    };
-    let mut res = json_response(StatusCode::CREATED, &user);
-    let location = HeaderValue::from_str(&format!("{USERS_PATH}/{}", user.id))
-        .expect("a path and a number are a valid header value");
-    res.headers_mut().insert(header::LOCATION, location);
-    Ok(with_etag(res, &user))
-}
-
-/// `PUT /api/v1/users/{id}`: replaces an existing user.
-pub fn replace(req: Request) -> Result<Response, Problem> {
-    let id: u64 = PathParams::of(&req).parse("id")?;
-    let input: UserInput = json_valid(&req)?;
-    let mut users = store();
-    let current = users.get(&id).ok_or_else(|| not_found(id))?;
-    check_preconditions(&req, current)?;
-    let user = User {
-        id,
-        name: input.name.trim().to_owned(),
-        email: input.email,
-    };
-    users.insert(id, user.clone());
-    Ok(with_etag(json_response(StatusCode::OK, &user), &user))
-}
-
-/// `PATCH /api/v1/users/{id}`: a JSON merge patch (RFC 7396) of `name` and `email`.
-pub fn patch(req: Request) -> Result<Response, Problem> {
-    let id: u64 = PathParams::of(&req).parse("id")?;
-    let patch: Value = json(&req)?;
-    if !patch.is_object() {
-        return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
-            .with_detail("a merge patch of a user must be a JSON object"));
+impl Users {
+    /// The users kept in the store labelled `label`.
+    pub fn new(label: &str) -> Self {
+        Self {
+            label: Arc::from(label),
+        }
     }
-    let mut users = store();
-    let current = users.get(&id).ok_or_else(|| not_found(id))?;
-    check_preconditions(&req, current)?;
-    let mut merged = serde_json::json!({"name": current.name, "email": current.email});
-    merge_patch(&mut merged, &patch);
-    let input: UserInput = serde_json::from_value(merged).map_err(|err| {
-        Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
-            .with_detail(format!("the patched user is not valid: {err}"))
-    })?;
-    input
-        .validate()
-        .map_err(|errors| Problem::from(JsonRejection::Invalid { errors }))?;
-    let user = User {
-        id,
-        name: input.name.trim().to_owned(),
-        email: input.email,
-    };
-    users.insert(id, user.clone());
-    Ok(with_etag(json_response(StatusCode::OK, &user), &user))
-}
 
-/// `DELETE /api/v1/users/{id}`: `204`.
-pub fn delete(req: Request) -> Result<Response, Problem> {
-    let id: u64 = PathParams::of(&req).parse("id")?;
-    let mut users = store();
-    let current = users.get(&id).ok_or_else(|| not_found(id))?;
-    check_preconditions(&req, current)?;
-    users.remove(&id);
-    let mut res = Response::new(Vec::new());
-    *res.status_mut() = StatusCode::NO_CONTENT;
-    Ok(res)
+    /// The label of their store.
+    pub fn store_label(&self) -> &str {
+        &self.label
+    }
+
+    /// One of the methods below as a route handler.
+    pub fn handler(
+        &self,
+        method: fn(&Users, Request) -> Result<Response, Problem>,
+    ) -> impl Handler {
+        let users = self.clone();
+        move |req: Request| method(&users, req)
+    }
+
+    fn store(&self) -> Result<Store, Problem> {
+        Ok(Store::open(&self.label)?)
+    }
+
+    fn load(store: &Store, id: &str) -> Result<Option<Stored>, Problem> {
+        match store.get(&user_key(id))? {
+            Some(bytes) => Ok(Some(Stored::parse(id, bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn save(store: &Store, user: User) -> Result<Stored, Problem> {
+        let stored = Stored::new(user)?;
+        store.set(&user_key(&stored.user.id), &stored.bytes)?;
+        Ok(stored)
+    }
+
+    /// `GET /api/v1/users`: every user, sorted by id.
+    pub fn list(&self, _req: Request) -> Result<Response, Problem> {
+        let store = self.store()?;
+        let mut users = Vec::new();
+        for key in store.keys_with_prefix(KEY_PREFIX)? {
+            let id = &key[KEY_PREFIX.len()..];
+            // A user deleted since the keys were listed is simply not there any more.
+            if let Some(stored) = Self::load(&store, id)? {
+                users.push(stored.user);
+            }
+        }
+        Ok(crate::json_response(StatusCode::OK, &users))
+    }
+
+    /// `GET /api/v1/users/{id}`: the user with its `ETag`.
+    pub fn get(&self, req: Request) -> Result<Response, Problem> {
+        let id = path_id(&req)?;
+        let store = self.store()?;
+        let stored = Self::load(&store, &id)?.ok_or_else(|| not_found(&id))?;
+        Ok(stored.into_response(StatusCode::OK))
+    }
+
+    /// `POST /api/v1/users`: `201` with `Location`, `ETag` and the new user.
+    pub fn create(&self, req: Request) -> Result<Response, Problem> {
+        let input: UserInput = json_valid(&req)?;
+        let store = self.store()?;
+        let stored = Self::save(&store, input.into_user(new_id()?))?;
+        let location =
+            HeaderValue::from_str(&format!("{USERS_PATH}/{}", stored.user.id)).map_err(|err| {
+                Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+                    .with_detail(format!("the user's location is not a header value: {err}"))
+            })?;
+        let mut res = stored.into_response(StatusCode::CREATED);
+        res.headers_mut().insert(header::LOCATION, location);
+        Ok(res)
+    }
+
+    /// `PUT /api/v1/users/{id}`: replaces an existing user; `If-Match` required.
+    pub fn replace(&self, req: Request) -> Result<Response, Problem> {
+        let id = path_id(&req)?;
+        require_if_match(&req)?;
+        let input: UserInput = json_valid(&req)?;
+        let store = self.store()?;
+        let current = Self::load(&store, &id)?.ok_or_else(|| not_found(&id))?;
+        check_preconditions(&req, &current)?;
+        let stored = Self::save(&store, input.into_user(id))?;
+        Ok(stored.into_response(StatusCode::OK))
+    }
+
+    /// `PATCH /api/v1/users/{id}`: a JSON merge patch (RFC 7396) of `name` and `email`;
+    /// `If-Match` required.
+    pub fn patch(&self, req: Request) -> Result<Response, Problem> {
+        let id = path_id(&req)?;
+        require_if_match(&req)?;
+        let patch: Value = json(&req)?;
+        if !patch.is_object() {
+            return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
+                .with_detail("a merge patch of a user must be a JSON object"));
+        }
+        let store = self.store()?;
+        let current = Self::load(&store, &id)?.ok_or_else(|| not_found(&id))?;
+        check_preconditions(&req, &current)?;
+        let mut merged =
+            serde_json::json!({"name": current.user.name, "email": current.user.email});
+        merge_patch(&mut merged, &patch);
+        let input: UserInput = serde_json::from_value(merged).map_err(|err| {
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
+                .with_detail(format!("the patched user is not valid: {err}"))
+        })?;
+        input
+            .validate()
+            .map_err(|errors| Problem::from(JsonRejection::Invalid { errors }))?;
+        let stored = Self::save(&store, input.into_user(id))?;
+        Ok(stored.into_response(StatusCode::OK))
+    }
+
+    /// `DELETE /api/v1/users/{id}`: `204`; `If-Match` required.
+    pub fn delete(&self, req: Request) -> Result<Response, Problem> {
+        let id = path_id(&req)?;
+        require_if_match(&req)?;
+        let store = self.store()?;
+        let current = Self::load(&store, &id)?.ok_or_else(|| not_found(&id))?;
+        check_preconditions(&req, &current)?;
+        store.delete(&user_key(&id))?;
+        let mut res = Response::new(Vec::new());
+        *res.status_mut() = StatusCode::NO_CONTENT;
+        Ok(res)
+    }
 }
 
 /// RFC 7396 §2: `null` removes a member, an object merges recursively, anything else
@@ -331,5 +458,45 @@ mod tests {
             };
             assert_eq!(got, fields, "{name:?} {email:?}");
         }
+    }
+
+    #[test]
+    fn ids_are_random_lowercase_hex() {
+        let a = new_id().expect("random");
+        let b = new_id().expect("random");
+        assert_ne!(a, b);
+        assert!(is_user_id(&a), "{a}");
+        for bad in [
+            "",
+            "1",
+            &a.to_uppercase(),
+            &format!("{a}0"),
+            "../../../etc/passwd",
+        ] {
+            assert!(!is_user_id(bad), "{bad}");
+        }
+        assert_eq!(user_key(&a), format!("users/{a}"));
+    }
+
+    #[test]
+    fn the_stored_bytes_are_the_body_and_the_tag() {
+        let user = User {
+            id: "0".repeat(32),
+            name: "Ada".into(),
+            email: "ada@example.com".into(),
+        };
+        let stored = Stored::new(user.clone()).expect("serialisable");
+        let etag = stored.etag.clone();
+        let parsed = Stored::parse(&user.id, stored.bytes.clone()).expect("readable");
+        assert_eq!(parsed.user, user);
+        assert_eq!(parsed.etag, etag);
+        let res = stored.into_response(StatusCode::OK);
+        assert_eq!(ETag::from_body(res.body()), etag);
+        assert_eq!(res.headers()[header::ETAG], etag.to_header_value());
+        assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
+        let err = Stored::parse("x", b"not json".to_vec())
+            .err()
+            .expect("corrupt");
+        assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -1,0 +1,119 @@
+//! What the application is configured with: Spin variables, each with a built-in default so
+//! the component runs under hosts that define none.
+
+use crate::config::{self, ConfigError};
+
+/// The variable holding the greeting of `GET /api/v1/greeting`.
+pub const VAR_GREETING: &str = "greeting";
+/// The variable holding the `iss` write tokens must carry.
+pub const VAR_JWT_ISSUER: &str = "jwt_issuer";
+/// The variable holding the HS256 secret write tokens are verified with.
+pub const VAR_JWT_SECRET: &str = "jwt_secret";
+/// The variable holding the origin `/api/v1/upstream/...` forwards to.
+pub const VAR_UPSTREAM_ORIGIN: &str = "upstream_origin";
+
+/// The greeting when `greeting` is undefined.
+pub const DEFAULT_GREETING: &str = "Hello";
+/// The `iss` write tokens must carry when `jwt_issuer` is undefined.
+pub const JWT_ISSUER: &str = "edge-toolkit";
+/// The secret write tokens are verified with when `jwt_secret` (and the legacy `JWT_SECRET`
+/// environment variable) are undefined. For development only: define `jwt_secret` anywhere
+/// else.
+pub const DEV_JWT_SECRET: &str = "edge-toolkit-development-secret";
+/// The upstream origin when `upstream_origin` is undefined.
+pub const DEFAULT_UPSTREAM_ORIGIN: &str = "http://127.0.0.1:8081";
+/// The key-value store the users are kept in.
+pub const USERS_STORE: &str = crate::kv::DEFAULT_STORE;
+
+/// What the route table is built with (see [`router_with`](super::router_with)). The greeting
+/// and the upstream origin are read per request instead.
+///
+/// ```
+/// use handler::app::AppConfig;
+///
+/// let config = AppConfig::default().with_users_store("users-test");
+/// assert_eq!(config.users_store, "users-test");
+/// assert_eq!(config.jwt_issuer, "edge-toolkit");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct AppConfig {
+    /// The label of the key-value store holding the users.
+    pub users_store: String,
+    /// The `iss` write tokens must carry.
+    pub jwt_issuer: String,
+    /// The HS256 secret write tokens are verified with.
+    pub jwt_secret: String,
+}
+
+impl std::fmt::Debug for AppConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppConfig")
+            .field("users_store", &self.users_store)
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("jwt_secret", &"<secret>")
+            .finish()
+    }
+}
+
+impl Default for AppConfig {
+    /// The built-in defaults: the `default` store, [`JWT_ISSUER`], [`DEV_JWT_SECRET`].
+    fn default() -> Self {
+        Self {
+            users_store: USERS_STORE.to_owned(),
+            jwt_issuer: JWT_ISSUER.to_owned(),
+            jwt_secret: DEV_JWT_SECRET.to_owned(),
+        }
+    }
+}
+
+impl AppConfig {
+    /// The configuration from the variables `jwt_issuer` and `jwt_secret`, each falling back
+    /// to its default when undefined (or empty). For compatibility with hosts that pass the
+    /// secret through the environment, an undefined `jwt_secret` falls back to the
+    /// `JWT_SECRET` environment variable before [`DEV_JWT_SECRET`].
+    ///
+    /// A variable that cannot be read (a failing provider) is an error, never a default: a
+    /// secret silently replaced by the public development one would let anyone write.
+    pub fn from_variables() -> Result<Self, ConfigError> {
+        let defined = |name: &str| -> Result<Option<String>, ConfigError> {
+            Ok(config::get(name)?.filter(|value| !value.is_empty()))
+        };
+        let jwt_issuer = defined(VAR_JWT_ISSUER)?.unwrap_or_else(|| JWT_ISSUER.to_owned());
+        let jwt_secret = match defined(VAR_JWT_SECRET)? {
+            Some(secret) => secret,
+            None => std::env::var("JWT_SECRET")
+                .ok()
+                .filter(|secret| !secret.is_empty())
+                .unwrap_or_else(|| DEV_JWT_SECRET.to_owned()),
+        };
+        Ok(Self {
+            users_store: USERS_STORE.to_owned(),
+            jwt_issuer,
+            jwt_secret,
+        })
+    }
+
+    /// Keeps the users in the store labelled `label` (tests use a label of their own).
+    pub fn with_users_store(mut self, label: impl Into<String>) -> Self {
+        self.users_store = label.into();
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variables_default_when_undefined() {
+        // No SPIN_VARIABLE_JWT_* in the test environment.
+        let config = AppConfig::from_variables().expect("readable");
+        assert_eq!(config.users_store, "default");
+        assert_eq!(config.jwt_issuer, JWT_ISSUER);
+        if std::env::var_os("JWT_SECRET").is_none() {
+            assert_eq!(config.jwt_secret, DEV_JWT_SECRET);
+        }
+        assert_eq!(AppConfig::default().jwt_issuer, JWT_ISSUER);
+        assert!(!format!("{config:?}").contains(&config.jwt_secret));
+    }
+}

@@ -1,0 +1,95 @@
+//! The native backend: a process-wide in-memory map per label.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{LazyLock, Mutex, MutexGuard};
+
+use super::KvError;
+
+type Table = BTreeMap<String, Vec<u8>>;
+
+static TABLES: LazyLock<Mutex<HashMap<String, Table>>> = LazyLock::new(Default::default);
+static FAILURES: LazyLock<Mutex<HashMap<String, KvError>>> = LazyLock::new(Default::default);
+
+/// A lock that survives a test that panicked while holding it.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Native builds only: makes every operation on stores labelled `label`, opening included,
+/// fail with `failure` (or work again with `None`), to test how handlers answer a broken
+/// store. The data is kept.
+///
+/// ```
+/// use handler::kv::{KvError, Store, inject_failure};
+///
+/// let store = Store::open("kv-failure-example")?;
+/// inject_failure("kv-failure-example", Some(KvError::StoreTableFull));
+/// assert_eq!(store.get("k"), Err(KvError::StoreTableFull));
+/// inject_failure("kv-failure-example", None);
+/// assert_eq!(store.get("k"), Ok(None));
+/// # Ok::<(), KvError>(())
+/// ```
+pub fn inject_failure(label: &str, failure: Option<KvError>) {
+    let mut failures = lock(&FAILURES);
+    match failure {
+        Some(err) => failures.insert(label.to_owned(), err),
+        None => failures.remove(label),
+    };
+}
+
+fn check(label: &str) -> Result<(), KvError> {
+    match lock(&FAILURES).get(label) {
+        Some(err) => Err(err.clone()),
+        None => Ok(()),
+    }
+}
+
+pub(super) struct Backend {
+    label: String,
+}
+
+impl Backend {
+    pub(super) fn open(label: &str) -> Result<Self, KvError> {
+        check(label)?;
+        Ok(Self {
+            label: label.to_owned(),
+        })
+    }
+
+    /// Runs `f` on this label's table, after any injected failure.
+    fn with_table<R>(&self, f: impl FnOnce(&mut Table) -> R) -> Result<R, KvError> {
+        check(&self.label)?;
+        let mut tables = lock(&TABLES);
+        Ok(f(tables.entry(self.label.clone()).or_default()))
+    }
+
+    pub(super) fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        self.with_table(|table| table.get(key).cloned())
+    }
+
+    pub(super) fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
+        self.with_table(|table| {
+            table.insert(key.to_owned(), value.to_vec());
+        })
+    }
+
+    pub(super) fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.with_table(|table| {
+            table.remove(key);
+        })
+    }
+
+    pub(super) fn exists(&self, key: &str) -> Result<bool, KvError> {
+        self.with_table(|table| table.contains_key(key))
+    }
+
+    pub(super) fn get_keys(&self) -> Result<Vec<String>, KvError> {
+        self.with_table(|table| table.keys().cloned().collect())
+    }
+
+    pub(super) fn clear(&self) -> Result<(), KvError> {
+        self.with_table(Table::clear)
+    }
+}

@@ -1,0 +1,257 @@
+//! Key-value storage: a small store API over Spin's key-value interface
+//! (`fermyon:spin/key-value@2.0.0`).
+//!
+//! A [`Store`] is opened by label: `default` is the store every Spin application may be
+//! granted, others are declared in the manifest (`key_value_stores = ["default", ...]`).
+//! Keys are strings, values bytes. Each operation is one call to the host; failures are a
+//! typed [`KvError`] that knows its HTTP status, so a handler can use `?` and answer a
+//! problem+json response.
+//!
+//! | Build | Backend |
+//! | --- | --- |
+//! | `wasm32` (the component) | spin-sdk's `key_value::Store`: whatever the host provides (SQLite, Redis, Azure Cosmos, ...) |
+//! | native (unit tests, doc tests) | a process-wide in-memory map per label, so handlers that persist state are unit-tested with a plain `cargo test` |
+//!
+//! Natively a store of any label opens (a host only opens the labels the manifest grants),
+//! and every test in the process shares a label's contents: a test that needs a store of its
+//! own opens a label no other test uses, or [`Store::clear`]s it. [`inject_failure`] makes a
+//! label fail, to test how handlers answer a broken store.
+//!
+//! Spin's key-value interface has no transactions and no compare-and-swap: a read followed by
+//! a write can interleave with another instance's write.
+//!
+//! ```
+//! use handler::kv::Store;
+//!
+//! # fn main() -> Result<(), handler::kv::KvError> {
+//! let store = Store::open("kv-module-example")?;
+//! store.set("greeting", b"hello")?;
+//! assert_eq!(store.get("greeting")?.as_deref(), Some(&b"hello"[..]));
+//! assert!(store.exists("greeting")?);
+//! assert_eq!(store.get_keys()?, ["greeting"]);
+//!
+//! store.delete("greeting")?;
+//! store.delete("greeting")?; // deleting a missing key is not an error
+//! assert_eq!(store.get("greeting")?, None);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! In a handler, a [`KvError`] converts into a [`Problem`](crate::Problem):
+//!
+//! ```
+//! use handler::{Problem, Request, Response};
+//! use handler::kv::Store;
+//!
+//! fn counter(_req: Request) -> Result<Response, Problem> {
+//!     let store = Store::open_default()?;
+//!     let count = store
+//!         .get("hits")?
+//!         .and_then(|v| String::from_utf8(v).ok())
+//!         .and_then(|v| v.parse::<u64>().ok())
+//!         .unwrap_or(0)
+//!         + 1;
+//!     store.set("hits", count.to_string().as_bytes())?;
+//!     Ok(Response::new(count.to_string().into_bytes()))
+//! }
+//! # let res = counter(http::Request::get("/").body(vec![]).unwrap()).unwrap();
+//! # assert!(!res.body().is_empty());
+//! ```
+
+mod error;
+#[cfg(not(target_arch = "wasm32"))]
+mod memory;
+#[cfg(target_arch = "wasm32")]
+mod spin;
+
+#[cfg(not(target_arch = "wasm32"))]
+use memory as backend;
+#[cfg(target_arch = "wasm32")]
+use spin as backend;
+
+pub use error::KvError;
+#[cfg(not(target_arch = "wasm32"))]
+pub use memory::inject_failure;
+
+/// The label of the store every Spin application may be granted.
+pub const DEFAULT_STORE: &str = "default";
+
+/// An open key-value store.
+pub struct Store {
+    label: String,
+    inner: backend::Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("label", &self.label).finish()
+    }
+}
+
+impl Store {
+    /// Opens the store with this label. Under Spin the label must be in the component's
+    /// `key_value_stores` ([`KvError::NoSuchStore`] or [`KvError::AccessDenied`] otherwise).
+    pub fn open(label: &str) -> Result<Self, KvError> {
+        Ok(Self {
+            label: label.to_owned(),
+            inner: backend::Backend::open(label)?,
+        })
+    }
+
+    /// Opens the [`DEFAULT_STORE`].
+    ///
+    /// ```
+    /// let store = handler::kv::Store::open_default()?;
+    /// assert_eq!(store.label(), "default");
+    /// # Ok::<(), handler::kv::KvError>(())
+    /// ```
+    pub fn open_default() -> Result<Self, KvError> {
+        Self::open(DEFAULT_STORE)
+    }
+
+    /// The label the store was opened with.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The value of `key`, or `None` when there is none.
+    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        self.inner.get(key)
+    }
+
+    /// Sets `key` to `value`, replacing any value it had.
+    pub fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
+        self.inner.set(key, value)
+    }
+
+    /// Removes `key`; removing a key that does not exist is not an error.
+    pub fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.inner.delete(key)
+    }
+
+    /// Whether `key` has a value.
+    pub fn exists(&self, key: &str) -> Result<bool, KvError> {
+        self.inner.exists(key)
+    }
+
+    /// Every key in the store, in no particular order.
+    pub fn get_keys(&self) -> Result<Vec<String>, KvError> {
+        self.inner.get_keys()
+    }
+
+    /// The keys starting with `prefix`, sorted. Spin has no prefix scan: this lists every key
+    /// and filters them, so keep stores that are listed small, or keep an index.
+    ///
+    /// ```
+    /// let store = handler::kv::Store::open("kv-prefix-example")?;
+    /// for key in ["notes/b", "notes/a", "users/a"] {
+    ///     store.set(key, b"")?;
+    /// }
+    /// assert_eq!(store.keys_with_prefix("notes/")?, ["notes/a", "notes/b"]);
+    /// # Ok::<(), handler::kv::KvError>(())
+    /// ```
+    pub fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, KvError> {
+        let mut keys: Vec<String> = self
+            .get_keys()?
+            .into_iter()
+            .filter(|key| key.starts_with(prefix))
+            .collect();
+        keys.sort_unstable();
+        Ok(keys)
+    }
+
+    /// Native builds only: removes every key of this label, so a test starts from an empty
+    /// store. (Spin's interface has no such operation.)
+    ///
+    /// ```
+    /// let store = handler::kv::Store::open("kv-clear-example")?;
+    /// store.set("k", b"v")?;
+    /// store.clear()?;
+    /// assert!(store.get_keys()?.is_empty());
+    /// # Ok::<(), handler::kv::KvError>(())
+    /// ```
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn clear(&self) -> Result<(), KvError> {
+        self.inner.clear()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_get_delete_exists_keys() -> Result<(), KvError> {
+        let store = Store::open("kv-test-basic")?;
+        store.clear()?;
+        assert_eq!(store.get("a")?, None);
+        assert!(!store.exists("a")?);
+        store.set("a", b"1")?;
+        store.set("b", b"2")?;
+        store.set("a", b"3")?;
+        assert_eq!(store.get("a")?, Some(b"3".to_vec()));
+        assert!(store.exists("a")?);
+        let mut keys = store.get_keys()?;
+        keys.sort_unstable();
+        assert_eq!(keys, ["a", "b"]);
+        store.delete("a")?;
+        store.delete("a")?;
+        assert_eq!(store.get("a")?, None);
+        assert_eq!(store.get_keys()?, ["b"]);
+        Ok(())
+    }
+
+    #[test]
+    fn labels_are_separate_and_shared_across_opens() -> Result<(), KvError> {
+        let one = Store::open("kv-test-one")?;
+        let two = Store::open("kv-test-two")?;
+        one.clear()?;
+        two.clear()?;
+        one.set("k", b"one")?;
+        assert_eq!(two.get("k")?, None);
+        // A second handle on the same label sees the same data, as another instance would.
+        let again = Store::open("kv-test-one")?;
+        assert_eq!(again.get("k")?, Some(b"one".to_vec()));
+        assert_eq!(again.label(), "kv-test-one");
+        assert_eq!(format!("{again:?}"), r#"Store { label: "kv-test-one" }"#);
+        Ok(())
+    }
+
+    #[test]
+    fn prefix_listing_is_sorted() -> Result<(), KvError> {
+        let store = Store::open("kv-test-prefix")?;
+        store.clear()?;
+        for key in ["users/c", "users/a", "other", "users/b", "users"] {
+            store.set(key, b"")?;
+        }
+        assert_eq!(
+            store.keys_with_prefix("users/")?,
+            ["users/a", "users/b", "users/c"]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn injected_failures_affect_one_label() -> Result<(), KvError> {
+        let store = Store::open("kv-test-failing")?;
+        store.set("k", b"v")?;
+        inject_failure(
+            "kv-test-failing",
+            Some(KvError::Other("disk on fire".into())),
+        );
+        assert_eq!(store.get("k"), Err(KvError::Other("disk on fire".into())));
+        assert_eq!(
+            store.set("k", b"w"),
+            Err(KvError::Other("disk on fire".into()))
+        );
+        inject_failure("kv-test-failing", Some(KvError::AccessDenied));
+        assert_eq!(
+            Store::open("kv-test-failing").map(|_| ()),
+            Err(KvError::AccessDenied)
+        );
+        assert!(Store::open("kv-test-not-failing").is_ok());
+        inject_failure("kv-test-failing", None);
+        assert_eq!(store.get("k")?, Some(b"v".to_vec()));
+        Ok(())
+    }
+}
