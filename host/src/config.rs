@@ -1,8 +1,11 @@
 //! Configuration of the runtime (per guest) and of the server (per listener).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+
+use crate::{BreakerConfig, KeyValue, Variable};
 
 /// Limits applied to every guest instance.
 #[derive(Debug, Clone)]
@@ -49,6 +52,36 @@ pub struct RuntimeConfig {
     /// Destinations guests may send HTTP requests to; anything else is refused with
     /// `HTTP-request-denied`. Empty (the default) refuses all outbound HTTP.
     pub allowed_outbound: Vec<crate::OutboundRule>,
+    /// Timeouts and circuit breaking of outbound HTTP.
+    pub outbound: OutboundConfig,
+    /// The key-value database behind `fermyon:spin/key-value`; `None` gives this runtime its
+    /// own in-memory database.
+    pub key_value: Option<KeyValue>,
+    /// Key-value store labels the guest may open; others are `access-denied`.
+    pub key_value_stores: Vec<String>,
+    /// The values `fermyon:spin/variables` gives the guest, by name.
+    pub variables: BTreeMap<String, Variable>,
+}
+
+/// Outbound HTTP: timeouts the host enforces whatever the guest asks, and circuit breaking.
+#[derive(Debug, Clone)]
+pub struct OutboundConfig {
+    /// Longest wait for a connection (a guest may ask for less).
+    pub connect_timeout: Duration,
+    /// Longest wait for the response head once connected (a guest may ask for less).
+    pub first_byte_timeout: Duration,
+    /// When an upstream's circuit opens, and for how long.
+    pub breaker: BreakerConfig,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(5),
+            first_byte_timeout: Duration::from_secs(30),
+            breaker: BreakerConfig::default(),
+        }
+    }
 }
 
 impl Default for RuntimeConfig {
@@ -60,6 +93,10 @@ impl Default for RuntimeConfig {
             max_instances: 1000,
             instance_reuse: 0,
             allowed_outbound: Vec::new(),
+            outbound: OutboundConfig::default(),
+            key_value: None,
+            key_value_stores: vec!["default".to_owned()],
+            variables: BTreeMap::new(),
         }
     }
 }

@@ -45,6 +45,9 @@ pub enum LoadError {
     /// The wasm engine could not be set up with the requested configuration.
     #[error("cannot configure the wasm engine: {0}")]
     Engine(String),
+    /// The key-value database could not be opened.
+    #[error(transparent)]
+    KeyValue(#[from] crate::KeyValueError),
 }
 
 /// Why one request could not be answered by the guest. The server turns it into a
@@ -79,6 +82,9 @@ pub enum RequestError {
     /// The request cannot be passed to a guest (no authority, say).
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// No route of the application matches the path.
+    #[error("no route matches {0}")]
+    NoRoute(String),
     /// Too many requests are being handled already.
     #[error("too many requests in flight")]
     Overloaded,
@@ -99,6 +105,7 @@ impl RequestError {
             Self::DeadlineExceeded(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NoRoute(_) => StatusCode::NOT_FOUND,
             Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -125,7 +132,10 @@ impl RequestError {
                 format!("the handler did not answer within {} ms", d.as_millis())
             }
             Self::Host(_) => "the server could not run the handler".to_owned(),
-            Self::BodyTooLarge { .. } | Self::BadRequest(_) | Self::Overloaded => self.to_string(),
+            Self::BodyTooLarge { .. }
+            | Self::BadRequest(_)
+            | Self::NoRoute(_)
+            | Self::Overloaded => self.to_string(),
         }
     }
 }

@@ -42,22 +42,31 @@
 //! | `body` | request bodies counted as they arrive (413), responses counted for the access log |
 //! | `harness` | the in-process test API |
 
+mod app;
 mod body;
+mod breaker;
 mod config;
 mod error;
 mod harness;
+pub mod manifest;
 mod outbound;
+mod platform;
 mod problem;
+pub mod routes;
 mod runtime;
 mod server;
 mod tls;
 
+pub use app::{App, Loaded, UpError, UpOptions};
+pub use breaker::{BreakerConfig, CircuitBreakers, CircuitOpen, Permit};
 pub use config::{
-    GuestLimits, RuntimeConfig, ServerConfig, ServerLimits, TlsConfig, default_cache_dir,
+    GuestLimits, OutboundConfig, RuntimeConfig, ServerConfig, ServerLimits, TlsConfig,
+    default_cache_dir,
 };
 pub use error::{LoadError, RequestError, ServeError, TlsError};
 pub use harness::Harness;
 pub use outbound::{InvalidOutboundRule, OutboundRule};
+pub use platform::{KeyValue, KeyValueError, Variable};
 pub use runtime::{RequestContext, ResponseBody, Runtime};
 pub use server::Server;
 pub use tls::self_signed_localhost;

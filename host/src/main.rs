@@ -1,5 +1,6 @@
-//! `edge-host`: serve a wasi:http component.
+//! `edge-host`: serve a wasi:http component, or run a Spin application from its spin.toml.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,7 +8,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use host::{GuestLimits, Runtime, RuntimeConfig, Server, ServerConfig, ServerLimits, TlsConfig};
+use host::{
+    App, BreakerConfig, GuestLimits, OutboundConfig, Runtime, RuntimeConfig, Server, ServerConfig,
+    ServerLimits, TlsConfig, Variable,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -22,8 +26,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve one component on one listener.
+    /// Serve one component for every path on one listener.
     Serve(Box<ServeArgs>),
+    /// Run a Spin application from its manifest (spin.toml): every routed component on one
+    /// listener, with its key-value stores, variables and outbound hosts.
+    Up(Box<UpArgs>),
 }
 
 #[derive(Debug, clap::Args)]
@@ -31,6 +38,58 @@ struct ServeArgs {
     /// The component (.wasm) exporting wasi:http/incoming-handler@0.2.
     component: PathBuf,
 
+    /// An environment variable for the guest, KEY=VALUE (repeatable). The host's own
+    /// environment is not passed on.
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    env: Vec<(String, String)>,
+
+    /// A destination guests may send HTTP requests to, in spin.toml's syntax
+    /// (`https://api.example.com`, `http://localhost:8080`, `https://*.example.com`,
+    /// `*://host:*`); repeatable. Without it, all outbound HTTP is refused.
+    #[arg(long = "allow-outbound", value_name = "SCHEME://HOST[:PORT]")]
+    allow_outbound: Vec<host::OutboundRule>,
+
+    /// A variable the guest reads through the Spin variables interface, NAME=VALUE
+    /// (repeatable).
+    #[arg(long = "variable", value_name = "NAME=VALUE", value_parser = parse_env)]
+    variables: Vec<(String, String)>,
+
+    #[command(flatten)]
+    host: HostArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct UpArgs {
+    /// The application manifest.
+    #[arg(
+        short = 'f',
+        long = "from",
+        value_name = "SPIN_TOML",
+        default_value = "spin.toml"
+    )]
+    manifest: PathBuf,
+
+    /// An environment variable for every component, KEY=VALUE (repeatable), added to the
+    /// manifest's `environment`.
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    env: Vec<(String, String)>,
+
+    /// Sets an application variable, NAME=VALUE (repeatable); wins over SPIN_VARIABLE_<NAME>
+    /// and the manifest's default.
+    #[arg(long = "variable", value_name = "NAME=VALUE", value_parser = parse_env)]
+    variables: Vec<(String, String)>,
+
+    /// Where the key-value database lives [default: .spin beside the manifest].
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    host: HostArgs,
+}
+
+/// Options of the listener and of every component, for `serve` and `up` alike.
+#[derive(Debug, clap::Args)]
+struct HostArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:3000")]
     listen: SocketAddr,
@@ -46,17 +105,6 @@ struct ServeArgs {
     /// Serve HTTPS with a certificate for localhost made at start-up; prints its SHA-256.
     #[arg(long)]
     tls_self_signed: bool,
-
-    /// An environment variable for the guest, KEY=VALUE (repeatable). The host's own
-    /// environment is not passed on.
-    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
-    env: Vec<(String, String)>,
-
-    /// A destination guests may send HTTP requests to, in spin.toml's syntax
-    /// (`https://api.example.com`, `http://localhost:8080`, `https://*.example.com`,
-    /// `*://host:*`); repeatable. Without it, all outbound HTTP is refused.
-    #[arg(long = "allow-outbound", value_name = "SCHEME://HOST[:PORT]")]
-    allow_outbound: Vec<host::OutboundRule>,
 
     /// Largest linear memory per instance (bytes; K, M, G suffixes are binary units).
     #[arg(long, default_value = "128M", value_parser = parse_size)]
@@ -103,6 +151,23 @@ struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     instance_reuse: u32,
 
+    /// Longest wait for an outbound connection (a guest may ask for less).
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    outbound_connect_timeout: Duration,
+
+    /// Longest wait for an outbound response head (a guest may ask for less).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    outbound_first_byte_timeout: Duration,
+
+    /// Consecutive failures (no connection, timeout, 5xx) after which an upstream's circuit
+    /// opens and requests to it fail fast; 0 turns circuit breaking off.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    breaker_failures: u32,
+
+    /// How long an open circuit fails fast before one probe request is let through.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    breaker_reset: Duration,
+
     /// Directory of the compiled-code cache [default: $XDG_CACHE_HOME/edge-host or
     /// ~/.cache/edge-host].
     #[arg(long, conflicts_with = "no_cache")]
@@ -115,6 +180,63 @@ struct ServeArgs {
     /// Time in-flight requests get to finish after SIGINT/SIGTERM.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     shutdown_grace: Duration,
+}
+
+impl HostArgs {
+    /// The runtime configuration every component starts from.
+    fn runtime_config(&self) -> anyhow::Result<RuntimeConfig> {
+        Ok(RuntimeConfig {
+            limits: GuestLimits {
+                max_memory_bytes: usize::try_from(self.max_memory)
+                    .context("--max-memory is too large")?,
+                deadline: self.deadline,
+                ..GuestLimits::default()
+            },
+            cache_dir: if self.no_cache {
+                None
+            } else {
+                self.cache_dir.clone().or_else(host::default_cache_dir)
+            },
+            max_instances: self.max_instances,
+            instance_reuse: self.instance_reuse,
+            outbound: OutboundConfig {
+                connect_timeout: self.outbound_connect_timeout,
+                first_byte_timeout: self.outbound_first_byte_timeout,
+                breaker: BreakerConfig {
+                    failure_threshold: self.breaker_failures,
+                    reset_timeout: self.breaker_reset,
+                },
+            },
+            ..RuntimeConfig::default()
+        })
+    }
+
+    fn server_config(&self) -> anyhow::Result<ServerConfig> {
+        let tls = match (&self.tls_cert, &self.tls_key, self.tls_self_signed) {
+            (Some(cert), Some(key), _) => Some(TlsConfig::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            (_, _, true) => Some(TlsConfig::SelfSigned),
+            _ => None,
+        };
+        Ok(ServerConfig {
+            listen: self.listen,
+            tls,
+            limits: ServerLimits {
+                max_body_bytes: self.max_body,
+                max_header_bytes: usize::try_from(self.max_header)
+                    .context("--max-header is too large")?,
+                header_read_timeout: self.header_read_timeout,
+                idle_timeout: self.idle_timeout,
+                max_connections: self.max_connections,
+                max_in_flight: self.max_in_flight,
+                h2_max_concurrent_streams: self.h2_max_streams,
+                ..ServerLimits::default()
+            },
+            shutdown_grace: self.shutdown_grace,
+        })
+    }
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {
@@ -168,46 +290,58 @@ async fn shutdown_signal() {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let runtime_config = RuntimeConfig {
-        limits: GuestLimits {
-            max_memory_bytes: usize::try_from(args.max_memory)
-                .context("--max-memory is too large")?,
-            deadline: args.deadline,
-            ..GuestLimits::default()
-        },
         env: args.env,
-        cache_dir: if args.no_cache {
-            None
-        } else {
-            args.cache_dir.or_else(host::default_cache_dir)
-        },
-        max_instances: args.max_instances,
-        instance_reuse: args.instance_reuse,
         allowed_outbound: args.allow_outbound,
+        variables: args
+            .variables
+            .into_iter()
+            .map(|(name, value)| (name, Variable::plain(value)))
+            .collect(),
+        ..args.host.runtime_config()?
     };
     let runtime = Runtime::load(&args.component, runtime_config)?;
-    let tls = match (args.tls_cert, args.tls_key, args.tls_self_signed) {
-        (Some(cert), Some(key), _) => Some(TlsConfig::Files { cert, key }),
-        (_, _, true) => Some(TlsConfig::SelfSigned),
-        _ => None,
-    };
-    let config = ServerConfig {
-        listen: args.listen,
-        tls,
-        limits: ServerLimits {
-            max_body_bytes: args.max_body,
-            max_header_bytes: usize::try_from(args.max_header)
-                .context("--max-header is too large")?,
-            header_read_timeout: args.header_read_timeout,
-            idle_timeout: args.idle_timeout,
-            max_connections: args.max_connections,
-            max_in_flight: args.max_in_flight,
-            h2_max_concurrent_streams: args.h2_max_streams,
-            ..ServerLimits::default()
-        },
-        shutdown_grace: args.shutdown_grace,
-    };
-    let server = Server::bind(config, runtime).await?;
+    let server = Server::bind(args.host.server_config()?, runtime).await?;
     println!("Serving {} on {}", args.component.display(), server.url());
+    run(server).await
+}
+
+async fn up(args: UpArgs) -> anyhow::Result<()> {
+    let overrides: HashMap<String, String> = args
+        .variables
+        .into_iter()
+        .map(|(name, value)| {
+            (
+                format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()),
+                value,
+            )
+        })
+        .collect();
+    let env = |name: &str| {
+        overrides
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+    };
+    let loaded = App::up(host::UpOptions {
+        manifest: &args.manifest,
+        env: &env,
+        state_dir: args.state_dir,
+        defaults: RuntimeConfig {
+            env: args.env,
+            ..args.host.runtime_config()?
+        },
+    })?;
+    let (manifest, app) = (loaded.manifest, loaded.app);
+    let server = Server::bind(args.host.server_config()?, app.clone()).await?;
+    println!("Serving {} on {}", manifest.name, server.url());
+    println!("Available Routes:");
+    for (route, component) in app.routes() {
+        println!("  {component}: {}{route}", server.url());
+    }
+    run(server).await
+}
+
+async fn run(server: Server) -> anyhow::Result<()> {
     if let Some(fingerprint) = server.tls_fingerprint() {
         println!("TLS certificate SHA-256 fingerprint: {fingerprint}");
     }
@@ -237,6 +371,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Serve(args) => runtime.block_on(serve(*args)),
+        Command::Up(args) => runtime.block_on(up(*args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -18,12 +18,13 @@ use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
+use crate::app::set_spin_headers;
 use crate::body::{CountedBody, LimitedBody};
 use crate::runtime::{RequestContext, ResponseBody};
 use crate::tls::Tls;
-use crate::{RequestError, Runtime, ServeError, ServerConfig, ServerLimits, problem};
+use crate::{App, RequestError, ServeError, ServerConfig, ServerLimits, problem};
 
-/// A bound listener serving one component.
+/// A bound listener serving one component, or the routed components of an application.
 pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
@@ -43,7 +44,7 @@ impl std::fmt::Debug for Server {
 
 /// State every connection shares.
 struct Shared {
-    runtime: Runtime,
+    app: App,
     limits: ServerLimits,
     https: bool,
     in_flight: Arc<Semaphore>,
@@ -52,7 +53,9 @@ struct Shared {
 
 impl Server {
     /// Binds the listen address and prepares TLS; nothing is served until [`Server::run_until`].
-    pub async fn bind(config: ServerConfig, runtime: Runtime) -> Result<Self, ServeError> {
+    ///
+    /// `app` is a [`crate::Runtime`] (one component for every path) or an [`App`].
+    pub async fn bind(config: ServerConfig, app: impl Into<App>) -> Result<Self, ServeError> {
         let tls = config.tls.as_ref().map(Tls::new).transpose()?;
         let listener =
             TcpListener::bind(config.listen)
@@ -66,7 +69,7 @@ impl Server {
             source,
         })?;
         let shared = Arc::new(Shared {
-            runtime,
+            app: app.into(),
             https: tls.is_some(),
             in_flight: Arc::new(Semaphore::new(config.limits.max_in_flight)),
             limits: config.limits,
@@ -383,6 +386,11 @@ impl Shared {
         }
 
         let (mut parts, body) = req.into_parts();
+        let Some((runtime, spin)) = self.app.route(parts.uri.path()) else {
+            return Err(RequestError::NoRoute(parts.uri.path().to_owned()));
+        };
+        let url = full_url(&parts, self.https);
+        set_spin_headers(&mut parts.headers, spin, &url);
         set_forwarding_headers(&mut parts.headers, peer, self.https);
         let (body, exceeded) = LimitedBody::new(body, limit);
         let ctx = RequestContext {
@@ -390,8 +398,7 @@ impl Shared {
             client_addr: Some(peer),
             request_id,
         };
-        let result = self
-            .runtime
+        let result = runtime
             .handle(http::Request::from_parts(parts, body), ctx)
             .await;
         if exceeded.load(Ordering::Acquire) {
@@ -399,6 +406,25 @@ impl Shared {
         }
         result
     }
+}
+
+/// The URL the client asked for: scheme, authority (from the request target or `Host`),
+/// path and query.
+fn full_url(parts: &http::request::Parts, https: bool) -> String {
+    let scheme = if https { "https" } else { "http" };
+    let authority = parts
+        .uri
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| {
+            parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+        })
+        .unwrap_or("localhost");
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    format!("{scheme}://{authority}{path}")
 }
 
 /// Tells the guest who the client is. This host is the edge: whatever forwarding headers

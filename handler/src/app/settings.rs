@@ -16,9 +16,8 @@ pub const VAR_UPSTREAM_ORIGIN: &str = "upstream_origin";
 pub const DEFAULT_GREETING: &str = "Hello";
 /// The `iss` write tokens must carry when `jwt_issuer` is undefined.
 pub const JWT_ISSUER: &str = "edge-toolkit";
-/// The secret write tokens are verified with when `jwt_secret` (and the legacy `JWT_SECRET`
-/// environment variable) are undefined. For development only: define `jwt_secret` anywhere
-/// else.
+/// The secret write tokens are verified with when `jwt_secret` is undefined. For development
+/// only: define `jwt_secret` anywhere else.
 pub const DEV_JWT_SECRET: &str = "edge-toolkit-development-secret";
 /// The upstream origin when `upstream_origin` is undefined.
 pub const DEFAULT_UPSTREAM_ORIGIN: &str = "http://127.0.0.1:8081";
@@ -68,9 +67,7 @@ impl Default for AppConfig {
 
 impl AppConfig {
     /// The configuration from the variables `jwt_issuer` and `jwt_secret`, each falling back
-    /// to its default when undefined (or empty). For compatibility with hosts that pass the
-    /// secret through the environment, an undefined `jwt_secret` falls back to the
-    /// `JWT_SECRET` environment variable before [`DEV_JWT_SECRET`].
+    /// to its default when undefined (or empty).
     ///
     /// A variable that cannot be read (a failing provider) is an error, never a default: a
     /// secret silently replaced by the public development one would let anyone write.
@@ -79,13 +76,7 @@ impl AppConfig {
             Ok(config::get(name)?.filter(|value| !value.is_empty()))
         };
         let jwt_issuer = defined(VAR_JWT_ISSUER)?.unwrap_or_else(|| JWT_ISSUER.to_owned());
-        let jwt_secret = match defined(VAR_JWT_SECRET)? {
-            Some(secret) => secret,
-            None => std::env::var("JWT_SECRET")
-                .ok()
-                .filter(|secret| !secret.is_empty())
-                .unwrap_or_else(|| DEV_JWT_SECRET.to_owned()),
-        };
+        let jwt_secret = defined(VAR_JWT_SECRET)?.unwrap_or_else(|| DEV_JWT_SECRET.to_owned());
         Ok(Self {
             users_store: USERS_STORE.to_owned(),
             jwt_issuer,
@@ -110,9 +101,7 @@ mod tests {
         let config = AppConfig::from_variables().expect("readable");
         assert_eq!(config.users_store, "default");
         assert_eq!(config.jwt_issuer, JWT_ISSUER);
-        if std::env::var_os("JWT_SECRET").is_none() {
-            assert_eq!(config.jwt_secret, DEV_JWT_SECRET);
-        }
+        assert_eq!(config.jwt_secret, DEV_JWT_SECRET);
         assert_eq!(AppConfig::default().jwt_issuer, JWT_ISSUER);
         assert!(!format!("{config:?}").contains(&config.jwt_secret));
     }

@@ -60,8 +60,14 @@ impl Transport for WasiTransport {
         })?;
         let future = outgoing_handler::handle(outgoing, Some(request_options(timeout)))
             .map_err(|code| from_error_code(&code, timeout))?;
-        write_body(body, request.body(), &deadline)?;
-        let response = await_response(&future, &deadline)?;
+        // When the body cannot be written, the response future says why: the host refused
+        // the request (denied, circuit open) or the upstream answered early.
+        let written = write_body(body, request.body(), &deadline);
+        let response = match (written, await_response(&future, &deadline)) {
+            (_, Ok(response)) => response,
+            (Err(write), Err(ClientError::Timeout(_))) => return Err(write),
+            (_, Err(err)) => return Err(err),
+        };
         read_response(response, &deadline)
     }
 }

@@ -27,7 +27,8 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpVi
 
 use self::stdio::GuestOutput;
 use crate::body::FaultAwareBody;
-use crate::{LoadError, RequestError, RuntimeConfig};
+use crate::platform::{Platform, PlatformState, PlatformView};
+use crate::{CircuitBreakers, KeyValue, LoadError, OutboundConfig, RequestError, RuntimeConfig};
 
 /// The body of a response from the guest (or from the host on its behalf).
 pub type ResponseBody = UnsyncBoxBody<Bytes, wasmtime_wasi_http::Error>;
@@ -58,6 +59,10 @@ struct Inner {
     idle: Mutex<Vec<Idle>>,
     /// `config.allowed_outbound`, shared by every store.
     allowed_outbound: Arc<[crate::OutboundRule]>,
+    /// Circuits of the upstreams this component calls.
+    breakers: CircuitBreakers,
+    /// Key-value stores and variables.
+    platform: Platform,
 }
 
 /// An instance kept for its next request.
@@ -106,7 +111,11 @@ impl Inner {
             table: ResourceTable::new(),
             hooks: OutboundPolicy {
                 allowed: self.allowed_outbound.clone(),
+                breakers: self.breakers.clone(),
+                limits: self.config.outbound.clone(),
             },
+            platform: self.platform.clone(),
+            open_stores: 0,
             limiter: MemoryLimiter {
                 max_bytes: self.config.limits.max_memory_bytes,
                 exceeded: false,
@@ -190,6 +199,7 @@ impl Runtime {
         let mut linker = Linker::<GuestState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .and_then(|()| wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))
+            .and_then(|()| crate::platform::add_to_linker(&mut linker))
             .map_err(|err| LoadError::Engine(chain(&err)))?;
         let instance_pre = linker
             .instantiate_pre(&component)
@@ -203,6 +213,16 @@ impl Runtime {
         })?;
 
         let allowed_outbound = config.allowed_outbound.clone().into();
+        let key_value = match &config.key_value {
+            Some(key_value) => key_value.clone(),
+            None => KeyValue::in_memory()?,
+        };
+        let platform = Platform {
+            key_value,
+            stores: config.key_value_stores.clone().into(),
+            variables: Arc::new(config.variables.clone()),
+        };
+        let breakers = CircuitBreakers::new(config.outbound.breaker.clone());
         let stop_ticker = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(&engine, config.limits.epoch_tick, stop_ticker.clone());
         Ok(Self {
@@ -212,6 +232,8 @@ impl Runtime {
                 stop_ticker,
                 idle: Mutex::new(Vec::new()),
                 allowed_outbound,
+                breakers,
+                platform,
             }),
         })
     }
@@ -409,6 +431,8 @@ struct GuestState {
     http: WasiHttpCtx,
     table: ResourceTable,
     hooks: OutboundPolicy,
+    platform: Platform,
+    open_stores: usize,
     limiter: MemoryLimiter,
     deadline: Instant,
     /// The request being served, for the guest's output lines.
@@ -434,10 +458,23 @@ impl WasiHttpView for GuestState {
     }
 }
 
-/// Outbound HTTP from guests: requests to a destination on the allow-list are sent;
-/// others get `HTTP-request-denied` at once, never a hang.
+impl PlatformState for GuestState {
+    fn platform(&mut self) -> PlatformView<'_> {
+        PlatformView {
+            platform: &self.platform,
+            open_stores: &mut self.open_stores,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Outbound HTTP from guests: requests to a destination on the allow-list are sent, within
+/// the host's timeouts and through the upstream's circuit breaker; others get
+/// `HTTP-request-denied` at once, never a hang.
 struct OutboundPolicy {
     allowed: Arc<[crate::OutboundRule]>,
+    breakers: CircuitBreakers,
+    limits: OutboundConfig,
 }
 
 type OutgoingResult = wasmtime_wasi_http::Result<(
@@ -456,13 +493,59 @@ impl WasiHttpHooks for OutboundPolicy {
             tracing::warn!(uri = %request.uri(), "outbound request denied: not in the allowed hosts");
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
+        let upstream = upstream_key(request.uri());
+        let permit = match self.breakers.try_acquire(&upstream) {
+            Ok(permit) => permit,
+            Err(open) => {
+                tracing::warn!(%upstream, "outbound request failed fast: {open}");
+                let message = open.to_string();
+                return Box::new(async move {
+                    Err(wasmtime_wasi_http::Error::InternalError(Some(message)))
+                });
+            }
+        };
+        let options = cap_timeouts(options, &self.limits);
         Box::new(async move {
-            let (res, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            Ok((
-                res.map(BodyExt::boxed_unsync),
-                Box::new(io) as Box<dyn Future<Output = _> + Send>,
-            ))
+            match wasmtime_wasi_http::default_send_request(request, Some(options)).await {
+                Ok((res, io)) => {
+                    if res.status().is_server_error() {
+                        permit.failure();
+                    } else {
+                        permit.success();
+                    }
+                    Ok((
+                        res.map(BodyExt::boxed_unsync),
+                        Box::new(io) as Box<dyn Future<Output = _> + Send>,
+                    ))
+                }
+                Err(err) => {
+                    tracing::info!(%upstream, "outbound request failed: {err:?}");
+                    permit.failure();
+                    Err(err)
+                }
+            }
         })
+    }
+}
+
+/// The circuit an outbound request belongs to: `scheme://authority`.
+fn upstream_key(uri: &http::Uri) -> String {
+    let scheme = uri.scheme_str().unwrap_or("http");
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    format!("{scheme}://{authority}")
+}
+
+/// The guest's timeouts, never longer than the host's.
+fn cap_timeouts(
+    options: Option<wasmtime_wasi_http::RequestOptions>,
+    limits: &OutboundConfig,
+) -> wasmtime_wasi_http::RequestOptions {
+    let options = options.unwrap_or_default();
+    let cap = |asked: Option<Duration>, max: Duration| Some(asked.map_or(max, |a| a.min(max)));
+    wasmtime_wasi_http::RequestOptions {
+        connect_timeout: cap(options.connect_timeout, limits.connect_timeout),
+        first_byte_timeout: cap(options.first_byte_timeout, limits.first_byte_timeout),
+        between_bytes_timeout: options.between_bytes_timeout,
     }
 }
 

@@ -11,3 +11,4 @@ mod serving;
 mod support;
 mod tls;
 mod toolkit;
+mod up;

@@ -31,11 +31,19 @@ impl TestServer {
     pub async fn start_with(
         component: &str,
         runtime: RuntimeConfig,
+        server: ServerConfig,
+    ) -> anyhow::Result<Self> {
+        let runtime = Runtime::load(component.as_ref(), runtime)?;
+        Self::serve(runtime, server).await
+    }
+
+    /// Serves an application (or a runtime) on 127.0.0.1:0.
+    pub async fn serve(
+        app: impl Into<host::App>,
         mut server: ServerConfig,
     ) -> anyhow::Result<Self> {
         server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-        let runtime = Runtime::load(component.as_ref(), runtime)?;
-        let server = Server::bind(server, runtime).await?;
+        let server = Server::bind(server, app).await?;
         let addr = server.local_addr();
         let fingerprint = server.tls_fingerprint().map(str::to_owned);
         let (stop, stopped) = oneshot::channel::<()>();

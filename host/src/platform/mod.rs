@@ -1,0 +1,60 @@
+//! The Spin platform interfaces a component may import beside WASI: the key-value store
+//! (`fermyon:spin/key-value@2.0.0`) and application variables
+//! (`fermyon:spin/variables@2.0.0`), as spin-sdk 5.2's `key_value` and `variables` modules
+//! call them. A component that imports neither links and runs as before.
+
+mod key_value;
+mod variables;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use wasmtime::component::{Linker, ResourceTable};
+
+pub use self::key_value::{KeyValue, KeyValueError};
+pub use self::variables::Variable;
+
+wasmtime::component::bindgen!({
+    path: "wit",
+    world: "fermyon:spin/host",
+    with: {
+        "fermyon:spin/key-value.store": key_value::OpenStore,
+    },
+});
+
+/// What one instance may reach of the platform: the stores it may open and its variables.
+#[derive(Clone)]
+pub(crate) struct Platform {
+    pub(crate) key_value: KeyValue,
+    /// Store labels the component may open (its `key_value_stores`).
+    pub(crate) stores: Arc<[String]>,
+    pub(crate) variables: Arc<BTreeMap<String, Variable>>,
+}
+
+/// The view of a store's data the platform's host functions work on.
+pub(crate) struct PlatformView<'a> {
+    pub(crate) platform: &'a Platform,
+    /// Stores this instance has open.
+    pub(crate) open_stores: &'a mut usize,
+    pub(crate) table: &'a mut ResourceTable,
+}
+
+/// The store data gives its platform view.
+pub(crate) trait PlatformState: Send {
+    fn platform(&mut self) -> PlatformView<'_>;
+}
+
+struct HasPlatform;
+
+impl wasmtime::component::HasData for HasPlatform {
+    type Data<'a> = PlatformView<'a>;
+}
+
+/// Adds the key-value and variables interfaces to `linker`.
+pub(crate) fn add_to_linker<T: PlatformState + 'static>(
+    linker: &mut Linker<T>,
+) -> wasmtime::Result<()> {
+    fermyon::spin::key_value::add_to_linker::<T, HasPlatform>(linker, T::platform)?;
+    fermyon::spin::variables::add_to_linker::<T, HasPlatform>(linker, T::platform)?;
+    Ok(())
+}

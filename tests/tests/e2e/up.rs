@@ -1,0 +1,604 @@
+//! `edge-host up`: a Spin application from its manifest, with its key-value store, variables,
+//! routes and outbound HTTP (allow-list, retries, circuit breaker).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use handler::middleware::auth::jwt;
+use host::{App, BreakerConfig, OutboundConfig, RuntimeConfig, ServerConfig, UpOptions};
+use http_body_util::Full;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+use crate::support::{FIXTURES_WASM, HANDLER_WASM, Proto, TestServer, assert_problem, json, send};
+
+/// An application directory in the temp dir, removed when dropped.
+struct AppDir {
+    root: PathBuf,
+}
+
+impl AppDir {
+    fn empty(name: &str) -> anyhow::Result<Self> {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let root = std::env::temp_dir().join(format!(
+            "edge-up-{name}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root)?;
+        Ok(Self { root })
+    }
+
+    /// The repository's own spin.toml, unchanged, with the built example component at the
+    /// path its `source` names.
+    fn repository() -> anyhow::Result<Self> {
+        let dir = Self::empty("repo")?;
+        let manifest =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../spin.toml"))?;
+        let source = manifest
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("source = "))
+            .context("spin.toml has a source")?
+            .trim_matches('"');
+        let wasm = dir.root.join(source);
+        std::fs::create_dir_all(wasm.parent().context("source has a directory")?)?;
+        std::fs::copy(HANDLER_WASM, &wasm)?;
+        std::fs::write(dir.root.join("spin.toml"), manifest)?;
+        Ok(dir)
+    }
+
+    /// A manifest of the caller's, with the fixture component at `fixtures.wasm`.
+    fn fixtures(manifest: &str) -> anyhow::Result<Self> {
+        let dir = Self::empty("fixtures")?;
+        std::fs::copy(FIXTURES_WASM, dir.root.join("fixtures.wasm"))?;
+        std::fs::write(dir.root.join("spin.toml"), manifest)?;
+        Ok(dir)
+    }
+
+    /// `edge-host up` on this directory, with `env` as the process environment.
+    async fn up(
+        &self,
+        env: &[(&str, &str)],
+        defaults: RuntimeConfig,
+    ) -> anyhow::Result<TestServer> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let lookup = |name: &str| env.get(name).cloned();
+        let loaded = App::up(UpOptions {
+            manifest: &self.root.join("spin.toml"),
+            env: &lookup,
+            state_dir: None,
+            defaults,
+        })?;
+        TestServer::serve(loaded.app, ServerConfig::default()).await
+    }
+}
+
+impl Drop for AppDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn req(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> anyhow::Result<http::Request<Full<Bytes>>> {
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "localhost");
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    Ok(builder.body(Full::new(Bytes::from(body.to_owned())))?)
+}
+
+async fn call(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> anyhow::Result<http::Response<Bytes>> {
+    send(server.addr, Proto::Http1, req(method, path, headers, body)?).await
+}
+
+/// A write token as the example application expects with the manifest's default variables.
+fn writer() -> String {
+    let claims = serde_json::json!({
+        "sub": "e2e",
+        "iss": "edge-toolkit",
+        "scope": handler::app::WRITE_SCOPE,
+        "exp": 4_102_444_800_i64,
+    });
+    format!(
+        "Bearer {}",
+        jwt::sign_hs256(&claims, "edge-toolkit-development-secret")
+    )
+}
+
+fn text(res: &http::Response<Bytes>) -> String {
+    String::from_utf8_lossy(res.body()).into_owned()
+}
+
+#[tokio::test]
+async fn a_user_survives_a_restart_of_the_host() -> anyhow::Result<()> {
+    let dir = AppDir::repository()?;
+    let auth = writer();
+    let server = dir.up(&[], RuntimeConfig::default()).await?;
+    let created = call(
+        &server,
+        "POST",
+        "/api/v1/users",
+        &[
+            ("content-type", "application/json"),
+            ("authorization", &auth),
+        ],
+        r#"{"name":"Grace Hopper","email":"grace@navy.example"}"#,
+    )
+    .await?;
+    assert_eq!(created.status(), 201, "{}", text(&created));
+    let location = created.headers()["location"].to_str()?.to_owned();
+    let read = server.get(&location).await?;
+    assert_eq!(read.status(), 200, "{}", text(&read));
+    assert_eq!(json(&read)?["name"], "Grace Hopper");
+    let etag = read.headers()["etag"].clone();
+    server.shutdown().await?;
+
+    assert!(dir.root.join(".spin/sqlite_key_value.db").is_file());
+    let server = dir.up(&[], RuntimeConfig::default()).await?;
+    let again = server.get(&location).await?;
+    assert_eq!(again.status(), 200, "{}", text(&again));
+    assert_eq!(json(&again)?["email"], "grace@navy.example");
+    assert_eq!(again.headers()["etag"], etag);
+    let list = server.get("/api/v1/users").await?;
+    assert!(text(&list).contains("Grace Hopper"), "{}", text(&list));
+    Ok(())
+}
+
+#[tokio::test]
+async fn writes_need_the_current_etag_in_if_match() -> anyhow::Result<()> {
+    let dir = AppDir::repository()?;
+    let auth = writer();
+    let json_type = ("content-type", "application/json");
+    let server = dir.up(&[], RuntimeConfig::default()).await?;
+    let created = call(
+        &server,
+        "POST",
+        "/api/v1/users",
+        &[json_type, ("authorization", &auth)],
+        r#"{"name":"Ada Lovelace","email":"ada@example.org"}"#,
+    )
+    .await?;
+    assert_eq!(created.status(), 201, "{}", text(&created));
+    let location = created.headers()["location"].to_str()?.to_owned();
+    let etag = server.get(&location).await?.headers()["etag"]
+        .to_str()?
+        .to_owned();
+    let update = r#"{"name":"Ada King","email":"ada@example.org"}"#;
+
+    let missing = call(
+        &server,
+        "PUT",
+        &location,
+        &[json_type, ("authorization", &auth)],
+        update,
+    )
+    .await?;
+    assert_problem(&missing, 428)?;
+
+    let stale = call(
+        &server,
+        "PUT",
+        &location,
+        &[
+            json_type,
+            ("authorization", &auth),
+            ("if-match", "\"not-the-etag\""),
+        ],
+        update,
+    )
+    .await?;
+    assert_problem(&stale, 412)?;
+
+    let ok = call(
+        &server,
+        "PUT",
+        &location,
+        &[json_type, ("authorization", &auth), ("if-match", &etag)],
+        update,
+    )
+    .await?;
+    assert_eq!(ok.status(), 200, "{}", text(&ok));
+    assert_ne!(ok.headers()["etag"].to_str()?, etag);
+
+    // The first writer's ETag is stale now: its write would lose the second one.
+    let lost_update = call(
+        &server,
+        "PUT",
+        &location,
+        &[json_type, ("authorization", &auth), ("if-match", &etag)],
+        r#"{"name":"Ada Byron","email":"ada@example.org"}"#,
+    )
+    .await?;
+    assert_problem(&lost_update, 412)?;
+    assert_eq!(json(&server.get(&location).await?)?["name"], "Ada King");
+    Ok(())
+}
+
+const FIXTURES_APP: &str = r#"
+spin_manifest_version = 2
+
+[application]
+name = "fixtures"
+
+[variables]
+who = { default = "manifest" }
+token = { required = true, secret = true }
+
+[[trigger.http]]
+route = "/..."
+component = "main"
+
+[[trigger.http]]
+route = "/b/..."
+component = "other"
+
+[[trigger.http]]
+route = { private = true }
+component = "hidden"
+
+[component.main]
+source = "fixtures.wasm"
+key_value_stores = ["default"]
+allowed_outbound_hosts = ["http://127.0.0.1:{{ upstream_port }}"]
+environment = { NAME = "main" }
+[component.main.variables]
+who = "{{ who }}"
+greeting = "hello from {{ who }}"
+
+[component.other]
+source = "fixtures.wasm"
+environment = { NAME = "other" }
+
+[component.hidden]
+source = "fixtures.wasm"
+"#;
+
+fn fixtures_app(upstream_port: u16) -> String {
+    FIXTURES_APP.replace(
+        "[variables]\n",
+        &format!("[variables]\nupstream_port = {{ default = \"{upstream_port}\" }}\n"),
+    )
+}
+
+#[tokio::test]
+async fn only_listed_stores_open_and_data_is_shared_by_instances() -> anyhow::Result<()> {
+    let dir = AppDir::fixtures(&fixtures_app(9))?;
+    let server = dir
+        .up(&[("SPIN_VARIABLE_TOKEN", "t")], RuntimeConfig::default())
+        .await?;
+
+    let put = call(&server, "PUT", "/kv/default/colour", &[], "teal").await?;
+    assert_eq!(put.status(), 204, "{}", text(&put));
+    let get = server.get("/kv/default/colour").await?;
+    assert_eq!(get.status(), 200);
+    assert_eq!(text(&get), "teal");
+
+    let denied = call(&server, "PUT", "/kv/secrets/colour", &[], "red").await?;
+    assert_eq!(denied.status(), 403, "{}", text(&denied));
+    assert_eq!(text(&denied), "access-denied");
+
+    // The other component lists no store at all.
+    let other = server.get("/b/kv/default/colour").await?;
+    assert_eq!(other.status(), 403, "{}", text(&other));
+    Ok(())
+}
+
+#[tokio::test]
+async fn variables_come_from_the_manifest_or_the_environment() -> anyhow::Result<()> {
+    let dir = AppDir::fixtures(&fixtures_app(9))?;
+    let server = dir
+        .up(&[("SPIN_VARIABLE_TOKEN", "t")], RuntimeConfig::default())
+        .await?;
+    assert_eq!(text(&server.get("/var/who").await?), "manifest");
+    assert_eq!(
+        text(&server.get("/var/greeting").await?),
+        "hello from manifest"
+    );
+    let undeclared = server.get("/var/token").await?;
+    assert_eq!(
+        undeclared.status(),
+        404,
+        "only declared component variables are visible"
+    );
+    assert_eq!(server.get("/var/Bad-Name").await?.status(), 400);
+    server.shutdown().await?;
+
+    let env = [
+        ("SPIN_VARIABLE_TOKEN", "t"),
+        ("SPIN_VARIABLE_WHO", "environment"),
+    ];
+    let server = dir.up(&env, RuntimeConfig::default()).await?;
+    assert_eq!(text(&server.get("/var/who").await?), "environment");
+    assert_eq!(
+        text(&server.get("/var/greeting").await?),
+        "hello from environment"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_example_greeting_is_configured_by_a_variable() -> anyhow::Result<()> {
+    let dir = AppDir::repository()?;
+    let server = dir.up(&[], RuntimeConfig::default()).await?;
+    let res = server.get("/api/v1/greeting?name=Ada").await?;
+    assert_eq!(res.status(), 200, "{}", text(&res));
+    assert_eq!(json(&res)?["message"], "Hello, Ada!");
+    server.shutdown().await?;
+
+    let server = dir
+        .up(
+            &[("SPIN_VARIABLE_GREETING", "Howdy")],
+            RuntimeConfig::default(),
+        )
+        .await?;
+    let res = server.get("/api/v1/greeting?name=Ada").await?;
+    assert_eq!(json(&res)?["message"], "Howdy, Ada!");
+    Ok(())
+}
+
+#[tokio::test]
+async fn routes_follow_spin_rules_and_set_spin_headers() -> anyhow::Result<()> {
+    let dir = AppDir::fixtures(&fixtures_app(9))?;
+    let server = dir
+        .up(&[("SPIN_VARIABLE_TOKEN", "t")], RuntimeConfig::default())
+        .await?;
+
+    // The longest prefix wins.
+    assert_eq!(text(&server.get("/env/NAME").await?), "main");
+    assert_eq!(text(&server.get("/b/env/NAME").await?), "other");
+
+    // What the component sees; a client's own spin-* headers are replaced.
+    let res = call(
+        &server,
+        "GET",
+        "/b/request?x=1",
+        &[
+            ("spin-path-info", "/trap"),
+            ("spin-full-url", "http://evil/"),
+        ],
+        "",
+    )
+    .await?;
+    let seen = text(&res);
+    assert_eq!(res.status(), 200, "{seen}");
+    for line in [
+        "spin-path-info: /request",
+        "spin-matched-route: /b/...",
+        "spin-component-route: /b",
+        "spin-raw-component-route: /b/...",
+        "spin-base-path: /",
+    ] {
+        assert!(seen.contains(line), "missing `{line}` in:\n{seen}");
+    }
+    assert!(
+        seen.contains("spin-full-url: http://localhost/b/request?x=1"),
+        "{seen}"
+    );
+    assert!(!seen.contains("evil"), "{seen}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn unset_required_variables_stop_the_start() -> anyhow::Result<()> {
+    let dir = AppDir::fixtures(&fixtures_app(9))?;
+    let err = dir
+        .up(&[], RuntimeConfig::default())
+        .await
+        .err()
+        .context("a required variable is missing")?;
+    let message = format!("{err:#}");
+    assert!(message.contains("variables.token"), "{message}");
+    assert!(message.contains("SPIN_VARIABLE_TOKEN"), "{message}");
+    Ok(())
+}
+
+/// A local upstream that counts requests and answers 200 `upstream ok`, or 503 while
+/// `failing` is set.
+struct Upstream {
+    addr: SocketAddr,
+    hits: Arc<AtomicU32>,
+    failing: Arc<AtomicBool>,
+}
+
+async fn upstream(failing: bool) -> anyhow::Result<Upstream> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let hits = Arc::new(AtomicU32::new(0));
+    let failing = Arc::new(AtomicBool::new(failing));
+    let (task_hits, task_failing) = (hits.clone(), failing.clone());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (hits, failing) = (task_hits.clone(), task_failing.clone());
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |_req| {
+                    hits.fetch_add(1, Ordering::SeqCst);
+                    let failing = failing.load(Ordering::SeqCst);
+                    async move {
+                        let (status, body) = if failing {
+                            (503, "upstream down")
+                        } else {
+                            (200, "upstream ok")
+                        };
+                        http::Response::builder()
+                            .status(status)
+                            .header("content-type", "text/plain")
+                            .body(Full::new(Bytes::from_static(body.as_bytes())))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok(Upstream {
+        addr,
+        hits,
+        failing,
+    })
+}
+
+fn breaker(failures: u32, reset: Duration) -> RuntimeConfig {
+    RuntimeConfig {
+        outbound: OutboundConfig {
+            breaker: BreakerConfig {
+                failure_threshold: failures,
+                reset_timeout: reset,
+            },
+            ..OutboundConfig::default()
+        },
+        ..RuntimeConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn the_allowed_upstream_answers_and_an_unlisted_host_is_denied() -> anyhow::Result<()> {
+    let allowed = upstream(false).await?;
+    let unlisted = upstream(false).await?;
+    let dir = AppDir::repository()?;
+    let origin = format!("http://{}", allowed.addr);
+    let server = dir
+        .up(
+            &[("SPIN_VARIABLE_UPSTREAM_ORIGIN", &origin)],
+            RuntimeConfig::default(),
+        )
+        .await?;
+    let res = server.get("/api/v1/upstream/hello?x=1").await?;
+    assert_eq!(res.status(), 200, "{}", text(&res));
+    assert_eq!(text(&res), "upstream ok");
+    assert_eq!(allowed.hits.load(Ordering::SeqCst), 1);
+
+    // The fixture may only reach the port its manifest lists.
+    let dir = AppDir::fixtures(&fixtures_app(allowed.addr.port()))?;
+    let server = dir
+        .up(&[("SPIN_VARIABLE_TOKEN", "t")], RuntimeConfig::default())
+        .await?;
+    let ok = server
+        .get(&format!("/fetch?url=http://{}/", allowed.addr))
+        .await?;
+    assert_eq!(ok.status(), 200, "{}", text(&ok));
+    let denied = tokio::time::timeout(
+        Duration::from_secs(5),
+        server.get(&format!("/fetch?url=http://{}/", unlisted.addr)),
+    )
+    .await??;
+    assert_eq!(denied.status(), 502);
+    assert!(
+        text(&denied).contains("HttpRequestDenied"),
+        "{}",
+        text(&denied)
+    );
+    assert_eq!(unlisted.hits.load(Ordering::SeqCst), 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn gets_are_retried_and_posts_never() -> anyhow::Result<()> {
+    let down = upstream(true).await?;
+    let dir = AppDir::repository()?;
+    let origin = format!("http://{}", down.addr);
+    let server = dir
+        .up(
+            &[("SPIN_VARIABLE_UPSTREAM_ORIGIN", &origin)],
+            breaker(0, Duration::ZERO),
+        )
+        .await?;
+
+    let get = server.get("/api/v1/upstream/x").await?;
+    assert_eq!(get.status(), 503, "{}", text(&get));
+    assert_eq!(get.headers()["upstream-attempts"], "3");
+    assert_eq!(down.hits.load(Ordering::SeqCst), 3);
+
+    let post = call(
+        &server,
+        "POST",
+        "/api/v1/upstream/x",
+        &[("content-type", "text/plain")],
+        "hi",
+    )
+    .await?;
+    assert_eq!(post.status(), 503, "{}", text(&post));
+    assert_eq!(post.headers()["upstream-attempts"], "1");
+    assert_eq!(down.hits.load(Ordering::SeqCst), 4);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_breaker_opens_fails_fast_half_opens_and_closes() -> anyhow::Result<()> {
+    let up = upstream(true).await?;
+    let dir = AppDir::repository()?;
+    let origin = format!("http://{}", up.addr);
+    let reset = Duration::from_millis(600);
+    let server = dir
+        .up(
+            &[("SPIN_VARIABLE_UPSTREAM_ORIGIN", &origin)],
+            breaker(3, reset),
+        )
+        .await?;
+    let post = |server: &TestServer| {
+        let addr = server.addr;
+        async move {
+            send(
+                addr,
+                Proto::Http1,
+                req(
+                    "POST",
+                    "/api/v1/upstream/x",
+                    &[("content-type", "text/plain")],
+                    "hi",
+                )?,
+            )
+            .await
+        }
+    };
+
+    // Closed: three failures reach the upstream.
+    for n in 1..=3 {
+        let res = post(&server).await?;
+        assert_eq!(res.status(), 503, "{}", text(&res));
+        assert_eq!(up.hits.load(Ordering::SeqCst), n);
+    }
+    // Open: fast failures that never reach it.
+    for _ in 0..2 {
+        let res = post(&server).await?;
+        let problem = assert_problem(&res, 502)?;
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("circuit open"), "{problem}");
+    }
+    assert_eq!(up.hits.load(Ordering::SeqCst), 3);
+
+    // Half-open after the reset timeout: one probe goes through; its success closes.
+    up.failing.store(false, Ordering::SeqCst);
+    tokio::time::sleep(reset + Duration::from_millis(100)).await;
+    let probe = post(&server).await?;
+    assert_eq!(probe.status(), 200, "{}", text(&probe));
+    assert_eq!(up.hits.load(Ordering::SeqCst), 4);
+    let closed = post(&server).await?;
+    assert_eq!(closed.status(), 200, "{}", text(&closed));
+    assert_eq!(up.hits.load(Ordering::SeqCst), 5);
+    Ok(())
+}
