@@ -336,7 +336,10 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     println!("Serving {} on {}", manifest.name, server.url());
     println!("Available Routes:");
     for (route, component) in app.routes() {
-        println!("  {component}: {}{route}", server.url());
+        match route.strip_suffix("/...") {
+            Some(prefix) => println!("  {component}: {}{prefix} (wildcard)", server.url()),
+            None => println!("  {component}: {}{route}", server.url()),
+        }
     }
     run(server).await
 }

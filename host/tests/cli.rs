@@ -44,3 +44,76 @@ fn bad_flags_are_usage_errors() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unknown size unit"), "{stderr}");
 }
+
+/// A manifest in a fresh temp directory; returns the directory.
+fn app_dir(name: &str, manifest: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("edge-host-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir is writable");
+    std::fs::write(dir.join("spin.toml"), manifest).expect("write the manifest");
+    dir
+}
+
+#[test]
+fn manifest_errors_name_the_file_and_key_and_nothing_starts() {
+    let dir = app_dir(
+        "bad",
+        r#"spin_manifest_version = 2
+
+[application]
+name = "bad"
+
+[variables]
+token = { required = true, secret = true }
+
+[[trigger.http]]
+route = "/..."
+component = "api"
+
+[[trigger.http]]
+route = "/..."
+component = "api"
+
+[component.api]
+source = "missing.wasm"
+sorce = "typo.wasm"
+allowed_outbound_hosts = ["{{ nope }}"]
+"#,
+    );
+    let manifest = dir.join("spin.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_edge-host"))
+        .args(["up", "-f", manifest.to_str().expect("utf-8 path")])
+        .args(["--listen", "127.0.0.1:0"])
+        .env_remove("SPIN_VARIABLE_TOKEN")
+        .output()
+        .expect("the binary runs");
+    std::fs::remove_dir_all(&dir).expect("remove temp dir");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let file = manifest.display().to_string();
+    for (key, fragment) in [
+        ("variables.token", "SPIN_VARIABLE_TOKEN"),
+        ("trigger.http[1].route", "duplicate route `/...`"),
+        ("component.api.source", "missing.wasm"),
+        ("component.api.sorce", "unknown key"),
+        ("component.api.allowed_outbound_hosts[0]", "nope"),
+    ] {
+        let line = stderr
+            .lines()
+            .find(|line| line.contains(&format!("`{key}`")))
+            .unwrap_or_else(|| panic!("no problem at {key} in:\n{stderr}"));
+        assert!(line.contains(&file), "{line}");
+        assert!(line.contains(fragment), "{line}");
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("Serving"), "{stderr}");
+}
+
+#[test]
+fn a_missing_manifest_is_one_clear_error() {
+    let out = edge_host(&["up", "-f", "/no/such/spin.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/no/such/spin.toml"), "{stderr}");
+    assert!(stderr.contains("cannot read the manifest"), "{stderr}");
+}

@@ -28,8 +28,14 @@ fn interface(bytes: &[u8]) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     Ok((imports, exports))
 }
 
+/// What Spin provides beside WASI 0.2, as spin-sdk 5.2 imports it.
+const SPIN_IMPORTS: [&str; 2] = [
+    "fermyon:spin/key-value@2.0.0",
+    "fermyon:spin/variables@2.0.0",
+];
+
 #[test]
-fn handler_exports_incoming_handler_and_imports_only_wasi_0_2() -> anyhow::Result<()> {
+fn handler_exports_incoming_handler_and_imports_only_what_spin_provides() -> anyhow::Result<()> {
     let bytes = std::fs::read(HANDLER_WASM)?;
     assert!(
         wasmparser::Parser::is_component(&bytes),
@@ -46,9 +52,13 @@ fn handler_exports_incoming_handler_and_imports_only_wasi_0_2() -> anyhow::Resul
     assert!(!imports.is_empty(), "a std guest imports at least wasi:cli");
     for import in &imports {
         assert!(
-            import.starts_with("wasi:") && import.contains("@0.2."),
+            (import.starts_with("wasi:") && import.contains("@0.2."))
+                || SPIN_IMPORTS.contains(&import.as_str()),
             "unexpected import {import} (all: {imports:?})"
         );
+    }
+    for spin in SPIN_IMPORTS {
+        assert!(imports.iter().any(|i| i == spin), "{spin} in {imports:?}");
     }
     Ok(())
 }

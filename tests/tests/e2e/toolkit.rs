@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use handler::middleware::auth::jwt;
-use host::{RuntimeConfig, ServerConfig};
+use host::{RuntimeConfig, ServerConfig, Variable};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -41,10 +41,33 @@ fn token(secret: &str, scope: &str) -> String {
     format!("Bearer {}", jwt::sign_hs256(&claims, secret))
 }
 
+/// Creates a user with the development token; returns its path.
+async fn create_user(server: &TestServer, name: &str) -> anyhow::Result<String> {
+    let auth = token(handler::app::DEV_JWT_SECRET, handler::app::WRITE_SCOPE);
+    let body = serde_json::json!({"name": name, "email": "someone@example.org"}).to_string();
+    let res = send(
+        server.addr,
+        Proto::Http1,
+        request_with(
+            "POST",
+            "/api/v1/users",
+            &[
+                ("content-type", "application/json"),
+                ("authorization", &auth),
+            ],
+            &body,
+        )?,
+    )
+    .await?;
+    assert_eq!(res.status(), 201, "{}", String::from_utf8_lossy(res.body()));
+    Ok(res.headers()["location"].to_str()?.to_owned())
+}
+
 #[tokio::test]
 async fn etag_revalidation_is_a_304_round_trip() -> anyhow::Result<()> {
     let server = TestServer::start(HANDLER_WASM).await?;
-    let first = server.get("/api/v1/users/1").await?;
+    let location = create_user(&server, "Ada Lovelace").await?;
+    let first = server.get(&location).await?;
     assert_eq!(first.status(), 200);
     assert_eq!(first.headers()["cache-control"], "max-age=60");
     assert_eq!(json(&first)?["name"], "Ada Lovelace");
@@ -54,7 +77,7 @@ async fn etag_revalidation_is_a_304_round_trip() -> anyhow::Result<()> {
     let res = send(
         server.addr,
         Proto::Http1,
-        request_with("GET", "/api/v1/users/1", &[("if-none-match", &etag)], "")?,
+        request_with("GET", &location, &[("if-none-match", &etag)], "")?,
     )
     .await?;
     assert_eq!(res.status(), 304);
@@ -67,12 +90,7 @@ async fn etag_revalidation_is_a_304_round_trip() -> anyhow::Result<()> {
     let res = send(
         server.addr,
         Proto::Http2,
-        request_with(
-            "GET",
-            "/api/v1/users/1",
-            &[("if-none-match", "\"other\"")],
-            "",
-        )?,
+        request_with("GET", &location, &[("if-none-match", "\"other\"")], "")?,
     )
     .await?;
     assert_eq!(res.status(), 200);
@@ -110,7 +128,7 @@ async fn cors_preflight_is_answered_204() -> anyhow::Result<()> {
     );
     assert_eq!(
         h["access-control-allow-headers"],
-        "authorization, content-type"
+        "authorization, content-type, if-match, if-none-match"
     );
     assert_eq!(h["access-control-max-age"], "600");
     assert!(res.body().is_empty());
@@ -121,7 +139,7 @@ async fn cors_preflight_is_answered_204() -> anyhow::Result<()> {
 async fn writes_are_401_without_a_token_and_201_with_one() -> anyhow::Result<()> {
     let secret = "e2e-secret-from-the-environment";
     let runtime = RuntimeConfig {
-        env: vec![("JWT_SECRET".to_owned(), secret.to_owned())],
+        variables: [("jwt_secret".to_owned(), Variable::secret(secret))].into(),
         ..RuntimeConfig::default()
     };
     let server = TestServer::start_with(HANDLER_WASM, runtime, ServerConfig::default()).await?;
@@ -140,7 +158,7 @@ async fn writes_are_401_without_a_token_and_201_with_one() -> anyhow::Result<()>
         r#"Bearer realm="edge-toolkit""#
     );
 
-    // Signed with the development default, which JWT_SECRET replaced.
+    // Signed with the development default, which the `jwt_secret` variable replaced.
     let stale = token(handler::app::DEV_JWT_SECRET, handler::app::WRITE_SCOPE);
     let res = send(
         server.addr,
@@ -191,12 +209,16 @@ async fn writes_are_401_without_a_token_and_201_with_one() -> anyhow::Result<()>
     )
     .await?;
     assert_eq!(res.status(), 201, "{}", String::from_utf8_lossy(res.body()));
-    assert_eq!(res.headers()["location"], "/api/v1/users/11");
     assert_eq!(res.headers()["content-type"], "application/json");
+    let created = json(&res)?;
+    let id = created["id"].as_str().unwrap_or_default();
+    assert_eq!(id.len(), 32, "{created}");
     assert_eq!(
-        json(&res)?,
-        serde_json::json!({"id": 11, "name": "Grace Hopper", "email": "grace@navy.example"})
+        res.headers()["location"],
+        format!("/api/v1/users/{id}").as_str()
     );
+    assert_eq!(created["name"], "Grace Hopper");
+    assert_eq!(created["email"], "grace@navy.example");
     Ok(())
 }
 
@@ -262,6 +284,9 @@ async fn bad_bodies_are_415_400_and_422() -> anyhow::Result<()> {
 #[tokio::test]
 async fn gzip_and_br_decompress_to_the_identity_json() -> anyhow::Result<()> {
     let server = TestServer::start(HANDLER_WASM).await?;
+    for n in 0..10 {
+        create_user(&server, &format!("User number {n}")).await?;
+    }
     let get = |coding: &'static str| {
         let addr = server.addr;
         async move {
