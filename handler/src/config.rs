@@ -106,7 +106,7 @@ pub fn env_name(name: &str) -> String {
     format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase())
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "spin-platform"))]
 mod imp {
     use spin_sdk::variables::Error;
 
@@ -123,7 +123,7 @@ mod imp {
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(all(target_arch = "wasm32", feature = "spin-platform")))]
 mod imp {
     use super::ConfigError;
 

@@ -59,18 +59,18 @@
 //! ```
 
 mod error;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(all(target_arch = "wasm32", feature = "spin-platform")))]
 mod memory;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "spin-platform"))]
 mod spin;
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(all(target_arch = "wasm32", feature = "spin-platform")))]
 use memory as backend;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "spin-platform"))]
 use spin as backend;
 
 pub use error::KvError;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(all(target_arch = "wasm32", feature = "spin-platform")))]
 pub use memory::inject_failure;
 
 /// The label of the store every Spin application may be granted.
@@ -170,7 +170,7 @@ impl Store {
     /// assert!(store.get_keys()?.is_empty());
     /// # Ok::<(), handler::kv::KvError>(())
     /// ```
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(not(all(target_arch = "wasm32", feature = "spin-platform")))]
     pub fn clear(&self) -> Result<(), KvError> {
         self.inner.clear()
     }
