@@ -602,3 +602,61 @@ async fn the_breaker_opens_fails_fast_half_opens_and_closes() -> anyhow::Result<
     assert_eq!(up.hits.load(Ordering::SeqCst), 5);
     Ok(())
 }
+
+#[tokio::test]
+async fn concurrent_writes_are_all_kept() -> anyhow::Result<()> {
+    let dir = AppDir::fixtures(&fixtures_app(9))?;
+    let server = dir
+        .up(&[("SPIN_VARIABLE_TOKEN", "t")], RuntimeConfig::default())
+        .await?;
+    let addr = server.addr;
+    let writes: Vec<_> = (0..32)
+        .map(|i| {
+            tokio::spawn(async move {
+                let body = format!("value {i}");
+                send(
+                    addr,
+                    Proto::Http1,
+                    req("PUT", &format!("/kv/default/key-{i}"), &[], &body)?,
+                )
+                .await
+            })
+        })
+        .collect();
+    for write in writes {
+        assert_eq!(write.await??.status(), 204);
+    }
+    for i in 0..32 {
+        let res = server.get(&format!("/kv/default/key-{i}")).await?;
+        assert_eq!(text(&res), format!("value {i}"));
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_silent_upstream_is_cut_at_the_hosts_first_byte_timeout() -> anyhow::Result<()> {
+    // Accepts connections and never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let silent = listener.local_addr()?;
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let dir = AppDir::fixtures(&fixtures_app(silent.port()))?;
+    let defaults = RuntimeConfig {
+        outbound: OutboundConfig {
+            first_byte_timeout: Duration::from_millis(300),
+            ..OutboundConfig::default()
+        },
+        ..RuntimeConfig::default()
+    };
+    let server = dir.up(&[("SPIN_VARIABLE_TOKEN", "t")], defaults).await?;
+    let started = std::time::Instant::now();
+    let res = server.get(&format!("/fetch?url=http://{silent}/")).await?;
+    assert_eq!(res.status(), 502, "{}", text(&res));
+    assert!(text(&res).contains("Timeout"), "{}", text(&res));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    Ok(())
+}
