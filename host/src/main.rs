@@ -74,7 +74,7 @@ struct UpArgs {
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
     env: Vec<(String, String)>,
 
-    /// Sets an application variable, NAME=VALUE (repeatable); wins over SPIN_VARIABLE_<NAME>
+    /// Sets an application variable, NAME=VALUE (repeatable); wins over `SPIN_VARIABLE_<NAME>`
     /// and the manifest's default.
     #[arg(long = "variable", value_name = "NAME=VALUE", value_parser = parse_env)]
     variables: Vec<(String, String)>,
