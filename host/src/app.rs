@@ -208,6 +208,14 @@ impl App {
     /// The component for `path` and the Spin headers it is to see, or `None` (404).
     pub(crate) fn route(&self, path: &str) -> Option<(&Runtime, Vec<(HeaderName, String)>)> {
         let found = self.inner.router.route(path)?;
+        // The route as the manifest wrote it, without the application's base.
+        let base = self.inner.base.trim_end_matches('/');
+        let raw = match found.pattern.as_str().strip_prefix(base) {
+            Some("") => "/",
+            Some(raw) if raw.starts_with('/') => raw,
+            _ => found.pattern.as_str(),
+        };
+        let component_route = raw.strip_suffix("/...").unwrap_or(raw);
         let mut headers = vec![
             (
                 HeaderName::from_static("spin-path-info"),
@@ -219,11 +227,11 @@ impl App {
             ),
             (
                 HeaderName::from_static("spin-raw-component-route"),
-                found.pattern.as_str().to_owned(),
+                raw.to_owned(),
             ),
             (
                 HeaderName::from_static("spin-component-route"),
-                found.pattern.component_route().to_owned(),
+                component_route.to_owned(),
             ),
             (
                 HeaderName::from_static("spin-base-path"),

@@ -1,7 +1,7 @@
 //! A circuit breaker per upstream (`scheme://authority`) for guests' outbound HTTP.
 //!
 //! Closed: requests go through, consecutive failures are counted (a connection error, a
-//! timeout or a 5xx answer). After `failure_threshold` of them the circuit opens: requests
+//! timeout, a 5xx answer, or a request abandoned before its answer). After `failure_threshold` of them the circuit opens: requests
 //! fail at once, without reaching the upstream, for `reset_timeout`. Then it is half-open:
 //! one request goes through as a probe while others still fail fast; a success closes the
 //! circuit, a failure opens it again.
@@ -55,11 +55,27 @@ enum State {
     HalfOpen,
 }
 
+/// One upstream's circuit. `generation` changes at every change of state, so that reports
+/// from permits given out before (a late success of a request sent before the circuit
+/// opened, say) cannot move it.
+#[derive(Debug, Clone, Copy)]
+struct Circuit {
+    state: State,
+    generation: u64,
+}
+
+impl Circuit {
+    fn enter(&mut self, state: State) {
+        self.state = state;
+        self.generation += 1;
+    }
+}
+
 /// The circuits of every upstream a component calls. Cloning shares them.
 #[derive(Debug, Clone)]
 pub struct CircuitBreakers {
     config: BreakerConfig,
-    circuits: Arc<Mutex<HashMap<String, State>>>,
+    circuits: Arc<Mutex<HashMap<String, Circuit>>>,
 }
 
 /// A request was refused because its upstream's circuit is open.
@@ -73,13 +89,15 @@ pub struct CircuitOpen {
 }
 
 /// Leave to send one request upstream; report how it went with [`Permit::success`] or
-/// [`Permit::failure`]. Dropped without a report (the request was abandoned), it counts as
-/// neither, and a half-open circuit lets the next request probe.
+/// [`Permit::failure`]. Dropped without a report, the request was abandoned before an
+/// answer came (most often because the caller's own timeout ran out), which counts as a
+/// failure.
 #[derive(Debug)]
 #[must_use = "report the outcome with success() or failure()"]
 pub struct Permit {
     breakers: CircuitBreakers,
     upstream: String,
+    generation: u64,
     reported: bool,
 }
 
@@ -97,65 +115,74 @@ impl CircuitBreakers {
         &self.config
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, State>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Circuit>> {
         self.circuits.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Asks to send a request to `upstream`.
     pub fn try_acquire(&self, upstream: &str) -> Result<Permit, CircuitOpen> {
+        let mut generation = 0;
         if self.config.failure_threshold > 0 {
             let mut circuits = self.lock();
-            let state = circuits
-                .entry(upstream.to_owned())
-                .or_insert(State::Closed { failures: 0 });
-            match *state {
-                State::Closed { .. } => {}
-                State::Open { until } => {
-                    let now = Instant::now();
-                    if now < until {
+            // Only upstreams that failed lately have an entry: the map stays small.
+            if let Some(circuit) = circuits.get_mut(upstream) {
+                match circuit.state {
+                    State::Closed { .. } => {}
+                    State::Open { until } => {
+                        let now = Instant::now();
+                        if now < until {
+                            return Err(CircuitOpen {
+                                upstream: upstream.to_owned(),
+                                retry_in: until - now,
+                            });
+                        }
+                        tracing::info!(%upstream, "circuit half-open: letting one probe through");
+                        circuit.enter(State::HalfOpen);
+                    }
+                    State::HalfOpen => {
                         return Err(CircuitOpen {
                             upstream: upstream.to_owned(),
-                            retry_in: until - now,
+                            retry_in: Duration::ZERO,
                         });
                     }
-                    tracing::info!(%upstream, "circuit half-open: letting one probe through");
-                    *state = State::HalfOpen;
                 }
-                State::HalfOpen => {
-                    return Err(CircuitOpen {
-                        upstream: upstream.to_owned(),
-                        retry_in: Duration::ZERO,
-                    });
-                }
+                generation = circuit.generation;
             }
         }
         Ok(Permit {
             breakers: self.clone(),
             upstream: upstream.to_owned(),
+            generation,
             reported: false,
         })
     }
 
-    fn report(&self, upstream: &str, success: bool) {
+    fn report(&self, upstream: &str, generation: u64, success: bool) {
         if self.config.failure_threshold == 0 {
             return;
         }
         let mut circuits = self.lock();
-        let state = circuits
-            .entry(upstream.to_owned())
-            .or_insert(State::Closed { failures: 0 });
-        let next = match (*state, success) {
+        let circuit = circuits.entry(upstream.to_owned()).or_insert(Circuit {
+            state: State::Closed { failures: 0 },
+            generation: 0,
+        });
+        if circuit.generation != generation {
+            return;
+        }
+        match (circuit.state, success) {
+            (State::Closed { .. }, true) => {
+                circuits.remove(upstream);
+            }
             (State::HalfOpen, true) => {
                 tracing::info!(%upstream, "circuit closed: the probe succeeded");
-                State::Closed { failures: 0 }
+                circuits.remove(upstream);
             }
-            (_, true) => State::Closed { failures: 0 },
             (State::Closed { failures }, false) if failures + 1 < self.config.failure_threshold => {
-                State::Closed {
+                circuit.state = State::Closed {
                     failures: failures + 1,
-                }
+                };
             }
-            (State::Open { until }, false) => State::Open { until },
+            (State::Open { .. }, _) => {}
             (previous, false) => {
                 tracing::warn!(
                     %upstream,
@@ -163,22 +190,10 @@ impl CircuitBreakers {
                     reset = ?self.config.reset_timeout,
                     "circuit open: failing fast"
                 );
-                State::Open {
+                circuit.enter(State::Open {
                     until: Instant::now() + self.config.reset_timeout,
-                }
+                });
             }
-        };
-        *state = next;
-    }
-
-    fn abandon(&self, upstream: &str) {
-        let mut circuits = self.lock();
-        if let Some(state) = circuits.get_mut(upstream)
-            && *state == State::HalfOpen
-        {
-            *state = State::Open {
-                until: Instant::now(),
-            };
         }
     }
 }
@@ -187,20 +202,20 @@ impl Permit {
     /// The request got a response that is not a server error.
     pub fn success(mut self) {
         self.reported = true;
-        self.breakers.report(&self.upstream, true);
+        self.breakers.report(&self.upstream, self.generation, true);
     }
 
     /// The request failed: no connection, a timeout, or a 5xx response.
     pub fn failure(mut self) {
         self.reported = true;
-        self.breakers.report(&self.upstream, false);
+        self.breakers.report(&self.upstream, self.generation, false);
     }
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
         if !self.reported {
-            self.breakers.abandon(&self.upstream);
+            self.breakers.report(&self.upstream, self.generation, false);
         }
     }
 }
@@ -254,12 +269,42 @@ mod tests {
     }
 
     #[test]
-    fn an_abandoned_probe_lets_the_next_request_probe() {
-        let b = breakers(1, 20);
+    fn an_abandoned_request_counts_as_a_failure() {
+        let b = breakers(2, 60_000);
+        drop(b.try_acquire(UP).expect("closed"));
+        drop(b.try_acquire(UP).expect("closed"));
+        assert!(
+            b.try_acquire(UP).is_err(),
+            "two abandoned requests open the circuit"
+        );
+    }
+
+    #[test]
+    fn late_reports_from_before_a_change_of_state_are_ignored() {
+        let b = breakers(2, 20);
+        let late = b.try_acquire(UP).expect("closed");
         b.try_acquire(UP).expect("closed").failure();
+        b.try_acquire(UP).expect("closed").failure();
+        assert!(b.try_acquire(UP).is_err(), "open");
+        late.success();
+        assert!(
+            b.try_acquire(UP).is_err(),
+            "a late success does not close it"
+        );
+
         std::thread::sleep(Duration::from_millis(30));
-        drop(b.try_acquire(UP).expect("probe"));
-        b.try_acquire(UP).expect("next probe").success();
+        let probe = b.try_acquire(UP).expect("probe");
+        probe.success();
+        b.try_acquire(UP).expect("closed by the probe").success();
+    }
+
+    #[test]
+    fn healthy_upstreams_leave_no_entry() {
+        let b = breakers(3, 60_000);
+        b.try_acquire(UP).expect("closed").failure();
+        b.try_acquire(UP).expect("closed").success();
+        b.try_acquire("http://other").expect("closed").success();
+        assert!(b.circuits.lock().expect("lock").is_empty());
     }
 
     #[test]

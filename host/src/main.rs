@@ -295,7 +295,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         variables: args
             .variables
             .into_iter()
-            .map(|(name, value)| (name, Variable::plain(value)))
+            // Which values are secret is not known here: none is ever logged.
+            .map(|(name, value)| (name, Variable::secret(value)))
             .collect(),
         ..args.host.runtime_config()?
     };

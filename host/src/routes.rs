@@ -234,21 +234,21 @@ impl RoutePattern {
     }
 
     /// How this pattern ranks against another one that matches the same path: `Greater` means
-    /// `self` is preferred.
+    /// `self` is preferred. As Spin's router ranks them: segment by segment, the first
+    /// difference decides, a literal beating a `:param`, which beats a route that ends there,
+    /// which beats a trailing `/...`.
     fn priority(&self, other: &Self) -> Ordering {
-        let literals = |p: &Self| p.segments.iter().filter(|s| s.is_literal()).count();
-        (!self.wildcard)
-            .cmp(&!other.wildcard)
-            .then_with(|| literals(self).cmp(&literals(other)))
-            .then_with(|| self.segments.len().cmp(&other.segments.len()))
-            .then_with(|| {
-                self.segments
-                    .iter()
-                    .zip(&other.segments)
-                    .map(|(a, b)| a.is_literal().cmp(&b.is_literal()))
-                    .find(|o| o.is_ne())
-                    .unwrap_or(Ordering::Equal)
-            })
+        let rank = |p: &Self, i: usize| match p.segments.get(i) {
+            Some(segment) if segment.is_literal() => 3,
+            Some(_) => 2,
+            None if p.wildcard => 0,
+            None => 1,
+        };
+        let len = self.segments.len().max(other.segments.len()) + 1;
+        (0..len)
+            .map(|i| rank(self, i).cmp(&rank(other, i)))
+            .find(|o| o.is_ne())
+            .unwrap_or(Ordering::Equal)
     }
 
     /// Matches `path` (already without query), returning `path_info` and the parameters.
@@ -509,9 +509,13 @@ mod tests {
             Some(("/api/users/...", "/1".to_owned()))
         );
         assert_eq!(hit(&r, "/other"), Some(("/...", "/other".to_owned())));
-        // Even an exact route with a parameter beats a longer wildcard.
+        // Segment by segment: the literal `users` beats `:thing`, even in a wildcard route.
         let r = router(&["/api/users/...", "/api/:thing"]);
-        assert_eq!(hit(&r, "/api/users"), Some(("/api/:thing", String::new())));
+        assert_eq!(
+            hit(&r, "/api/users"),
+            Some(("/api/users/...", String::new()))
+        );
+        assert_eq!(hit(&r, "/api/other"), Some(("/api/:thing", String::new())));
     }
 
     #[test]

@@ -166,8 +166,27 @@ impl PlatformView<'_> {
     }
 }
 
+impl PlatformView<'_> {
+    /// Runs `op` on the store's database in tokio's blocking pool: SQLite may wait for a lock
+    /// (another process, a slow disk), and that must not stall the threads serving requests.
+    fn blocking<R: Send + 'static>(
+        &self,
+        store: &Resource<OpenStore>,
+        op: impl FnOnce(&KeyValue, &str) -> Result<R, Error> + Send + 'static,
+    ) -> impl Future<Output = Result<R, Error>> + Send + 'static {
+        let label = self.label(store);
+        let key_value = self.platform.key_value.clone();
+        async move {
+            let label = label?;
+            tokio::task::spawn_blocking(move || op(&key_value, &label))
+                .await
+                .map_err(|err| Error::Other(format!("the key-value task failed: {err}")))?
+        }
+    }
+}
+
 impl HostStore for PlatformView<'_> {
-    fn open(&mut self, label: String) -> Result<Resource<OpenStore>, Error> {
+    async fn open(&mut self, label: String) -> Result<Resource<OpenStore>, Error> {
         if !self.platform.stores.contains(&label) {
             tracing::warn!(store = %label, "key-value store denied: not in the component's key_value_stores");
             return Err(Error::AccessDenied);
@@ -183,37 +202,40 @@ impl HostStore for PlatformView<'_> {
         Ok(store)
     }
 
-    fn get(&mut self, store: Resource<OpenStore>, key: String) -> Result<Option<Vec<u8>>, Error> {
-        let label = self.label(&store)?;
-        self.platform.key_value.get(&label, &key)
+    async fn get(
+        &mut self,
+        store: Resource<OpenStore>,
+        key: String,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        self.blocking(&store, move |kv, label| kv.get(label, &key))
+            .await
     }
 
-    fn set(
+    async fn set(
         &mut self,
         store: Resource<OpenStore>,
         key: String,
         value: Vec<u8>,
     ) -> Result<(), Error> {
-        let label = self.label(&store)?;
-        self.platform.key_value.set(&label, &key, &value)
+        self.blocking(&store, move |kv, label| kv.set(label, &key, &value))
+            .await
     }
 
-    fn delete(&mut self, store: Resource<OpenStore>, key: String) -> Result<(), Error> {
-        let label = self.label(&store)?;
-        self.platform.key_value.delete(&label, &key)
+    async fn delete(&mut self, store: Resource<OpenStore>, key: String) -> Result<(), Error> {
+        self.blocking(&store, move |kv, label| kv.delete(label, &key))
+            .await
     }
 
-    fn exists(&mut self, store: Resource<OpenStore>, key: String) -> Result<bool, Error> {
-        let label = self.label(&store)?;
-        self.platform.key_value.exists(&label, &key)
+    async fn exists(&mut self, store: Resource<OpenStore>, key: String) -> Result<bool, Error> {
+        self.blocking(&store, move |kv, label| kv.exists(label, &key))
+            .await
     }
 
-    fn get_keys(&mut self, store: Resource<OpenStore>) -> Result<Vec<String>, Error> {
-        let label = self.label(&store)?;
-        self.platform.key_value.keys(&label)
+    async fn get_keys(&mut self, store: Resource<OpenStore>) -> Result<Vec<String>, Error> {
+        self.blocking(&store, |kv, label| kv.keys(label)).await
     }
 
-    fn drop(&mut self, store: Resource<OpenStore>) -> wasmtime::Result<()> {
+    async fn drop(&mut self, store: Resource<OpenStore>) -> wasmtime::Result<()> {
         self.table.delete(store)?;
         *self.open_stores = self.open_stores.saturating_sub(1);
         Ok(())

@@ -20,6 +20,10 @@ wasmtime::component::bindgen!({
     with: {
         "fermyon:spin/key-value.store": key_value::OpenStore,
     },
+    // SQLite calls block: they run on tokio's blocking pool, never on a worker thread.
+    imports: {
+        "fermyon:spin/key-value": async,
+    },
 });
 
 /// What one instance may reach of the platform: the stores it may open and its variables.

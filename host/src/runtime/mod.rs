@@ -490,7 +490,10 @@ impl WasiHttpHooks for OutboundPolicy {
         _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
     ) -> Box<dyn Future<Output = OutgoingResult> + Send> {
         if !crate::outbound::allowed(&self.allowed, request.uri()) {
-            tracing::warn!(uri = %request.uri(), "outbound request denied: not in the allowed hosts");
+            tracing::warn!(
+                upstream = %upstream_key(request.uri()),
+                "outbound request denied: not in the allowed hosts"
+            );
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         let upstream = upstream_key(request.uri());
@@ -529,10 +532,15 @@ impl WasiHttpHooks for OutboundPolicy {
 }
 
 /// The circuit an outbound request belongs to: `scheme://authority`.
+/// The circuit an outbound request belongs to, `scheme://host:port` with the host in lower
+/// case and the port made explicit; no user info, path or query (which may hold secrets).
 fn upstream_key(uri: &http::Uri) -> String {
-    let scheme = uri.scheme_str().unwrap_or("http");
-    let authority = uri.authority().map_or("", |a| a.as_str());
-    format!("{scheme}://{authority}")
+    let scheme = uri.scheme_str().unwrap_or("http").to_ascii_lowercase();
+    let host = uri.host().unwrap_or_default().to_ascii_lowercase();
+    let port = uri
+        .port_u16()
+        .unwrap_or(if scheme == "https" { 443 } else { 80 });
+    format!("{scheme}://{host}:{port}")
 }
 
 /// The guest's timeouts, never longer than the host's.
@@ -545,7 +553,9 @@ fn cap_timeouts(
     wasmtime_wasi_http::RequestOptions {
         connect_timeout: cap(options.connect_timeout, limits.connect_timeout),
         first_byte_timeout: cap(options.first_byte_timeout, limits.first_byte_timeout),
-        between_bytes_timeout: options.between_bytes_timeout,
+        // The host has no separate setting: a pause between body chunks gets as long as the
+        // wait for the head.
+        between_bytes_timeout: cap(options.between_bytes_timeout, limits.first_byte_timeout),
     }
 }
 
@@ -576,5 +586,27 @@ impl ResourceLimiter for MemoryLimiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         Ok(desired <= 1_000_000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_keys_are_normalised_and_carry_no_secrets() {
+        let key = |uri: &str| upstream_key(&uri.parse().expect("uri"));
+        assert_eq!(
+            key("http://API.example.com/x?token=1"),
+            "http://api.example.com:80"
+        );
+        assert_eq!(
+            key("https://u:p@api.example.com:8443/"),
+            "https://api.example.com:8443"
+        );
+        assert_eq!(
+            key("https://api.example.com"),
+            key("https://api.example.com:443/y")
+        );
     }
 }

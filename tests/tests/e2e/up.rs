@@ -660,3 +660,84 @@ async fn a_silent_upstream_is_cut_at_the_hosts_first_byte_timeout() -> anyhow::R
     assert!(started.elapsed() < Duration::from_secs(10));
     Ok(())
 }
+
+#[tokio::test]
+async fn the_application_base_prefixes_every_route() -> anyhow::Result<()> {
+    let manifest = r#"
+spin_manifest_version = 2
+
+[application]
+name = "based"
+[application.trigger.http]
+base = "/base"
+
+[[trigger.http]]
+route = "/b/..."
+component = "main"
+
+[component.main]
+source = "fixtures.wasm"
+"#;
+    let dir = AppDir::fixtures(manifest)?;
+    let server = dir.up(&[], RuntimeConfig::default()).await?;
+    let res = server.get("/base/b/request").await?;
+    let seen = text(&res);
+    assert_eq!(res.status(), 200, "{seen}");
+    for line in [
+        "spin-path-info: /request",
+        "spin-matched-route: /base/b/...",
+        "spin-raw-component-route: /b/...",
+        "spin-component-route: /b",
+        "spin-base-path: /base",
+    ] {
+        assert!(seen.contains(line), "missing `{line}` in:\n{seen}");
+    }
+    assert_problem(&server.get("/b/request").await?, 404)?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_silent_upstream_opens_the_circuit_through_the_clients_timeouts() -> anyhow::Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let silent = listener.local_addr()?;
+    let accepted = Arc::new(AtomicU32::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    let dir = AppDir::repository()?;
+    let origin = format!("http://{silent}");
+    let server = dir
+        .up(
+            &[("SPIN_VARIABLE_UPSTREAM_ORIGIN", &origin)],
+            breaker(1, Duration::from_secs(60)),
+        )
+        .await?;
+
+    // The client's 2 s timeout abandons the first attempt: a failure, which opens the
+    // circuit; the retry is refused at once, and a refusal is not retried.
+    let first = server.get("/api/v1/upstream/x").await?;
+    let problem = assert_problem(&first, 502)?;
+    assert_eq!(problem["attempts"], 2, "{problem}");
+    assert!(
+        problem["detail"].to_string().contains("circuit"),
+        "{problem}"
+    );
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+
+    let started = std::time::Instant::now();
+    let second = server.get("/api/v1/upstream/x").await?;
+    let problem = assert_problem(&second, 502)?;
+    assert_eq!(problem["attempts"], 1, "{problem}");
+    assert!(started.elapsed() < Duration::from_secs(1), "failed fast");
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "no new connection while open"
+    );
+    Ok(())
+}
