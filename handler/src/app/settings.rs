@@ -72,8 +72,15 @@ impl AppConfig {
     /// A variable that cannot be read (a failing provider) is an error, never a default: a
     /// secret silently replaced by the public development one would let anyone write.
     pub fn from_variables() -> Result<Self, ConfigError> {
+        Self::from_lookup(config::get)
+    }
+
+    /// [`AppConfig::from_variables`] with `get` as the source of the variables, for tests.
+    pub(crate) fn from_lookup(
+        get: impl Fn(&str) -> Result<Option<String>, ConfigError>,
+    ) -> Result<Self, ConfigError> {
         let defined = |name: &str| -> Result<Option<String>, ConfigError> {
-            Ok(config::get(name)?.filter(|value| !value.is_empty()))
+            Ok(get(name)?.filter(|value| !value.is_empty()))
         };
         let jwt_issuer = defined(VAR_JWT_ISSUER)?.unwrap_or_else(|| JWT_ISSUER.to_owned());
         let jwt_secret = defined(VAR_JWT_SECRET)?.unwrap_or_else(|| DEV_JWT_SECRET.to_owned());
@@ -104,5 +111,43 @@ mod tests {
         assert_eq!(config.jwt_secret, DEV_JWT_SECRET);
         assert_eq!(AppConfig::default().jwt_issuer, JWT_ISSUER);
         assert!(!format!("{config:?}").contains(&config.jwt_secret));
+    }
+
+    #[test]
+    fn defined_but_empty_jwt_variables_are_errors() {
+        let lookup = |issuer: Option<&'static str>, secret: Option<&'static str>| {
+            move |name: &str| -> Result<Option<String>, ConfigError> {
+                Ok(match name {
+                    VAR_JWT_ISSUER => issuer.map(str::to_owned),
+                    VAR_JWT_SECRET => secret.map(str::to_owned),
+                    _ => None,
+                })
+            }
+        };
+        // Undefined: the defaults.
+        let config = AppConfig::from_lookup(lookup(None, None)).expect("defaults");
+        assert_eq!(config, AppConfig::default());
+        // Defined: the values.
+        let config = AppConfig::from_lookup(lookup(Some("iss"), Some("s3cret"))).expect("set");
+        assert_eq!(
+            (config.jwt_issuer.as_str(), config.jwt_secret.as_str()),
+            ("iss", "s3cret")
+        );
+        // Defined but empty (or blank): an error naming the variable, never the default.
+        for (issuer, secret, name) in [
+            (None, Some(""), VAR_JWT_SECRET),
+            (None, Some(" \t"), VAR_JWT_SECRET),
+            (Some("iss"), Some(""), VAR_JWT_SECRET),
+            (Some(""), None, VAR_JWT_ISSUER),
+            (Some(" "), Some("s3cret"), VAR_JWT_ISSUER),
+        ] {
+            let err = AppConfig::from_lookup(lookup(issuer, secret))
+                .expect_err(&format!("{issuer:?} {secret:?}"));
+            assert_eq!(err.status(), 500);
+            assert!(err.to_string().contains(name), "{err}");
+        }
+        // A failing provider is an error too.
+        let failing = |_: &str| Err(ConfigError::Provider("vault sealed".into()));
+        assert!(AppConfig::from_lookup(failing).is_err());
     }
 }

@@ -321,7 +321,7 @@ mod tests {
         assert_eq!(problem["attempts"], 1);
         let detail = problem["detail"].as_str().expect("detail");
         assert!(
-            detail.starts_with("POST http://up.test/orders failed after 1 attempt: cannot connect"),
+            detail == "POST /orders failed after 1 attempt: cannot connect to the upstream",
             "{detail}"
         );
         let seen = fake.seen();
@@ -362,17 +362,25 @@ mod tests {
         assert_eq!(problem["attempts"], 3);
         assert_eq!(
             problem["detail"],
-            "GET http://up.test/slow failed after 3 attempts: no response from the upstream within 2s"
+            "GET /slow failed after 3 attempts: no response from the upstream within 2s"
         );
         assert_eq!(fake.seen().len(), 3);
     }
 
     #[test]
     fn denied_and_open_circuits_are_502_at_once() {
-        for err in [
-            ClientError::Denied("HttpRequestDenied".into()),
-            ClientError::CircuitOpen("circuit open for up.test".into()),
-        ] {
+        // (error, the end of the detail)
+        let cases = [
+            (
+                ClientError::Denied("HttpRequestDenied".into()),
+                "the host refused the destination: HttpRequestDenied",
+            ),
+            (
+                ClientError::CircuitOpen("circuit open for up.test".into()),
+                "the upstream is failing, and requests to it are refused for now",
+            ),
+        ];
+        for (err, end) in cases {
             let fake = Fake::new(vec![Err(err.clone())]);
             let res = send(
                 &router_for(&fake),
@@ -385,7 +393,75 @@ mod tests {
             assert_eq!(res.headers()["upstream-attempts"], "1");
             let problem: serde_json::Value = serde_json::from_slice(res.body()).expect("json");
             let detail = problem["detail"].as_str().expect("detail");
-            assert!(detail.ends_with(&err.to_string()), "{detail}");
+            assert_eq!(detail, format!("GET /x failed after 1 attempt: {end}"));
+        }
+    }
+
+    #[test]
+    fn failures_do_not_reveal_the_upstream() {
+        // Whatever the transport or the host say, the detail names the method, the
+        // forwarded path and the kind of failure: never the origin, its credentials or the
+        // query.
+        let target = "https://svc:tok@internal.test:8443/items/7?key=hunter2";
+        let cases = [
+            (
+                ClientError::Connect(format!("DnsError for {target}")),
+                "cannot connect to the upstream",
+            ),
+            (
+                ClientError::Connect("ConnectionRefused".into()),
+                "cannot connect to the upstream: ConnectionRefused",
+            ),
+            (
+                ClientError::Connect(
+                    "DnsError(DnsErrorPayload { rcode: Some(\"internal.test\") })".into(),
+                ),
+                "cannot connect to the upstream: DnsError",
+            ),
+            (
+                ClientError::Transport(format!("internal error: {target} reset")),
+                "the exchange with the upstream failed",
+            ),
+            (
+                ClientError::Denied(format!("GET {target}: no wasi-http host")),
+                "the host refused the destination",
+            ),
+            (
+                ClientError::InvalidRequest(target.to_owned()),
+                "the request cannot be sent",
+            ),
+            (
+                ClientError::CircuitOpen("circuit open for svc:tok@internal.test:8443".into()),
+                "the upstream is failing, and requests to it are refused for now",
+            ),
+        ];
+        for (err, reason) in cases {
+            let fake = Fake::new(vec![Err(err.clone())]);
+            let router = router(&fake, "https://svc:tok@internal.test:8443");
+            let res = send(
+                &router,
+                Method::POST,
+                "/api/v1/upstream/items/7?key=hunter2",
+                &[],
+                "",
+            );
+            assert_eq!(fake.seen()[0].1, target, "{err:?}");
+            assert_eq!(res.status(), StatusCode::BAD_GATEWAY, "{err:?}");
+            assert_eq!(res.headers()["upstream-attempts"], "1");
+            let problem: serde_json::Value = serde_json::from_slice(res.body()).expect("json");
+            assert_eq!(problem["attempts"], 1);
+            let detail = problem["detail"].as_str().expect("detail");
+            assert_eq!(
+                detail,
+                format!("POST /items/7 failed after 1 attempt: {reason}"),
+                "{err:?}"
+            );
+            for leak in ["svc", "tok", "internal", "8443", "hunter2", "https"] {
+                assert!(
+                    !res.body().windows(leak.len()).any(|w| w == leak.as_bytes()),
+                    "{leak} in {detail}"
+                );
+            }
         }
     }
 
@@ -396,6 +472,8 @@ mod tests {
         }
         for origin in [
             "",
+            "https://svc:tok@internal.test/base",
+            "https://svc:tok@internal.test/?key=hunter2",
             "up.test",
             "/relative",
             "http://up.test/base",
@@ -404,6 +482,11 @@ mod tests {
         ] {
             let err = target_uri(origin, "a", None).expect_err(origin);
             assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR, "{origin}");
+            assert_eq!(
+                err.detail(),
+                Some("the variable upstream_origin is not a valid origin like http://host:port"),
+                "{origin}"
+            );
         }
         assert_eq!(
             target_uri("http://up.test", "a/b", Some("c=d"))
