@@ -50,6 +50,9 @@ pub enum ConfigError {
     /// Any other failure.
     #[error("the variable could not be read: {0}")]
     Other(String),
+    /// The variable was read, but its value cannot be used (an empty secret, say).
+    #[error("invalid variable value: {0}")]
+    Invalid(String),
 }
 
 impl ConfigError {

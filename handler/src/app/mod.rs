@@ -18,7 +18,8 @@
 //! "auth" is a bearer JWT signed with HS256 under the `jwt_secret` variable (development
 //! default: [`DEV_JWT_SECRET`]), issued by the `jwt_issuer` variable (default
 //! [`JWT_ISSUER`]), granting the scope [`WRITE_SCOPE`]. Without a token a write is `401`; with
-//! a token lacking the scope, `403`.
+//! a token lacking the scope, `403`. Either variable defined but empty is a configuration
+//! error, not the default: every write is then `500` (reads keep working).
 //!
 //! # Platform
 //!

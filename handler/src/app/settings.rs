@@ -17,7 +17,8 @@ pub const DEFAULT_GREETING: &str = "Hello";
 /// The `iss` write tokens must carry when `jwt_issuer` is undefined.
 pub const JWT_ISSUER: &str = "edge-toolkit";
 /// The secret write tokens are verified with when `jwt_secret` is undefined. For development
-/// only: define `jwt_secret` anywhere else.
+/// only: define `jwt_secret` anywhere else. A `jwt_secret` defined but empty is an error,
+/// never this default.
 pub const DEV_JWT_SECRET: &str = "edge-toolkit-development-secret";
 /// The upstream origin when `upstream_origin` is undefined.
 pub const DEFAULT_UPSTREAM_ORIGIN: &str = "http://127.0.0.1:8081";
@@ -67,10 +68,15 @@ impl Default for AppConfig {
 
 impl AppConfig {
     /// The configuration from the variables `jwt_issuer` and `jwt_secret`, each falling back
-    /// to its default when undefined (or empty).
+    /// to its default when undefined.
     ///
     /// A variable that cannot be read (a failing provider) is an error, never a default: a
-    /// secret silently replaced by the public development one would let anyone write.
+    /// secret silently replaced by the public development one would let anyone write. So is
+    /// one defined but empty (or only whitespace), [`ConfigError::Invalid`]: an empty
+    /// `jwt_secret` is a deployment whose secret did not arrive (an unset environment
+    /// variable templated into the manifest, an empty vault entry), not a request for the
+    /// development secret. `jwt_issuer` is treated the same way: an empty issuer is as surely
+    /// a mistake. The application then answers every write `500` and keeps serving reads.
     pub fn from_variables() -> Result<Self, ConfigError> {
         Self::from_lookup(config::get)
     }
@@ -80,7 +86,13 @@ impl AppConfig {
         get: impl Fn(&str) -> Result<Option<String>, ConfigError>,
     ) -> Result<Self, ConfigError> {
         let defined = |name: &str| -> Result<Option<String>, ConfigError> {
-            Ok(get(name)?.filter(|value| !value.is_empty()))
+            match get(name)? {
+                Some(value) if value.trim().is_empty() => Err(ConfigError::Invalid(format!(
+                    "the variable {name} is defined but empty: set it, or remove it to use \
+                     the built-in default (meant for development only)"
+                ))),
+                value => Ok(value),
+            }
         };
         let jwt_issuer = defined(VAR_JWT_ISSUER)?.unwrap_or_else(|| JWT_ISSUER.to_owned());
         let jwt_secret = defined(VAR_JWT_SECRET)?.unwrap_or_else(|| DEV_JWT_SECRET.to_owned());

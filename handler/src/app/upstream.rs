@@ -4,15 +4,22 @@
 //! Each attempt has [`UPSTREAM_TIMEOUT`]; `GET` (and `HEAD`) are retried per
 //! [`UPSTREAM_RETRY`] (at most 3 attempts), `POST` is tried once. The upstream's status,
 //! `Content-Type` and body come back as they are, with `upstream-attempts: <n>`. When no
-//! response comes, the answer is a problem with the [`ClientError`](crate::client::ClientError)'s
-//! status: `504` for a timeout, `502` otherwise.
+//! response comes, the answer is a problem with the [`ClientError`]'s status: `504` for a
+//! timeout, `502` otherwise.
+//!
+//! The problem's `detail` names the method, the forwarded path (`/{path}`) and the kind of
+//! failure, and its `attempts` member the number of attempts: never the origin (which may
+//! carry credentials, `https://user:token@host`), the query, or the text of the transport's
+//! error (which may quote the target URI, and a host's circuit breaker names the authority).
+//! A wasi-http error-code name (`ConnectionRefused`) is kept. A bad `upstream_origin` is a
+//! `500` naming the variable, not its value.
 
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, StatusCode, header};
 
 use super::settings::{DEFAULT_UPSTREAM_ORIGIN, VAR_UPSTREAM_ORIGIN};
-use crate::client::{Client, RetryPolicy, Sleeper, Transport};
+use crate::client::{Client, ClientError, RetryPolicy, Sleeper, Transport};
 use crate::middleware::X_REQUEST_ID;
 use crate::{Handler, PathParams, Problem, Request, Response, config};
 
@@ -54,14 +61,11 @@ pub fn forward<T: Transport, S: Sleeper>(
     client: &Client<T, S>,
     origin: &str,
 ) -> Result<Response, Problem> {
-    let target = target_uri(
-        origin,
-        PathParams::of(req).get("path").unwrap_or(""),
-        req.uri().query(),
-    )?;
+    let path = PathParams::of(req).get("path").unwrap_or("");
+    let target = target_uri(origin, path, req.uri().query())?;
     let mut builder = http::Request::builder()
         .method(req.method().clone())
-        .uri(target.clone());
+        .uri(target);
     for name in FORWARDED {
         for value in req.headers().get_all(&name) {
             builder = builder.header(&name, value);
@@ -90,9 +94,10 @@ pub fn forward<T: Transport, S: Sleeper>(
             let plural = if sent.attempts == 1 { "" } else { "s" };
             Err(Problem::new(err.status())
                 .with_detail(format!(
-                    "{} {target} failed after {} attempt{plural}: {err}",
+                    "{} /{path} failed after {} attempt{plural}: {}",
                     req.method(),
-                    sent.attempts
+                    sent.attempts,
+                    failure(&err)
                 ))
                 .with_extension("attempts", sent.attempts)
                 .with_header(UPSTREAM_ATTEMPTS, attempts))
@@ -100,12 +105,46 @@ pub fn forward<T: Transport, S: Sleeper>(
     }
 }
 
+/// What a client is told of `err`: its kind, and the wasi-http error-code name it carries,
+/// if any; nothing the transport or the host wrote about the target.
+fn failure(err: &ClientError) -> String {
+    let (kind, message) = match err {
+        // "no response from the upstream within 2s": the configured timeout only.
+        ClientError::Timeout(_) => return err.to_string(),
+        ClientError::CircuitOpen(_) => {
+            return "the upstream is failing, and requests to it are refused for now".to_owned();
+        }
+        ClientError::Connect(message) => ("cannot connect to the upstream", message),
+        ClientError::Transport(message) => ("the exchange with the upstream failed", message),
+        ClientError::Denied(message) => ("the host refused the destination", message),
+        ClientError::InvalidRequest(message) => ("the request cannot be sent", message),
+    };
+    match error_code_name(message) {
+        Some(code) => format!("{kind}: {code}"),
+        None => kind.to_owned(),
+    }
+}
+
+/// The name of a wasi-http `error-code` at the start of `message` (`ConnectionRefused`,
+/// `DnsError` of `DnsError(DnsErrorPayload { .. })`): an upper camel case word, alone or
+/// followed by its payload, which is dropped.
+fn error_code_name(message: &str) -> Option<&str> {
+    let end = message
+        .find(|c: char| !c.is_ascii_alphanumeric())
+        .unwrap_or(message.len());
+    let (name, rest) = message.split_at(end);
+    let camel = name.starts_with(|c: char| c.is_ascii_uppercase())
+        && name.contains(|c: char| c.is_ascii_lowercase());
+    (camel && (rest.is_empty() || rest.starts_with('('))).then_some(name)
+}
+
 /// `{origin}/{path}?{query}`; an origin that is not `scheme://authority` is a `500` (the
 /// variable is misconfigured), a path that does not make a URI a `400`.
 fn target_uri(origin: &str, path: &str, query: Option<&str>) -> Result<http::Uri, Problem> {
+    // The value is not echoed: it may hold credentials (`https://user:token@host`).
     let misconfigured = || {
         Problem::new(StatusCode::INTERNAL_SERVER_ERROR).with_detail(format!(
-            "the variable {VAR_UPSTREAM_ORIGIN} = {origin:?} is not an origin like http://host:port"
+            "the variable {VAR_UPSTREAM_ORIGIN} is not a valid origin like http://host:port"
         ))
     };
     let parsed: http::Uri = origin.parse().map_err(|_| misconfigured())?;
@@ -134,7 +173,6 @@ mod tests {
 
     use super::*;
     use crate::Router;
-    use crate::client::ClientError;
 
     type Reply = Result<(u16, &'static str, &'static str), ClientError>;
 

@@ -18,6 +18,15 @@
 //! | the current tag, or `*` | the write is made |
 //! | any other tag | `412 Precondition Failed` |
 //!
+//! [`Compression`](crate::middleware::Compression) gives a compressed read a tag of its own
+//! (`"<digest>-gzip"`, `"<digest>-br"`, [`ETag::for_content_coding`]), so the check accepts
+//! the stored tag in every coding the middleware may apply, in `If-Match` and
+//! `If-None-Match` alike: a client can write back with whichever tag its read carried.
+//!
+//! The order follows RFC 9110 §13.2.1: authentication (`401`/`403`, middleware) first, then
+//! a missing user (`404`), then the preconditions (`428`, `412`), and only then the body
+//! (`415`, `400`, `422`): a stale write is `412` whatever it carries.
+//!
 //! The check and the write are two calls to the store, which has no compare-and-swap: two
 //! writers holding the same tag at the same instant can both pass. The window is a few
 //! milliseconds instead of the whole edit; closing it needs a store with atomic operations.
@@ -32,8 +41,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::body::{FieldError, JsonRejection, Validate, json, json_valid};
-use crate::cache::{ETag, Outcome, evaluate, precondition_failed};
+use crate::cache::{ETag, Outcome, evaluate_variants, precondition_failed};
 use crate::kv::Store;
+use crate::middleware::ContentCoding;
 use crate::{Handler, PathParams, Problem, Request, Response};
 
 /// The path users are created under; `Location` is this plus `/{id}`.
@@ -195,9 +205,18 @@ fn require_if_match(req: &Request) -> Result<(), Problem> {
     ))
 }
 
-/// `412` unless the request's preconditions hold for `current`.
+/// `428` without `If-Match`, `412` unless the request's preconditions hold for `current`
+/// in any of the codings its representation may be sent in.
 fn check_preconditions(req: &Request, current: &Stored) -> Result<(), Problem> {
-    match evaluate(req.headers(), Some(&current.etag), None, req.method()) {
+    require_if_match(req)?;
+    let variants: Vec<ETag> = std::iter::once(current.etag.clone())
+        .chain(
+            ContentCoding::ALL
+                .iter()
+                .map(|coding| current.etag.for_content_coding(coding.as_str())),
+        )
+        .collect();
+    match evaluate_variants(req.headers(), &variants, None, req.method()) {
         Outcome::Proceed => Ok(()),
         Outcome::NotModified | Outcome::PreconditionFailed => Err(precondition_failed()),
     }
@@ -299,14 +318,21 @@ impl Users {
         Ok(res)
     }
 
-    /// `PUT /api/v1/users/{id}`: replaces an existing user; `If-Match` required.
-    pub fn replace(&self, req: Request) -> Result<Response, Problem> {
-        let id = path_id(&req)?;
-        require_if_match(&req)?;
-        let input: UserInput = json_valid(&req)?;
+    /// The user a write is aimed at, once it exists (`404`) and the request's preconditions
+    /// hold for it (`428`, `412`): before the body is looked at.
+    /// Answers the store, the user's id and the user.
+    fn load_for_write(&self, req: &Request) -> Result<(Store, String, Stored), Problem> {
+        let id = path_id(req)?;
         let store = self.store()?;
         let current = Self::load(&store, &id)?.ok_or_else(|| not_found(&id))?;
-        check_preconditions(&req, &current)?;
+        check_preconditions(req, &current)?;
+        Ok((store, id, current))
+    }
+
+    /// `PUT /api/v1/users/{id}`: replaces an existing user; `If-Match` required.
+    pub fn replace(&self, req: Request) -> Result<Response, Problem> {
+        let (store, id, _) = self.load_for_write(&req)?;
+        let input: UserInput = json_valid(&req)?;
         let stored = Self::save(&store, input.into_user(id))?;
         Ok(stored.into_response(StatusCode::OK))
     }
@@ -314,16 +340,12 @@ impl Users {
     /// `PATCH /api/v1/users/{id}`: a JSON merge patch (RFC 7396) of `name` and `email`;
     /// `If-Match` required.
     pub fn patch(&self, req: Request) -> Result<Response, Problem> {
-        let id = path_id(&req)?;
-        require_if_match(&req)?;
+        let (store, id, current) = self.load_for_write(&req)?;
         let patch: Value = json(&req)?;
         if !patch.is_object() {
             return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
                 .with_detail("a merge patch of a user must be a JSON object"));
         }
-        let store = self.store()?;
-        let current = Self::load(&store, &id)?.ok_or_else(|| not_found(&id))?;
-        check_preconditions(&req, &current)?;
         let mut merged =
             serde_json::json!({"name": current.user.name, "email": current.user.email});
         merge_patch(&mut merged, &patch);
@@ -340,11 +362,7 @@ impl Users {
 
     /// `DELETE /api/v1/users/{id}`: `204`; `If-Match` required.
     pub fn delete(&self, req: Request) -> Result<Response, Problem> {
-        let id = path_id(&req)?;
-        require_if_match(&req)?;
-        let store = self.store()?;
-        let current = Self::load(&store, &id)?.ok_or_else(|| not_found(&id))?;
-        check_preconditions(&req, &current)?;
+        let (store, id, _) = self.load_for_write(&req)?;
         store.delete(&user_key(&id))?;
         let mut res = Response::new(Vec::new());
         *res.status_mut() = StatusCode::NO_CONTENT;

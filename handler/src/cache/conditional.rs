@@ -115,14 +115,54 @@ pub fn evaluate(
     last_modified: Option<HttpDate>,
     method: &Method,
 ) -> Outcome {
-    let exists = etag.is_some() || last_modified.is_some();
+    evaluate_variants(
+        headers,
+        etag.map(std::slice::from_ref).unwrap_or_default(),
+        last_modified,
+        method,
+    )
+}
+
+/// [`evaluate`] for a representation known by several tags: the tag of its content and the
+/// tag of each content coding it may be sent in ([`ETag::for_content_coding`], as
+/// [`Compression`](crate::middleware::Compression) rewrites it). A tag in `If-Match` or
+/// `If-None-Match` matches when it matches any of `etags` (strong and weak comparison as
+/// in [`evaluate`]); an empty `etags` is no tag at all.
+///
+/// A handler of a state-changing method uses it so that a client holding the tag of a
+/// compressed read (`"<digest>-gzip"`) can still write.
+///
+/// ```
+/// use handler::cache::{ETag, Outcome, evaluate, evaluate_variants};
+/// use http::{HeaderMap, Method, header};
+///
+/// let current = ETag::strong("v2")?;
+/// let variants = [current.clone(), current.for_content_coding("gzip")];
+/// let mut headers = HeaderMap::new();
+/// headers.insert(header::IF_MATCH, "\"v2-gzip\"".parse().unwrap());
+/// assert_eq!(evaluate(&headers, Some(&current), None, &Method::PUT), Outcome::PreconditionFailed);
+/// assert_eq!(evaluate_variants(&headers, &variants, None, &Method::PUT), Outcome::Proceed);
+///
+/// // If-None-Match compares the same way: the client holds the current representation.
+/// let mut headers = HeaderMap::new();
+/// headers.insert(header::IF_NONE_MATCH, "\"v2-gzip\"".parse().unwrap());
+/// assert_eq!(evaluate_variants(&headers, &variants, None, &Method::PUT), Outcome::PreconditionFailed);
+/// # Ok::<(), handler::cache::InvalidETag>(())
+/// ```
+pub fn evaluate_variants(
+    headers: &HeaderMap,
+    etags: &[ETag],
+    last_modified: Option<HttpDate>,
+    method: &Method,
+) -> Outcome {
+    let exists = !etags.is_empty() || last_modified.is_some();
     let safe = *method == Method::GET || *method == Method::HEAD;
 
     // Step 1 (If-Match) and step 2 (If-Unmodified-Since, only without If-Match).
     if let Some(tags) = tag_list(headers, &header::IF_MATCH) {
         let holds = match tags {
             TagList::Any => exists,
-            TagList::Tags(tags) => etag.is_some_and(|e| tags.iter().any(|t| t.strong_eq(e))),
+            TagList::Tags(tags) => etags.iter().any(|e| tags.iter().any(|t| t.strong_eq(e))),
         };
         if !holds {
             return Outcome::PreconditionFailed;
@@ -139,7 +179,7 @@ pub fn evaluate(
     let failed = if let Some(tags) = tag_list(headers, &header::IF_NONE_MATCH) {
         match tags {
             TagList::Any => exists,
-            TagList::Tags(tags) => etag.is_some_and(|e| tags.iter().any(|t| t.weak_eq(e))),
+            TagList::Tags(tags) => etags.iter().any(|e| tags.iter().any(|t| t.weak_eq(e))),
         }
     } else if safe
         && let (Some(since), Some(modified)) = (

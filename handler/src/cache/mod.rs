@@ -7,7 +7,7 @@
 //! | [`CacheControlLayer`] | sets `Cache-Control` on `2xx` responses | |
 //! | [`ETag`] | entity tags, strong and weak comparison, body digests | RFC 9110 §8.8.3 |
 //! | [`HttpDate`] | parses all three `HTTP-date` formats, writes IMF-fixdate | RFC 9110 §5.6.7 |
-//! | [`ConditionalRequests`], [`evaluate`] | `304` / `412` from `If-*` preconditions | RFC 9110 §13 |
+//! | [`ConditionalRequests`], [`evaluate`], [`evaluate_variants`] | `304` / `412` from `If-*` preconditions | RFC 9110 §13 |
 //! | [`add_vary`] | adds a field to `Vary` without duplicates | RFC 9110 §12.5.5 |
 
 mod cache_control;
@@ -19,7 +19,9 @@ mod vary;
 
 pub use cache_control::{CacheControl, InvalidCacheControl, MaxStale};
 pub use cache_control_layer::CacheControlLayer;
-pub use conditional::{ConditionalRequests, Outcome, evaluate, not_modified, precondition_failed};
+pub use conditional::{
+    ConditionalRequests, Outcome, evaluate, evaluate_variants, not_modified, precondition_failed,
+};
 pub use etag::{ETag, InvalidETag};
 pub use http_date::{HttpDate, InvalidHttpDate};
 pub use vary::add_vary;

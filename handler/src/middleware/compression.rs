@@ -53,6 +53,16 @@ pub enum ContentCoding {
 }
 
 impl ContentCoding {
+    /// Every coding the middleware can apply, in its order of preference on ties.
+    ///
+    /// ```
+    /// use handler::middleware::ContentCoding;
+    ///
+    /// let codings: Vec<&str> = ContentCoding::ALL.iter().map(|c| c.as_str()).collect();
+    /// assert_eq!(codings, ["br", "gzip"]);
+    /// ```
+    pub const ALL: [ContentCoding; 2] = [ContentCoding::Brotli, ContentCoding::Gzip];
+
     /// The `Content-Encoding` token.
     ///
     /// ```
