@@ -104,7 +104,7 @@ const INCOMPRESSIBLE: [&str; 16] = [
 /// coding offered, or names `identity` with a higher weight than every coding.
 ///
 /// A response is left as it is when:
-/// - the request is `HEAD`, or the status is `1xx`, `204`, `206` or `304`;
+/// - the status is `1xx`, `204`, `206` or `304`;
 /// - it streams ([`BodyStream`]) or already has a `Content-Encoding`;
 /// - its body is smaller than the threshold ([`Compression::with_min_size`], default 1024
 ///   bytes);
@@ -334,7 +334,6 @@ pub fn choose_content_coding(
 
 impl Middleware for Compression {
     fn handle(&self, req: Request, next: Next<'_>) -> Result<Response, Problem> {
-        let head = req.method() == Method::HEAD;
         let mut accept = HeaderMap::new();
         for value in req.headers().get_all(header::ACCEPT_ENCODING) {
             accept.append(header::ACCEPT_ENCODING, value.clone());
@@ -344,9 +343,6 @@ impl Middleware for Compression {
             return Ok(res);
         }
         add_vary(res.headers_mut(), "Accept-Encoding");
-        if head {
-            return Ok(res);
-        }
         let Some(coding) = choose_content_coding(&accept, &self.offered()) else {
             return Ok(res);
         };
@@ -497,6 +493,53 @@ mod tests {
         bool,
     );
 
+    /// RFC 9110 §9.3.2: `HEAD` gets the header fields `GET` would, the coding and its ETag
+    /// included; the router removes the body afterwards.
+    #[test]
+    fn head_gets_the_headers_of_get() {
+        let body = text(4000);
+        let router = crate::Router::new()
+            .layer(Compression::new())
+            .get("/", move |_req: Request| {
+                let mut res = Response::new(body.clone());
+                res.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                res.headers_mut().insert(
+                    header::ETAG,
+                    crate::cache::ETag::from_body(&body).to_header_value(),
+                );
+                Ok(res)
+            })
+            .expect("route");
+        let send = |method: Method| {
+            router.handle(
+                http::Request::builder()
+                    .method(method)
+                    .uri("/")
+                    .header(header::ACCEPT_ENCODING, "gzip")
+                    .body(Vec::new())
+                    .expect("valid"),
+            )
+        };
+        let (get, head) = (send(Method::GET), send(Method::HEAD));
+        assert_eq!(get.headers()[header::CONTENT_ENCODING], "gzip");
+        for name in [
+            header::CONTENT_ENCODING,
+            header::CONTENT_LENGTH,
+            header::ETAG,
+            header::VARY,
+        ] {
+            assert_eq!(
+                head.headers().get(&name),
+                get.headers().get(&name),
+                "{name}"
+            );
+        }
+        assert!(head.body().is_empty());
+    }
+
     #[test]
     fn which_responses_are_compressed() {
         let cases: [Case; 16] = [
@@ -546,7 +589,7 @@ mod tests {
                 &[("content-type", "application/json")],
                 2000,
                 Method::HEAD,
-                None,
+                Some("br"),
                 true,
             ),
             (
