@@ -36,7 +36,7 @@
 
 use std::io::Write as _;
 
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::cache::{CacheControl, ETag, add_vary};
 use crate::stream::BodyStream;
@@ -375,6 +375,8 @@ mod tests {
     use std::io::Read as _;
 
     use super::*;
+    use http::Method;
+
     use crate::{Handler, Stack};
 
     const BR: Option<ContentCoding> = Some(ContentCoding::Brotli);
