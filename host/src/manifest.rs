@@ -249,7 +249,7 @@ fn describe(value: &Value) -> String {
 }
 
 /// Spin's snake-case ids (variable names): `[a-z][a-z0-9]*(_[a-z0-9]+)*`.
-fn is_snake(name: &str) -> bool {
+pub(crate) fn is_snake(name: &str) -> bool {
     is_id(name, '_')
 }
 

@@ -49,13 +49,10 @@ impl std::fmt::Debug for Variable {
     }
 }
 
-/// Spin's rule for variable names: lower snake case, starting with a letter.
+/// Spin's rule for variable names, the one the manifest checks: lower snake case, starting
+/// with a letter.
 pub(crate) fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && !name.ends_with('_')
-        && !name.contains("__")
+    crate::manifest::is_snake(name)
 }
 
 impl Host for PlatformView<'_> {
