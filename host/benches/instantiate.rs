@@ -30,26 +30,34 @@ fn handler_wasm() -> PathBuf {
 
 fn bench(c: &mut Criterion) {
     let wasm = handler_wasm();
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    // What `#[tokio::test]` gives a handler's tests: no hand-off between threads around the
+    // guest's task, so this measures the instance and the guest alone.
+    let local = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
     let mut group = c.benchmark_group("health");
-    for (name, reuse) in [("fresh_instance", 0), ("instance_reuse_1000", 1000)] {
-        let config = RuntimeConfig {
-            instance_reuse: reuse,
-            ..RuntimeConfig::default()
-        };
-        let harness = Harness::load_with(&wasm, config).expect("component loads");
-        group.bench_function(name, |b| {
-            b.to_async(&rt).iter(|| async {
-                let req = http::Request::get("/api/health")
-                    .body("")
-                    .expect("valid request");
-                let res = harness.send(req).await.expect("answered");
-                assert_eq!(res.status(), 200);
+    for (runtime, rt) in [("", &multi), ("_current_thread", &local)] {
+        for (name, reuse) in [("fresh_instance", 0), ("instance_reuse_1000", 1000)] {
+            let config = RuntimeConfig {
+                instance_reuse: reuse,
+                ..RuntimeConfig::default()
+            };
+            let harness = Harness::load_with(&wasm, config).expect("component loads");
+            group.bench_function(format!("{name}{runtime}"), |b| {
+                b.to_async(rt).iter(|| async {
+                    let req = http::Request::get("/api/health")
+                        .body("")
+                        .expect("valid request");
+                    let res = harness.send(req).await.expect("answered");
+                    assert_eq!(res.status(), 200);
+                });
             });
-        });
+        }
     }
     group.finish();
 }
