@@ -66,7 +66,7 @@ pub use config::{
 pub use error::{LoadError, RequestError, ServeError, TlsError};
 pub use harness::Harness;
 pub use outbound::{InvalidOutboundRule, OutboundRule};
-pub use platform::{KeyValue, KeyValueError, Variable};
+pub use platform::{KeyValue, KeyValueError, StoreError, Variable};
 pub use runtime::{RequestContext, ResponseBody, Runtime};
 pub use server::Server;
 pub use tls::self_signed_localhost;

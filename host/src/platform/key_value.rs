@@ -2,8 +2,10 @@
 //! layout, so `spin up` reads the same data) or an in-memory database.
 //!
 //! Every store label lives in one table keyed by `(store, key)`. Each call is one SQLite
-//! statement, so a `set` is atomic and durable once it returns, and concurrent requests never
-//! lose a write (the last one wins).
+//! statement (or one transaction, for increments and batches), so a `set` is atomic and
+//! durable once it returns and concurrent requests never lose a write (the last one wins);
+//! [`KeyValue::compare_and_swap`] writes only over the value a request read, which is how
+//! an update that raced with another one is refused instead of overwriting it.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -15,8 +17,9 @@ use wasmtime::component::Resource;
 use super::PlatformView;
 use super::fermyon::spin::key_value::{Error, Host, HostStore};
 
-/// Stores one instance may have open at once; more get `store-table-full`.
-const MAX_OPEN_STORES: usize = 64;
+/// Stores one instance may have open at once (Spin's stores and `wasi:keyvalue` buckets
+/// together); more get `store-table-full`.
+pub(super) const MAX_OPEN_STORES: usize = 64;
 
 /// A key-value database shared by every instance (and every component) of an application.
 /// Cloning shares the connection.
@@ -33,6 +36,29 @@ impl std::fmt::Debug for KeyValue {
             None => f.write_str("KeyValue(in memory)"),
         }
     }
+}
+
+/// A database operation failed (I/O, a lock held too long by another process...).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("key-value database error: {0}")]
+pub struct StoreError(String);
+
+impl From<StoreError> for Error {
+    fn from(err: StoreError) -> Self {
+        Error::Other(err.0)
+    }
+}
+
+/// Runs `op` on tokio's blocking pool: SQLite may wait for a lock (another process, a slow
+/// disk), and that must not stall the threads serving requests.
+pub(super) async fn blocking<R: Send + 'static>(
+    key_value: &KeyValue,
+    op: impl FnOnce(&KeyValue) -> Result<R, StoreError> + Send + 'static,
+) -> Result<R, StoreError> {
+    let key_value = key_value.clone();
+    tokio::task::spawn_blocking(move || op(&key_value))
+        .await
+        .map_err(|err| StoreError(format!("the key-value task failed: {err}")))?
 }
 
 /// The database could not be opened or prepared.
@@ -94,16 +120,19 @@ impl KeyValue {
         self.location.as_deref()
     }
 
-    fn with<R>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> Result<R, Error> {
-        let conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
-        f(&conn).map_err(|err| {
+    fn with<R>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<R>,
+    ) -> Result<R, StoreError> {
+        let mut conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut conn).map_err(|err| {
             tracing::warn!("key-value database error: {err}");
-            Error::Other(err.to_string())
+            StoreError(err.to_string())
         })
     }
 
     /// The value of `key` in `store`.
-    pub fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>, Error> {
+    pub fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.with(|db| {
             db.prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")?
                 .query_row(params![store, key], |row| row.get(0))
@@ -112,7 +141,7 @@ impl KeyValue {
     }
 
     /// Sets `key` in `store` to `value`.
-    pub fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<(), Error> {
+    pub fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {
         self.with(|db| {
             db.prepare_cached(
                 "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
@@ -124,7 +153,7 @@ impl KeyValue {
     }
 
     /// Removes `key` from `store` (no error when it is absent).
-    pub fn delete(&self, store: &str, key: &str) -> Result<(), Error> {
+    pub fn delete(&self, store: &str, key: &str) -> Result<(), StoreError> {
         self.with(|db| {
             db.prepare_cached("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2")?
                 .execute(params![store, key])
@@ -133,7 +162,7 @@ impl KeyValue {
     }
 
     /// Whether `store` has `key`.
-    pub fn exists(&self, store: &str, key: &str) -> Result<bool, Error> {
+    pub fn exists(&self, store: &str, key: &str) -> Result<bool, StoreError> {
         self.with(|db| {
             db.prepare_cached("SELECT 1 FROM spin_key_value WHERE store = ?1 AND key = ?2")?
                 .exists(params![store, key])
@@ -141,11 +170,110 @@ impl KeyValue {
     }
 
     /// Every key of `store`, sorted.
-    pub fn keys(&self, store: &str) -> Result<Vec<String>, Error> {
+    pub fn keys(&self, store: &str) -> Result<Vec<String>, StoreError> {
         self.with(|db| {
             db.prepare_cached("SELECT key FROM spin_key_value WHERE store = ?1 ORDER BY key")?
                 .query_map(params![store], |row| row.get(0))?
                 .collect()
+        })
+    }
+
+    /// Sets `key` to `value` only if its value is still `expected` (`None`: still absent), in
+    /// one statement; `false` when another write came first.
+    pub fn compare_and_swap(
+        &self,
+        store: &str,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: &[u8],
+    ) -> Result<bool, StoreError> {
+        self.with(|db| {
+            let changed = match expected {
+                None => db
+                    .prepare_cached(
+                        "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (store, key) DO NOTHING",
+                    )?
+                    .execute(params![store, key, value])?,
+                Some(expected) => db
+                    .prepare_cached(
+                        "UPDATE spin_key_value SET value = ?4
+                         WHERE store = ?1 AND key = ?2 AND value = ?3",
+                    )?
+                    .execute(params![store, key, expected, value])?,
+            };
+            Ok(changed == 1)
+        })
+    }
+
+    /// Adds `delta` to the integer at `key` (absent: 0), kept as decimal text, atomically;
+    /// returns the new value. A value that is not an integer is an error.
+    pub fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64, StoreError> {
+        let result = self.with(|db| {
+            let tx = db.transaction()?;
+            let current: Option<Vec<u8>> = tx
+                .prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+                .query_row(params![store, key], |row| row.get(0))
+                .optional()?;
+            let current = match current {
+                None => Some(0),
+                Some(bytes) => std::str::from_utf8(&bytes)
+                    .ok()
+                    .and_then(|text| text.trim().parse::<i64>().ok()),
+            };
+            let Some(next) = current.and_then(|n| n.checked_add(delta)) else {
+                return Ok(None);
+            };
+            tx.prepare_cached(
+                "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute(params![store, key, next.to_string().into_bytes()])?;
+            tx.commit()?;
+            Ok(Some(next))
+        })?;
+        result.ok_or_else(|| {
+            StoreError(format!(
+                "the value of `{key}` is not an integer that can take {delta} more"
+            ))
+        })
+    }
+
+    /// The values of `keys`, in order.
+    pub fn get_many(
+        &self,
+        store: &str,
+        keys: Vec<String>,
+    ) -> Result<Vec<(String, Option<Vec<u8>>)>, StoreError> {
+        keys.into_iter()
+            .map(|key| self.get(store, &key).map(|value| (key, value)))
+            .collect()
+    }
+
+    /// Sets every pair in one transaction.
+    pub fn set_many(&self, store: &str, pairs: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        self.with(|db| {
+            let tx = db.transaction()?;
+            for (key, value) in pairs {
+                tx.prepare_cached(
+                    "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
+                )?
+                .execute(params![store, key, value])?;
+            }
+            tx.commit()
+        })
+    }
+
+    /// Removes every key in one transaction.
+    pub fn delete_many(&self, store: &str, keys: &[String]) -> Result<(), StoreError> {
+        self.with(|db| {
+            let tx = db.transaction()?;
+            for key in keys {
+                tx.prepare_cached("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+                    .execute(params![store, key])?;
+            }
+            tx.commit()
         })
     }
 }
@@ -163,25 +291,6 @@ impl PlatformView<'_> {
             .get(store)
             .map(|open| open.label.clone())
             .map_err(|err| Error::Other(err.to_string()))
-    }
-}
-
-impl PlatformView<'_> {
-    /// Runs `op` on the store's database in tokio's blocking pool: SQLite may wait for a lock
-    /// (another process, a slow disk), and that must not stall the threads serving requests.
-    fn blocking<R: Send + 'static>(
-        &self,
-        store: &Resource<OpenStore>,
-        op: impl FnOnce(&KeyValue, &str) -> Result<R, Error> + Send + 'static,
-    ) -> impl Future<Output = Result<R, Error>> + Send + 'static {
-        let label = self.label(store);
-        let key_value = self.platform.key_value.clone();
-        async move {
-            let label = label?;
-            tokio::task::spawn_blocking(move || op(&key_value, &label))
-                .await
-                .map_err(|err| Error::Other(format!("the key-value task failed: {err}")))?
-        }
     }
 }
 
@@ -207,8 +316,8 @@ impl HostStore for PlatformView<'_> {
         store: Resource<OpenStore>,
         key: String,
     ) -> Result<Option<Vec<u8>>, Error> {
-        self.blocking(&store, move |kv, label| kv.get(label, &key))
-            .await
+        let label = self.label(&store)?;
+        Ok(blocking(&self.platform.key_value, move |kv| kv.get(&label, &key)).await?)
     }
 
     async fn set(
@@ -217,22 +326,26 @@ impl HostStore for PlatformView<'_> {
         key: String,
         value: Vec<u8>,
     ) -> Result<(), Error> {
-        self.blocking(&store, move |kv, label| kv.set(label, &key, &value))
-            .await
+        let label = self.label(&store)?;
+        Ok(blocking(&self.platform.key_value, move |kv| {
+            kv.set(&label, &key, &value)
+        })
+        .await?)
     }
 
     async fn delete(&mut self, store: Resource<OpenStore>, key: String) -> Result<(), Error> {
-        self.blocking(&store, move |kv, label| kv.delete(label, &key))
-            .await
+        let label = self.label(&store)?;
+        Ok(blocking(&self.platform.key_value, move |kv| kv.delete(&label, &key)).await?)
     }
 
     async fn exists(&mut self, store: Resource<OpenStore>, key: String) -> Result<bool, Error> {
-        self.blocking(&store, move |kv, label| kv.exists(label, &key))
-            .await
+        let label = self.label(&store)?;
+        Ok(blocking(&self.platform.key_value, move |kv| kv.exists(&label, &key)).await?)
     }
 
     async fn get_keys(&mut self, store: Resource<OpenStore>) -> Result<Vec<String>, Error> {
-        self.blocking(&store, |kv, label| kv.keys(label)).await
+        let label = self.label(&store)?;
+        Ok(blocking(&self.platform.key_value, move |kv| kv.keys(&label)).await?)
     }
 
     async fn drop(&mut self, store: Resource<OpenStore>) -> wasmtime::Result<()> {
@@ -262,6 +375,64 @@ mod tests {
         assert!(!kv.exists("default", "a").expect("exists"));
         assert!(kv.exists("default", "b").expect("exists"));
         assert_eq!(kv.get("default", "missing").expect("get"), None);
+    }
+
+    #[test]
+    fn compare_and_swap_writes_only_over_the_expected_value() {
+        let kv = KeyValue::in_memory().expect("open");
+        assert!(
+            kv.compare_and_swap("s", "k", None, b"1").expect("cas"),
+            "absent: created"
+        );
+        assert!(
+            !kv.compare_and_swap("s", "k", None, b"2").expect("cas"),
+            "no longer absent"
+        );
+        assert!(
+            !kv.compare_and_swap("s", "k", Some(b"0"), b"2")
+                .expect("cas"),
+            "stale"
+        );
+        assert!(
+            kv.compare_and_swap("s", "k", Some(b"1"), b"2")
+                .expect("cas"),
+            "current"
+        );
+        assert_eq!(kv.get("s", "k").expect("get"), Some(b"2".to_vec()));
+    }
+
+    #[test]
+    fn increments_are_decimal_integers() {
+        let kv = KeyValue::in_memory().expect("open");
+        assert_eq!(kv.increment("s", "n", 5).expect("inc"), 5);
+        assert_eq!(kv.increment("s", "n", -2).expect("inc"), 3);
+        assert_eq!(kv.get("s", "n").expect("get"), Some(b"3".to_vec()));
+        kv.set("s", "text", b"abc").expect("set");
+        assert!(kv.increment("s", "text", 1).is_err());
+        kv.set("s", "max", i64::MAX.to_string().as_bytes())
+            .expect("set");
+        assert!(kv.increment("s", "max", 1).is_err(), "overflow is an error");
+    }
+
+    #[test]
+    fn batches_apply_together() {
+        let kv = KeyValue::in_memory().expect("open");
+        kv.set_many(
+            "s",
+            &[("a".into(), b"1".to_vec()), ("b".into(), b"2".to_vec())],
+        )
+        .expect("set many");
+        assert_eq!(
+            kv.get_many("s", vec!["a".into(), "x".into()])
+                .expect("get many"),
+            [
+                ("a".to_owned(), Some(b"1".to_vec())),
+                ("x".to_owned(), None)
+            ]
+        );
+        kv.delete_many("s", &["a".into(), "b".into()])
+            .expect("delete many");
+        assert!(kv.keys("s").expect("keys").is_empty());
     }
 
     #[test]

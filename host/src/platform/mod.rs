@@ -1,17 +1,18 @@
 //! The Spin platform interfaces a component may import beside WASI: the key-value store
-//! (`fermyon:spin/key-value@2.0.0`) and application variables
-//! (`fermyon:spin/variables@2.0.0`), as spin-sdk 5.2's `key_value` and `variables` modules
-//! call them. A component that imports neither links and runs as before.
+//! (`fermyon:spin/key-value@2.0.0`, and `wasi:keyvalue@0.2.0-draft2` with compare-and-swap
+//! on the same data) and application variables (`fermyon:spin/variables@2.0.0`), as
+//! spin-sdk 5.2 calls them. A component that imports neither links and runs as before.
 
 mod key_value;
 mod variables;
+mod wasi_keyvalue;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use wasmtime::component::{Linker, ResourceTable};
 
-pub use self::key_value::{KeyValue, KeyValueError};
+pub use self::key_value::{KeyValue, KeyValueError, StoreError};
 pub use self::variables::Variable;
 
 wasmtime::component::bindgen!({
@@ -19,10 +20,13 @@ wasmtime::component::bindgen!({
     world: "fermyon:spin/host",
     with: {
         "fermyon:spin/key-value.store": key_value::OpenStore,
+        "wasi:keyvalue/store.bucket": wasi_keyvalue::Bucket,
+        "wasi:keyvalue/atomics.cas": wasi_keyvalue::Cas,
     },
     // SQLite calls block: they run on tokio's blocking pool, never on a worker thread.
     imports: {
         "fermyon:spin/key-value": async,
+        "wasi:keyvalue": async,
     },
 });
 
@@ -60,5 +64,8 @@ pub(crate) fn add_to_linker<T: PlatformState + 'static>(
 ) -> wasmtime::Result<()> {
     fermyon::spin::key_value::add_to_linker::<T, HasPlatform>(linker, T::platform)?;
     fermyon::spin::variables::add_to_linker::<T, HasPlatform>(linker, T::platform)?;
+    wasi::keyvalue::store::add_to_linker::<T, HasPlatform>(linker, T::platform)?;
+    wasi::keyvalue::atomics::add_to_linker::<T, HasPlatform>(linker, T::platform)?;
+    wasi::keyvalue::batch::add_to_linker::<T, HasPlatform>(linker, T::platform)?;
     Ok(())
 }
