@@ -63,6 +63,26 @@ impl From<KvError> for Problem {
     }
 }
 
+/// Why [`Cas::swap`](super::Cas::swap) did not write.
+///
+/// ```
+/// use handler::kv::{KvError, SwapError};
+///
+/// assert_eq!(SwapError::from(KvError::AccessDenied), SwapError::Store(KvError::AccessDenied));
+/// assert!(SwapError::Conflict.to_string().contains("changed"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SwapError {
+    /// The key was written (or deleted, or created) since the snapshot: the other write is
+    /// kept and this one is not made. Take a new snapshot to retry.
+    #[error("the key changed since it was read")]
+    Conflict,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] KvError),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,5 @@
 //! Key-value storage: a small store API over Spin's key-value interface
-//! (`fermyon:spin/key-value@2.0.0`).
+//! (`fermyon:spin/key-value@2.0.0`), with compare-and-swap from `wasi:keyvalue@0.2.0-draft2`.
 //!
 //! A [`Store`] is opened by label: `default` is the store every Spin application may be
 //! granted, others are declared in the manifest (`key_value_stores = ["default", ...]`).
@@ -9,16 +9,21 @@
 //!
 //! | Build | Backend |
 //! | --- | --- |
-//! | `wasm32` (the component) | spin-sdk's `key_value::Store`: whatever the host provides (SQLite, Redis, Azure Cosmos, ...) |
-//! | native (unit tests, doc tests) | a process-wide in-memory map per label, so handlers that persist state are unit-tested with a plain `cargo test` |
+//! | `wasm32` with `spin-platform` (the component) | spin-sdk's `key_value::Store`: whatever the host provides (SQLite, Redis, Azure Cosmos, ...); [`Store::cas`] through `wasi:keyvalue/atomics@0.2.0-draft2` |
+//! | native (unit tests, doc tests), or `wasm32` without `spin-platform` | a process-wide in-memory map per label, so handlers that persist state are unit-tested with a plain `cargo test`; [`Store::cas`] is atomic under its lock |
 //!
 //! Natively a store of any label opens (a host only opens the labels the manifest grants),
 //! and every test in the process shares a label's contents: a test that needs a store of its
 //! own opens a label no other test uses, or [`Store::clear`]s it. [`inject_failure`] makes a
 //! label fail, to test how handlers answer a broken store.
 //!
-//! Spin's key-value interface has no transactions and no compare-and-swap: a read followed by
-//! a write can interleave with another instance's write.
+//! Spin's key-value interface has no transactions and no compare-and-swap: a [`get`](Store::get)
+//! followed by a [`set`](Store::set) can interleave with another instance's write. A
+//! read-modify-write that must not lose updates takes a [`Cas`] snapshot instead
+//! ([`Store::cas`]) and [`swap`](Cas::swap)s: the swap is refused with
+//! [`SwapError::Conflict`] when the key changed in between. Under Spin it goes through
+//! `wasi:keyvalue/atomics` on a bucket of the same label (opened on the first `cas`, and
+//! subject to the same `key_value_stores` grant); there is no conditional delete.
 //!
 //! ```
 //! use handler::kv::Store;
@@ -69,7 +74,7 @@ use memory as backend;
 #[cfg(all(target_arch = "wasm32", feature = "spin-platform"))]
 use spin as backend;
 
-pub use error::KvError;
+pub use error::{KvError, SwapError};
 #[cfg(not(all(target_arch = "wasm32", feature = "spin-platform")))]
 pub use memory::inject_failure;
 
@@ -160,6 +165,43 @@ impl Store {
         Ok(keys)
     }
 
+    /// A compare-and-swap snapshot of `key`: its value now ([`Cas::current`], `None` when
+    /// absent), to be replaced with [`Cas::swap`] only if nothing wrote the key in between.
+    ///
+    /// ```
+    /// use handler::kv::{Store, SwapError};
+    ///
+    /// # fn main() -> Result<(), handler::kv::KvError> {
+    /// let store = Store::open("kv-cas-example")?;
+    /// store.set("count", b"1")?;
+    ///
+    /// // Read, modify, write back: succeeds when nobody wrote in between.
+    /// let cas = store.cas("count")?;
+    /// assert_eq!(cas.current(), Some(&b"1"[..]));
+    /// cas.swap(b"2").expect("no intervening write");
+    ///
+    /// // A write after the snapshot makes the swap fail, and that write is kept.
+    /// let cas = store.cas("count")?;
+    /// store.set("count", b"10")?;
+    /// assert_eq!(cas.swap(b"3"), Err(SwapError::Conflict));
+    /// assert_eq!(store.get("count")?.as_deref(), Some(&b"10"[..]));
+    ///
+    /// // On an absent key, the swap creates it only if it is still absent.
+    /// let cas = store.cas("new")?;
+    /// assert_eq!(cas.current(), None);
+    /// cas.swap(b"first").expect("still absent");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn cas(&self, key: &str) -> Result<Cas, KvError> {
+        let (current, inner) = self.inner.cas(key)?;
+        Ok(Cas {
+            key: key.to_owned(),
+            current,
+            inner,
+        })
+    }
+
     /// Native builds only: removes every key of this label, so a test starts from an empty
     /// store. (Spin's interface has no such operation.)
     ///
@@ -173,6 +215,45 @@ impl Store {
     #[cfg(not(all(target_arch = "wasm32", feature = "spin-platform")))]
     pub fn clear(&self) -> Result<(), KvError> {
         self.inner.clear()
+    }
+}
+
+/// A compare-and-swap snapshot of one key, from [`Store::cas`]: the value the key had, and
+/// the right to replace it if it still has it.
+///
+/// Under Spin this is a `wasi:keyvalue/atomics` `cas` resource, whose semantics are the
+/// host's (a version or a comparison of the bytes); the in-memory backend refuses the swap
+/// after any write or delete of the key, even one that restored the same bytes.
+pub struct Cas {
+    key: String,
+    current: Option<Vec<u8>>,
+    inner: backend::Cas,
+}
+
+impl std::fmt::Debug for Cas {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cas")
+            .field("key", &self.key)
+            .field("current", &self.current.as_ref().map(Vec::len))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cas {
+    /// The key the snapshot is of.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The key's value when the snapshot was taken, `None` if it had none.
+    pub fn current(&self) -> Option<&[u8]> {
+        self.current.as_deref()
+    }
+
+    /// Sets the key to `value` if it has not changed since the snapshot (an absent key: if it
+    /// is still absent); [`SwapError::Conflict`] otherwise, leaving the other write in place.
+    pub fn swap(self, value: &[u8]) -> Result<(), SwapError> {
+        self.inner.swap(value)
     }
 }
 
@@ -251,6 +332,103 @@ mod tests {
         );
         assert!(Store::open("kv-test-not-failing").is_ok());
         inject_failure("kv-test-failing", None);
+        assert_eq!(store.get("k")?, Some(b"v".to_vec()));
+        Ok(())
+    }
+
+    #[test]
+    fn swap_without_intervening_write_succeeds() -> Result<(), SwapError> {
+        let store = Store::open("kv-test-cas-ok")?;
+        store.clear()?;
+        store.set("k", b"v1")?;
+        let cas = store.cas("k")?;
+        assert_eq!(cas.key(), "k");
+        assert_eq!(cas.current(), Some(&b"v1"[..]));
+        // Reads do not count as changes.
+        assert_eq!(store.get("k")?, Some(b"v1".to_vec()));
+        cas.swap(b"v2")?;
+        assert_eq!(store.get("k")?, Some(b"v2".to_vec()));
+        // A fresh snapshot sees the swapped value and can swap again.
+        let cas = store.cas("k")?;
+        assert_eq!(cas.current(), Some(&b"v2"[..]));
+        cas.swap(b"v3")?;
+        assert_eq!(store.get("k")?, Some(b"v3".to_vec()));
+        Ok(())
+    }
+
+    #[test]
+    fn swap_after_another_write_conflicts() -> Result<(), KvError> {
+        let store = Store::open("kv-test-cas-conflict")?;
+        store.clear()?;
+        store.set("k", b"v1")?;
+
+        let cas = store.cas("k")?;
+        store.set("k", b"other")?;
+        assert_eq!(cas.swap(b"mine"), Err(SwapError::Conflict));
+        assert_eq!(store.get("k")?, Some(b"other".to_vec()));
+
+        // Two snapshots of the same version: the first swap wins, the second conflicts.
+        let first = store.cas("k")?;
+        let second = Store::open("kv-test-cas-conflict")?.cas("k")?;
+        assert_eq!(first.swap(b"first"), Ok(()));
+        assert_eq!(second.swap(b"second"), Err(SwapError::Conflict));
+        assert_eq!(store.get("k")?, Some(b"first".to_vec()));
+
+        // Even a write of the same bytes is a change (no ABA).
+        let cas = store.cas("k")?;
+        store.set("k", b"first")?;
+        assert_eq!(cas.swap(b"mine"), Err(SwapError::Conflict));
+
+        // So is a delete, and a swap does not bring the key back.
+        let cas = store.cas("k")?;
+        store.delete("k")?;
+        assert_eq!(cas.swap(b"mine"), Err(SwapError::Conflict));
+        assert_eq!(store.get("k")?, None);
+
+        // And other keys do not matter.
+        store.set("k", b"v")?;
+        let cas = store.cas("k")?;
+        store.set("other-key", b"x")?;
+        assert_eq!(cas.swap(b"w"), Ok(()));
+        Ok(())
+    }
+
+    #[test]
+    fn cas_on_an_absent_key_creates_it_only_if_still_absent() -> Result<(), KvError> {
+        let store = Store::open("kv-test-cas-absent")?;
+        store.clear()?;
+
+        let cas = store.cas("new")?;
+        assert_eq!(cas.current(), None);
+        assert_eq!(cas.swap(b"created"), Ok(()));
+        assert_eq!(store.get("new")?, Some(b"created".to_vec()));
+
+        let cas = store.cas("raced")?;
+        store.set("raced", b"theirs")?;
+        assert_eq!(cas.swap(b"mine"), Err(SwapError::Conflict));
+        assert_eq!(store.get("raced")?, Some(b"theirs".to_vec()));
+
+        // Two creators: one wins.
+        let one = store.cas("both")?;
+        let two = store.cas("both")?;
+        assert_eq!(one.swap(b"one"), Ok(()));
+        assert_eq!(two.swap(b"two"), Err(SwapError::Conflict));
+        assert_eq!(store.get("both")?, Some(b"one".to_vec()));
+        Ok(())
+    }
+
+    #[test]
+    fn cas_reports_store_failures() -> Result<(), KvError> {
+        let store = Store::open("kv-test-cas-failing")?;
+        store.set("k", b"v")?;
+        let cas = store.cas("k")?;
+        inject_failure("kv-test-cas-failing", Some(KvError::StoreTableFull));
+        assert_eq!(store.cas("k").map(|_| ()), Err(KvError::StoreTableFull));
+        assert_eq!(
+            cas.swap(b"w"),
+            Err(SwapError::Store(KvError::StoreTableFull))
+        );
+        inject_failure("kv-test-cas-failing", None);
         assert_eq!(store.get("k")?, Some(b"v".to_vec()));
         Ok(())
     }

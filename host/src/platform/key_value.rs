@@ -21,6 +21,9 @@ use super::fermyon::spin::key_value::{Error, Host, HostStore};
 /// together); more get `store-table-full`.
 pub(super) const MAX_OPEN_STORES: usize = 64;
 
+/// A key and its value, if it has one.
+pub type KeyAndValue = (String, Option<Vec<u8>>);
+
 /// A key-value database shared by every instance (and every component) of an application.
 /// Cloning shares the connection.
 #[derive(Clone)]
@@ -244,7 +247,7 @@ impl KeyValue {
         &self,
         store: &str,
         keys: Vec<String>,
-    ) -> Result<Vec<(String, Option<Vec<u8>>)>, StoreError> {
+    ) -> Result<Vec<KeyAndValue>, StoreError> {
         keys.into_iter()
             .map(|key| self.get(store, &key).map(|value| (key, value)))
             .collect()
