@@ -94,7 +94,7 @@
 //! | [`cache`] | [`ConditionalRequests`](cache::ConditionalRequests), [`evaluate`](cache::evaluate) | `304`/`412` from `If-*` headers (RFC 9110 §13) |
 //! | [`cache`] | [`CacheControl`](cache::CacheControl), [`CacheControlLayer`](cache::CacheControlLayer) | typed `Cache-Control` (RFC 9111) |
 //! | [`cache`] | [`ETag`](cache::ETag), [`HttpDate`](cache::HttpDate), [`add_vary`](cache::add_vary) | validators and `Vary` |
-//! | [`kv`] | [`Store`](kv::Store), [`KvError`](kv::KvError) | key-value storage (Spin's `key-value`); errors know their status |
+//! | [`kv`] | [`Store`](kv::Store), [`Cas`](kv::Cas), [`KvError`](kv::KvError) | key-value storage (Spin's `key-value`, compare-and-swap through `wasi:keyvalue/atomics`); errors know their status |
 //! | [`config`] | [`get`](config::get), [`get_or`](config::get_or) | configuration variables (Spin's `variables`); `SPIN_VARIABLE_*` natively |
 //! | [`client`] | [`Client`](client::Client), [`RetryPolicy`](client::RetryPolicy), [`ClientError`](client::ClientError) | outbound HTTP with a per-attempt timeout and retries (exponential backoff, full jitter) of idempotent requests |
 //! | [`app`] | [`app::handle`] | the example application |

@@ -7,7 +7,7 @@
 //! | `GET /api/v1/users` | `200` every user, sorted by id, `Cache-Control: max-age=60, stale-while-revalidate=30` |
 //! | `POST /api/v1/users` | auth; `201` with `Location`, `ETag` and the user; `415`/`400`/`422` for bad bodies |
 //! | `GET /api/v1/users/{id}` | `200` the user with its `ETag` (`max-age=60`), `304` for a matching `If-None-Match`, or `404` |
-//! | `PUT /api/v1/users/{id}` | auth; replaces the user, `200`; `If-Match` required: `428` without, `412` when stale |
+//! | `PUT /api/v1/users/{id}` | auth; replaces the user, `200`; `If-Match` required: `428` without, `412` when stale or changed concurrently (compare-and-swap) |
 //! | `PATCH /api/v1/users/{id}` | auth; JSON merge patch (RFC 7396), `200`; `If-Match` required (`428`/`412`) |
 //! | `DELETE /api/v1/users/{id}` | auth; `204`; `If-Match` required (`428`/`412`) |
 //! | `GET /api/v1/upstream/{*path}` | forwarded to `{upstream_origin}/{path}?{query}`: the upstream's status, `Content-Type` and body, `upstream-attempts: <n>` (up to 3 attempts of 2 s); `502`/`504` problem when no response |
@@ -25,7 +25,7 @@
 //!
 //! | Capability | Used for |
 //! | --- | --- |
-//! | key-value store `default` ([`kv`](crate::kv)) | the users, one JSON document per key `users/<id>` ([`Users`]) |
+//! | key-value store `default` ([`kv`](crate::kv)) | the users, one JSON document per key `users/<id>` ([`Users`]); `PUT`/`PATCH` through `wasi:keyvalue/atomics` compare-and-swap |
 //! | variables ([`config`](crate::config)) | `greeting`, `jwt_issuer`, `jwt_secret`, `upstream_origin`, each with a built-in default ([`AppConfig`], the `VAR_*` and `DEFAULT_*` constants) |
 //! | outbound HTTP ([`client`](crate::client)) | the upstream routes, with timeouts and retries |
 //!

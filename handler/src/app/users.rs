@@ -27,9 +27,14 @@
 //! a missing user (`404`), then the preconditions (`428`, `412`), and only then the body
 //! (`415`, `400`, `422`): a stale write is `412` whatever it carries.
 //!
-//! The check and the write are two calls to the store, which has no compare-and-swap: two
-//! writers holding the same tag at the same instant can both pass. The window is a few
-//! milliseconds instead of the whole edit; closing it needs a store with atomic operations.
+//! `PUT` and `PATCH` check and write atomically: they take a compare-and-swap snapshot of
+//! the user ([`Store::cas`]), answer `404`, `428` or `412` against that snapshot, and
+//! [`swap`](crate::kv::Cas::swap) the new representation in. If another write landed
+//! between the snapshot and the swap, the swap is refused and the request is answered
+//! `412` ("the user changed while this request was processed"), the other write kept: of
+//! two writers holding the same tag, exactly one succeeds. `DELETE` checks then deletes in
+//! two calls (`wasi:keyvalue` has no conditional delete), so a write landing in between is
+//! deleted with the user.
 //!
 //! A store failure is answered with the [`KvError`](crate::kv::KvError)'s status (`500` or
 //! `503`) as problem+json.
@@ -42,7 +47,7 @@ use serde_json::Value;
 
 use crate::body::{FieldError, JsonRejection, Validate, json, json_valid};
 use crate::cache::{ETag, Outcome, evaluate_variants, precondition_failed};
-use crate::kv::Store;
+use crate::kv::{Cas, Store, SwapError};
 use crate::middleware::ContentCoding;
 use crate::{Handler, PathParams, Problem, Request, Response};
 
@@ -281,6 +286,20 @@ impl Users {
         Ok(stored)
     }
 
+    /// Writes `user` over the snapshot `cas` was taken of, if the user has not changed
+    /// since: `412` when it has.
+    fn swap(cas: Cas, user: User) -> Result<Stored, Problem> {
+        let stored = Stored::new(user)?;
+        #[cfg(test)]
+        tests::before_swap();
+        match cas.swap(&stored.bytes) {
+            Ok(()) => Ok(stored),
+            Err(SwapError::Conflict) => Err(Problem::new(StatusCode::PRECONDITION_FAILED)
+                .with_detail("the user changed while this request was processed")),
+            Err(SwapError::Store(err)) => Err(err.into()),
+        }
+    }
+
     /// `GET /api/v1/users`: every user, sorted by id.
     pub fn list(&self, _req: Request) -> Result<Response, Problem> {
         let store = self.store()?;
@@ -329,18 +348,33 @@ impl Users {
         Ok((store, id, current))
     }
 
-    /// `PUT /api/v1/users/{id}`: replaces an existing user; `If-Match` required.
+    /// As [`load_for_write`](Self::load_for_write), from a compare-and-swap snapshot of the
+    /// user: answers the user's id, the snapshot to [`swap`](Self::swap) the new user in
+    /// with, and the user as the snapshot saw it.
+    fn snapshot_for_write(&self, req: &Request) -> Result<(String, Cas, Stored), Problem> {
+        let id = path_id(req)?;
+        let store = self.store()?;
+        let cas = store.cas(&user_key(&id))?;
+        let bytes = cas.current().ok_or_else(|| not_found(&id))?;
+        let current = Stored::parse(&id, bytes.to_vec())?;
+        check_preconditions(req, &current)?;
+        Ok((id, cas, current))
+    }
+
+    /// `PUT /api/v1/users/{id}`: replaces an existing user; `If-Match` required. The check
+    /// and the write are one compare-and-swap: a concurrent write in between is `412`.
     pub fn replace(&self, req: Request) -> Result<Response, Problem> {
-        let (store, id, _) = self.load_for_write(&req)?;
+        let (id, cas, _) = self.snapshot_for_write(&req)?;
         let input: UserInput = json_valid(&req)?;
-        let stored = Self::save(&store, input.into_user(id))?;
+        let stored = Self::swap(cas, input.into_user(id))?;
         Ok(stored.into_response(StatusCode::OK))
     }
 
     /// `PATCH /api/v1/users/{id}`: a JSON merge patch (RFC 7396) of `name` and `email`;
-    /// `If-Match` required.
+    /// `If-Match` required. The patch applies to the user the preconditions were checked
+    /// against, and is written only if that is still the user: a concurrent write is `412`.
     pub fn patch(&self, req: Request) -> Result<Response, Problem> {
-        let (store, id, current) = self.load_for_write(&req)?;
+        let (id, cas, current) = self.snapshot_for_write(&req)?;
         let patch: Value = json(&req)?;
         if !patch.is_object() {
             return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
@@ -356,11 +390,15 @@ impl Users {
         input
             .validate()
             .map_err(|errors| Problem::from(JsonRejection::Invalid { errors }))?;
-        let stored = Self::save(&store, input.into_user(id))?;
+        let stored = Self::swap(cas, input.into_user(id))?;
         Ok(stored.into_response(StatusCode::OK))
     }
 
     /// `DELETE /api/v1/users/{id}`: `204`; `If-Match` required.
+    ///
+    /// Unlike `PUT` and `PATCH` this checks and then deletes in two calls to the store:
+    /// `wasi:keyvalue` has no conditional delete, so a write that lands between the check
+    /// and the delete is deleted with the user (the window is the two calls, not the edit).
     pub fn delete(&self, req: Request) -> Result<Response, Problem> {
         let (store, id, _) = self.load_for_write(&req)?;
         store.delete(&user_key(&id))?;
@@ -393,9 +431,162 @@ fn merge_patch(target: &mut Value, patch: &Value) {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use http::Method;
     use serde_json::json;
 
     use super::*;
+    use crate::Router;
+
+    type Hook = Box<dyn FnOnce()>;
+
+    thread_local! {
+        /// Run (once) by [`Users::swap`] between the snapshot and the swap, on this test's
+        /// thread only.
+        static BEFORE_SWAP: RefCell<Option<Hook>> = const { RefCell::new(None) };
+    }
+
+    pub(super) fn before_swap() {
+        if let Some(hook) = BEFORE_SWAP.with(|hook| hook.borrow_mut().take()) {
+            hook();
+        }
+    }
+
+    fn router(users: &Users) -> Router {
+        let path = "/api/v1/users/{id}";
+        Router::new()
+            .get(path, users.handler(Users::get))
+            .and_then(|r| r.put(path, users.handler(Users::replace)))
+            .and_then(|r| r.patch(path, users.handler(Users::patch)))
+            .expect("valid routes")
+    }
+
+    fn send(users: &Users, method: Method, path: &str, if_match: &str, body: &str) -> Response {
+        let req = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json")
+            .header("if-match", if_match)
+            .body(body.as_bytes().to_vec())
+            .expect("valid request");
+        router(users).handle(req)
+    }
+
+    #[test]
+    fn a_write_between_the_snapshot_and_the_swap_wins_and_the_request_is_412() {
+        let label = "users-test-cas-race";
+        let store = Store::open(label).expect("an in-memory store");
+        store.clear().expect("clearable");
+        let users = Users::new(label);
+        let id = "a".repeat(32);
+        let path = format!("{USERS_PATH}/{id}");
+        let user = User {
+            id: id.clone(),
+            name: "Ada".into(),
+            email: "ada@example.com".into(),
+        };
+        Users::save(&store, user).expect("writable");
+
+        let cases = [
+            (Method::PUT, r#"{"name":"Mine","email":"mine@example.com"}"#),
+            (Method::PATCH, r#"{"name":"Mine"}"#),
+        ];
+        for (method, body) in cases {
+            let res = send(&users, Method::GET, &path, "*", "");
+            let etag = res.headers()[header::ETAG]
+                .to_str()
+                .expect("ascii")
+                .to_owned();
+
+            // Another writer holding the same tag completes between our check and our swap.
+            let theirs = Rc::new(RefCell::new(None));
+            let (other, tag, slot) = (users.clone(), etag.clone(), Rc::clone(&theirs));
+            let other_path = path.clone();
+            BEFORE_SWAP.with(|hook| {
+                *hook.borrow_mut() = Some(Box::new(move || {
+                    let body = r#"{"name":"Theirs","email":"theirs@example.com"}"#;
+                    *slot.borrow_mut() = Some(send(&other, Method::PUT, &other_path, &tag, body));
+                }));
+            });
+
+            let res = send(&users, method.clone(), &path, &etag, body);
+            assert_eq!(res.status(), StatusCode::PRECONDITION_FAILED, "{method}");
+            assert_eq!(res.headers()["content-type"], "application/problem+json");
+            let problem: Value = serde_json::from_slice(res.body()).expect("json");
+            assert_eq!(
+                problem["detail"],
+                "the user changed while this request was processed"
+            );
+
+            // The other write went through, and is what is stored.
+            let theirs = theirs.borrow_mut().take().expect("the hook ran");
+            assert_eq!(theirs.status(), StatusCode::OK, "{method}");
+            let res = send(&users, Method::GET, &path, "*", "");
+            assert_eq!(res.body(), theirs.body());
+            assert_eq!(res.headers()[header::ETAG], theirs.headers()[header::ETAG]);
+            let stored: User = serde_json::from_slice(res.body()).expect("a user");
+            assert_eq!(stored.name, "Theirs");
+
+            // Our tag is now stale: a retry with it is the ordinary 412, one with the new
+            // tag goes through.
+            let res = send(&users, method.clone(), &path, &etag, body);
+            assert_eq!(res.status(), StatusCode::PRECONDITION_FAILED);
+            let fresh = theirs.headers()[header::ETAG].to_str().expect("ascii");
+            let res = send(&users, method.clone(), &path, fresh, body);
+            assert_eq!(res.status(), StatusCode::OK, "{method}");
+            let stored: User = serde_json::from_slice(res.body()).expect("a user");
+            assert_eq!(stored.name, "Mine");
+        }
+    }
+
+    #[test]
+    fn a_swap_without_a_concurrent_write_goes_through() {
+        let label = "users-test-cas-quiet";
+        let store = Store::open(label).expect("an in-memory store");
+        store.clear().expect("clearable");
+        let users = Users::new(label);
+        let id = "b".repeat(32);
+        let path = format!("{USERS_PATH}/{id}");
+        let user = User {
+            id,
+            name: "Grace".into(),
+            email: "grace@example.com".into(),
+        };
+        let etag = Users::save(&store, user).expect("writable").etag;
+        // A read in between is not a change.
+        BEFORE_SWAP.with(|hook| {
+            let (reader, path) = (users.clone(), path.clone());
+            *hook.borrow_mut() = Some(Box::new(move || {
+                assert_eq!(send(&reader, Method::GET, &path, "*", "").status(), 200);
+            }));
+        });
+        let tag = etag.to_header_value();
+        let res = send(
+            &users,
+            Method::PATCH,
+            &path,
+            tag.to_str().expect("ascii"),
+            r#"{"email":"hopper@example.com"}"#,
+        );
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(
+            BEFORE_SWAP.with(|hook| hook.borrow().is_none()),
+            "the hook ran"
+        );
+        let stored: User = serde_json::from_slice(res.body()).expect("a user");
+        assert_eq!(stored.email, "hopper@example.com");
+        // A missing user is still 404 with a snapshot, before the preconditions.
+        let res = send(
+            &users,
+            Method::PUT,
+            &format!("{USERS_PATH}/{}", "c".repeat(32)),
+            "\"stale\"",
+            "{}",
+        );
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    }
 
     #[test]
     fn merge_patch_follows_rfc_7396_examples() {

@@ -1,11 +1,31 @@
 //! The native backend: a process-wide in-memory map per label.
+//!
+//! Every value carries the version it was written with, unique in the process, so a
+//! compare-and-swap refuses any write made since its snapshot, even one of the same bytes.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
-use super::KvError;
+use super::{KvError, SwapError};
 
-type Table = BTreeMap<String, Vec<u8>>;
+/// A stored value and the version it was written with.
+struct Entry {
+    value: Vec<u8>,
+    version: u64,
+}
+
+type Table = BTreeMap<String, Entry>;
+
+/// The version of the next write.
+static NEXT_VERSION: AtomicU64 = AtomicU64::new(1);
+
+fn entry(value: &[u8]) -> Entry {
+    Entry {
+        value: value.to_vec(),
+        version: NEXT_VERSION.fetch_add(1, Ordering::Relaxed),
+    }
+}
 
 static TABLES: LazyLock<Mutex<HashMap<String, Table>>> = LazyLock::new(Default::default);
 static FAILURES: LazyLock<Mutex<HashMap<String, KvError>>> = LazyLock::new(Default::default);
@@ -66,12 +86,12 @@ impl Backend {
     }
 
     pub(super) fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-        self.with_table(|table| table.get(key).cloned())
+        self.with_table(|table| table.get(key).map(|entry| entry.value.clone()))
     }
 
     pub(super) fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
         self.with_table(|table| {
-            table.insert(key.to_owned(), value.to_vec());
+            table.insert(key.to_owned(), entry(value));
         })
     }
 
@@ -91,5 +111,39 @@ impl Backend {
 
     pub(super) fn clear(&self) -> Result<(), KvError> {
         self.with_table(Table::clear)
+    }
+
+    /// The key's value and a snapshot of its version, read under the lock.
+    pub(super) fn cas(&self, key: &str) -> Result<(Option<Vec<u8>>, Cas), KvError> {
+        self.with_table(|table| {
+            let entry = table.get(key);
+            let cas = Cas {
+                label: self.label.clone(),
+                key: key.to_owned(),
+                version: entry.map(|entry| entry.version),
+            };
+            (entry.map(|entry| entry.value.clone()), cas)
+        })
+    }
+}
+
+/// A snapshot: the version the key had (`None`: it was absent).
+pub(super) struct Cas {
+    label: String,
+    key: String,
+    version: Option<u64>,
+}
+
+impl Cas {
+    /// Compares the key's version with the snapshot's and writes, under one lock.
+    pub(super) fn swap(self, value: &[u8]) -> Result<(), SwapError> {
+        check(&self.label)?;
+        let mut tables = lock(&TABLES);
+        let table = tables.entry(self.label).or_default();
+        if table.get(&self.key).map(|entry| entry.version) != self.version {
+            return Err(SwapError::Conflict);
+        }
+        table.insert(self.key, entry(value));
+        Ok(())
     }
 }

@@ -243,11 +243,7 @@ impl KeyValue {
     }
 
     /// The values of `keys`, in order.
-    pub fn get_many(
-        &self,
-        store: &str,
-        keys: Vec<String>,
-    ) -> Result<Vec<KeyAndValue>, StoreError> {
+    pub fn get_many(&self, store: &str, keys: Vec<String>) -> Result<Vec<KeyAndValue>, StoreError> {
         keys.into_iter()
             .map(|key| self.get(store, &key).map(|value| (key, value)))
             .collect()

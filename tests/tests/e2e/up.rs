@@ -741,3 +741,59 @@ async fn a_silent_upstream_opens_the_circuit_through_the_clients_timeouts() -> a
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn racing_writers_holding_the_same_etag_lose_no_update() -> anyhow::Result<()> {
+    let dir = AppDir::repository()?;
+    let auth = writer();
+    let json_type = ("content-type", "application/json");
+    let server = dir.up(&[], RuntimeConfig::default()).await?;
+    let created = call(
+        &server,
+        "POST",
+        "/api/v1/users",
+        &[json_type, ("authorization", &auth)],
+        r#"{"name":"Edsger Dijkstra","email":"ewd@example.org"}"#,
+    )
+    .await?;
+    assert_eq!(created.status(), 201, "{}", text(&created));
+    let location = created.headers()["location"].to_str()?.to_owned();
+    let etag = server.get(&location).await?.headers()["etag"]
+        .to_str()?
+        .to_owned();
+
+    let addr = server.addr;
+    let writers: Vec<_> = (0..8)
+        .map(|i| {
+            let (location, etag, auth) = (location.clone(), etag.clone(), auth.clone());
+            tokio::spawn(async move {
+                let body = format!(r#"{{"name":"Writer {i}","email":"ewd@example.org"}}"#);
+                let res = send(
+                    addr,
+                    Proto::Http1,
+                    req(
+                        "PUT",
+                        &location,
+                        &[json_type, ("authorization", &auth), ("if-match", &etag)],
+                        &body,
+                    )?,
+                )
+                .await?;
+                anyhow::Ok((i, res.status().as_u16()))
+            })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for writer in writers {
+        let (i, status) = writer.await??;
+        match status {
+            200 => won.push(i),
+            412 => {}
+            other => anyhow::bail!("writer {i} got {other}"),
+        }
+    }
+    assert_eq!(won.len(), 1, "exactly one writer wins: {won:?}");
+    let name = json(&server.get(&location).await?)?["name"].clone();
+    assert_eq!(name, format!("Writer {}", won[0]).as_str());
+    Ok(())
+}
