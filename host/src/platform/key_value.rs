@@ -19,7 +19,7 @@ use super::fermyon::spin::key_value::{Error, Host, HostStore};
 
 /// Stores one instance may have open at once (Spin's stores and `wasi:keyvalue` buckets
 /// together); more get `store-table-full`.
-pub(super) const MAX_OPEN_STORES: usize = 64;
+const MAX_OPEN_STORES: usize = 64;
 
 /// A key and its value, if it has one.
 pub type KeyAndValue = (String, Option<Vec<u8>>);
@@ -277,37 +277,65 @@ impl KeyValue {
     }
 }
 
-/// A store the guest opened: its label.
+/// A store the guest opened, through either key-value interface (a Spin `store` or a
+/// `wasi:keyvalue` `bucket`): its label.
 pub struct OpenStore {
     label: String,
 }
 
+/// Why a store could not be opened; each interface says it in its own error type.
+pub(super) enum OpenError {
+    /// The label is not in the component's `key_value_stores`.
+    Denied,
+    /// The instance has [`MAX_OPEN_STORES`] open already.
+    Full,
+}
+
 impl Host for PlatformView<'_> {}
 
+/// The one access rule of both key-value interfaces, and the count of open stores.
 impl PlatformView<'_> {
-    fn label(&self, store: &Resource<OpenStore>) -> Result<String, Error> {
+    pub(super) fn open_store(&mut self, label: String) -> Result<Resource<OpenStore>, OpenError> {
+        if !self.platform.stores.contains(&label) {
+            tracing::warn!(store = %label, "key-value store denied: not in the component's key_value_stores");
+            return Err(OpenError::Denied);
+        }
+        if *self.open_stores >= MAX_OPEN_STORES {
+            return Err(OpenError::Full);
+        }
+        let store = self
+            .table
+            .push(OpenStore { label })
+            .map_err(|_| OpenError::Full)?;
+        *self.open_stores += 1;
+        Ok(store)
+    }
+
+    pub(super) fn close_store(&mut self, store: Resource<OpenStore>) -> wasmtime::Result<()> {
+        self.table.delete(store)?;
+        *self.open_stores = self.open_stores.saturating_sub(1);
+        Ok(())
+    }
+
+    /// The label of an open store (the text of the table's error otherwise).
+    pub(super) fn store_label(&self, store: &Resource<OpenStore>) -> Result<String, String> {
         self.table
             .get(store)
             .map(|open| open.label.clone())
-            .map_err(|err| Error::Other(err.to_string()))
+            .map_err(|err| err.to_string())
+    }
+
+    fn label(&self, store: &Resource<OpenStore>) -> Result<String, Error> {
+        self.store_label(store).map_err(Error::Other)
     }
 }
 
 impl HostStore for PlatformView<'_> {
     async fn open(&mut self, label: String) -> Result<Resource<OpenStore>, Error> {
-        if !self.platform.stores.contains(&label) {
-            tracing::warn!(store = %label, "key-value store denied: not in the component's key_value_stores");
-            return Err(Error::AccessDenied);
-        }
-        if *self.open_stores >= MAX_OPEN_STORES {
-            return Err(Error::StoreTableFull);
-        }
-        let store = self
-            .table
-            .push(OpenStore { label })
-            .map_err(|_| Error::StoreTableFull)?;
-        *self.open_stores += 1;
-        Ok(store)
+        self.open_store(label).map_err(|err| match err {
+            OpenError::Denied => Error::AccessDenied,
+            OpenError::Full => Error::StoreTableFull,
+        })
     }
 
     async fn get(
@@ -348,9 +376,7 @@ impl HostStore for PlatformView<'_> {
     }
 
     async fn drop(&mut self, store: Resource<OpenStore>) -> wasmtime::Result<()> {
-        self.table.delete(store)?;
-        *self.open_stores = self.open_stores.saturating_sub(1);
-        Ok(())
+        self.close_store(store)
     }
 }
 

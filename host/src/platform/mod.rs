@@ -20,7 +20,7 @@ wasmtime::component::bindgen!({
     world: "fermyon:spin/host",
     with: {
         "fermyon:spin/key-value.store": key_value::OpenStore,
-        "wasi:keyvalue/store.bucket": wasi_keyvalue::Bucket,
+        "wasi:keyvalue/store.bucket": key_value::OpenStore,
         "wasi:keyvalue/atomics.cas": wasi_keyvalue::Cas,
     },
     // SQLite calls block: they run on tokio's blocking pool, never on a worker thread.

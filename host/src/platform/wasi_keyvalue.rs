@@ -1,20 +1,16 @@
 //! `wasi:keyvalue@0.2.0-draft2` (`store`, `atomics`, `batch`), as spin-sdk 5.2 and Spin
 //! provide it, on the same SQLite database and the same access list as Spin's own key-value
-//! interface: a bucket is a store label. Its compare-and-swap is what lets a handler update a
-//! value only if nobody changed it since it was read.
+//! interface: a bucket is a store label, opened under the same rule as a Spin store. Its
+//! compare-and-swap is what lets a handler update a value only if nobody changed it since it
+//! was read.
 
 use wasmtime::component::Resource;
 
 use super::PlatformView;
-use super::key_value::{MAX_OPEN_STORES, StoreError, blocking};
+use super::key_value::{OpenError, OpenStore, StoreError, blocking};
 use super::wasi::keyvalue::atomics::{self, CasError};
 use super::wasi::keyvalue::batch;
 use super::wasi::keyvalue::store::{self, Error, KeyResponse};
-
-/// An open bucket: its store label.
-pub struct Bucket {
-    label: String,
-}
 
 /// A compare-and-swap in progress: the value the key had when it began.
 pub struct Cas {
@@ -30,36 +26,24 @@ impl From<StoreError> for Error {
 }
 
 impl PlatformView<'_> {
-    fn bucket_label(&self, bucket: &Resource<Bucket>) -> Result<String, Error> {
-        self.table
-            .get(bucket)
-            .map(|open| open.label.clone())
-            .map_err(|err| Error::Other(err.to_string()))
+    fn bucket_label(&self, bucket: &Resource<OpenStore>) -> Result<String, Error> {
+        self.store_label(bucket).map_err(Error::Other)
     }
 }
 
 impl store::Host for PlatformView<'_> {
-    async fn open(&mut self, identifier: String) -> Result<Resource<Bucket>, Error> {
-        if !self.platform.stores.contains(&identifier) {
-            tracing::warn!(store = %identifier, "key-value bucket denied: not in the component's key_value_stores");
-            return Err(Error::AccessDenied);
-        }
-        if *self.open_stores >= MAX_OPEN_STORES {
-            return Err(Error::Other("too many stores are open".to_owned()));
-        }
-        let bucket = self
-            .table
-            .push(Bucket { label: identifier })
-            .map_err(|err| Error::Other(err.to_string()))?;
-        *self.open_stores += 1;
-        Ok(bucket)
+    async fn open(&mut self, identifier: String) -> Result<Resource<OpenStore>, Error> {
+        self.open_store(identifier).map_err(|err| match err {
+            OpenError::Denied => Error::AccessDenied,
+            OpenError::Full => Error::Other("too many stores are open".to_owned()),
+        })
     }
 }
 
 impl store::HostBucket for PlatformView<'_> {
     async fn get(
         &mut self,
-        bucket: Resource<Bucket>,
+        bucket: Resource<OpenStore>,
         key: String,
     ) -> Result<Option<Vec<u8>>, Error> {
         let label = self.bucket_label(&bucket)?;
@@ -68,7 +52,7 @@ impl store::HostBucket for PlatformView<'_> {
 
     async fn set(
         &mut self,
-        bucket: Resource<Bucket>,
+        bucket: Resource<OpenStore>,
         key: String,
         value: Vec<u8>,
     ) -> Result<(), Error> {
@@ -79,12 +63,12 @@ impl store::HostBucket for PlatformView<'_> {
         .await?)
     }
 
-    async fn delete(&mut self, bucket: Resource<Bucket>, key: String) -> Result<(), Error> {
+    async fn delete(&mut self, bucket: Resource<OpenStore>, key: String) -> Result<(), Error> {
         let label = self.bucket_label(&bucket)?;
         Ok(blocking(&self.platform.key_value, move |kv| kv.delete(&label, &key)).await?)
     }
 
-    async fn exists(&mut self, bucket: Resource<Bucket>, key: String) -> Result<bool, Error> {
+    async fn exists(&mut self, bucket: Resource<OpenStore>, key: String) -> Result<bool, Error> {
         let label = self.bucket_label(&bucket)?;
         Ok(blocking(&self.platform.key_value, move |kv| kv.exists(&label, &key)).await?)
     }
@@ -92,7 +76,7 @@ impl store::HostBucket for PlatformView<'_> {
     /// Every key at once: the cursor is never needed.
     async fn list_keys(
         &mut self,
-        bucket: Resource<Bucket>,
+        bucket: Resource<OpenStore>,
         _cursor: Option<String>,
     ) -> Result<KeyResponse, Error> {
         let label = self.bucket_label(&bucket)?;
@@ -100,17 +84,15 @@ impl store::HostBucket for PlatformView<'_> {
         Ok(KeyResponse { keys, cursor: None })
     }
 
-    async fn drop(&mut self, bucket: Resource<Bucket>) -> wasmtime::Result<()> {
-        self.table.delete(bucket)?;
-        *self.open_stores = self.open_stores.saturating_sub(1);
-        Ok(())
+    async fn drop(&mut self, bucket: Resource<OpenStore>) -> wasmtime::Result<()> {
+        self.close_store(bucket)
     }
 }
 
 impl atomics::Host for PlatformView<'_> {
     async fn increment(
         &mut self,
-        bucket: Resource<Bucket>,
+        bucket: Resource<OpenStore>,
         key: String,
         delta: i64,
     ) -> Result<i64, Error> {
@@ -159,7 +141,11 @@ impl atomics::Host for PlatformView<'_> {
 }
 
 impl atomics::HostCas for PlatformView<'_> {
-    async fn new(&mut self, bucket: Resource<Bucket>, key: String) -> Result<Resource<Cas>, Error> {
+    async fn new(
+        &mut self,
+        bucket: Resource<OpenStore>,
+        key: String,
+    ) -> Result<Resource<Cas>, Error> {
         let label = self.bucket_label(&bucket)?;
         let (read_label, read_key) = (label.clone(), key.clone());
         let expected = blocking(&self.platform.key_value, move |kv| {
@@ -191,7 +177,7 @@ impl atomics::HostCas for PlatformView<'_> {
 impl batch::Host for PlatformView<'_> {
     async fn get_many(
         &mut self,
-        bucket: Resource<Bucket>,
+        bucket: Resource<OpenStore>,
         keys: Vec<String>,
     ) -> Result<Vec<(String, Option<Vec<u8>>)>, Error> {
         let label = self.bucket_label(&bucket)?;
@@ -203,7 +189,7 @@ impl batch::Host for PlatformView<'_> {
 
     async fn set_many(
         &mut self,
-        bucket: Resource<Bucket>,
+        bucket: Resource<OpenStore>,
         key_values: Vec<(String, Vec<u8>)>,
     ) -> Result<(), Error> {
         let label = self.bucket_label(&bucket)?;
@@ -215,7 +201,7 @@ impl batch::Host for PlatformView<'_> {
 
     async fn delete_many(
         &mut self,
-        bucket: Resource<Bucket>,
+        bucket: Resource<OpenStore>,
         keys: Vec<String>,
     ) -> Result<(), Error> {
         let label = self.bucket_label(&bucket)?;
