@@ -68,6 +68,22 @@ impl TestServer {
         Ok(())
     }
 
+    /// An HTTP/1.1 request with headers and a body, on a new connection.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> anyhow::Result<http::Response<Bytes>> {
+        send(
+            self.addr,
+            Proto::Http1,
+            request_with(method, path, headers, body)?,
+        )
+        .await
+    }
+
     /// A plain HTTP/1.1 GET on a new connection.
     pub async fn get(&self, path: &str) -> anyhow::Result<http::Response<Bytes>> {
         send(self.addr, Proto::Http1, request("GET", path, "")?).await
@@ -88,11 +104,63 @@ pub fn request(
     path: &str,
     body: &'static str,
 ) -> anyhow::Result<http::Request<Full<Bytes>>> {
-    Ok(http::Request::builder()
+    request_with(method, path, &[], body)
+}
+
+/// A request with `Host: localhost`, extra headers and a body.
+pub fn request_with(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> anyhow::Result<http::Request<Full<Bytes>>> {
+    let mut builder = http::Request::builder()
         .method(method)
         .uri(path)
-        .header("host", "localhost")
-        .body(Full::new(Bytes::from_static(body.as_bytes())))?)
+        .header("host", "localhost");
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    Ok(builder.body(Full::new(Bytes::from(body.to_owned())))?)
+}
+
+/// `Authorization: Bearer <JWT>` signed with `secret`, as the example application checks it
+/// (its default issuer, the given scope, far from expiry).
+pub fn token(secret: &str, scope: &str) -> String {
+    let claims = serde_json::json!({
+        "sub": "e2e",
+        "iss": handler::app::JWT_ISSUER,
+        "scope": scope,
+        "exp": 4_102_444_800_i64,
+    });
+    format!(
+        "Bearer {}",
+        handler::middleware::auth::jwt::sign_hs256(&claims, secret)
+    )
+}
+
+/// A write token for the example application's default (development) secret.
+pub fn writer() -> String {
+    token(handler::app::DEV_JWT_SECRET, handler::app::WRITE_SCOPE)
+}
+
+/// Creates a user in the example application; returns its path.
+pub async fn create_user(server: &TestServer, name: &str, email: &str) -> anyhow::Result<String> {
+    let body = serde_json::json!({"name": name, "email": email}).to_string();
+    let auth = writer();
+    let res = server
+        .call(
+            "POST",
+            "/api/v1/users",
+            &[
+                ("content-type", "application/json"),
+                ("authorization", &auth),
+            ],
+            &body,
+        )
+        .await?;
+    assert_eq!(res.status(), 201, "{}", String::from_utf8_lossy(res.body()));
+    Ok(res.headers()["location"].to_str()?.to_owned())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,69 +4,20 @@
 use std::io::Read as _;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use handler::middleware::auth::jwt;
 use host::{RuntimeConfig, ServerConfig, Variable};
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use crate::support::{HANDLER_WASM, Proto, TestServer, assert_problem, json, request, send};
-
-/// A request with a body and extra headers.
-fn request_with(
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> anyhow::Result<http::Request<Full<Bytes>>> {
-    let mut builder = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "localhost");
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    Ok(builder.body(Full::new(Bytes::from(body.to_owned())))?)
-}
-
-/// A write token signed with `secret`, as the example application expects.
-fn token(secret: &str, scope: &str) -> String {
-    let claims = serde_json::json!({
-        "sub": "e2e",
-        "iss": handler::app::JWT_ISSUER,
-        "scope": scope,
-        "exp": 4_102_444_800_i64,
-    });
-    format!("Bearer {}", jwt::sign_hs256(&claims, secret))
-}
-
-/// Creates a user with the development token; returns its path.
-async fn create_user(server: &TestServer, name: &str) -> anyhow::Result<String> {
-    let auth = token(handler::app::DEV_JWT_SECRET, handler::app::WRITE_SCOPE);
-    let body = serde_json::json!({"name": name, "email": "someone@example.org"}).to_string();
-    let res = send(
-        server.addr,
-        Proto::Http1,
-        request_with(
-            "POST",
-            "/api/v1/users",
-            &[
-                ("content-type", "application/json"),
-                ("authorization", &auth),
-            ],
-            &body,
-        )?,
-    )
-    .await?;
-    assert_eq!(res.status(), 201, "{}", String::from_utf8_lossy(res.body()));
-    Ok(res.headers()["location"].to_str()?.to_owned())
-}
+use crate::support::{
+    HANDLER_WASM, Proto, TestServer, assert_problem, create_user, json, request, request_with,
+    send, token,
+};
 
 #[tokio::test]
 async fn etag_revalidation_is_a_304_round_trip() -> anyhow::Result<()> {
     let server = TestServer::start(HANDLER_WASM).await?;
-    let location = create_user(&server, "Ada Lovelace").await?;
+    let location = create_user(&server, "Ada Lovelace", "ada@example.org").await?;
     let first = server.get(&location).await?;
     assert_eq!(first.status(), 200);
     assert_eq!(first.headers()["cache-control"], "max-age=60");
@@ -285,7 +236,7 @@ async fn bad_bodies_are_415_400_and_422() -> anyhow::Result<()> {
 async fn gzip_and_br_decompress_to_the_identity_json() -> anyhow::Result<()> {
     let server = TestServer::start(HANDLER_WASM).await?;
     for n in 0..10 {
-        create_user(&server, &format!("User number {n}")).await?;
+        create_user(&server, &format!("User number {n}"), "someone@example.org").await?;
     }
     let get = |coding: &'static str| {
         let addr = server.addr;

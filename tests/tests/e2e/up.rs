@@ -10,13 +10,15 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use bytes::Bytes;
-use handler::middleware::auth::jwt;
 use host::{App, BreakerConfig, OutboundConfig, RuntimeConfig, ServerConfig, UpOptions};
 use http_body_util::Full;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use crate::support::{FIXTURES_WASM, HANDLER_WASM, Proto, TestServer, assert_problem, json, send};
+use crate::support::{
+    FIXTURES_WASM, HANDLER_WASM, Proto, TestServer, assert_problem, create_user, json,
+    request_with, send, writer,
+};
 
 /// An application directory in the temp dir, removed when dropped.
 struct AppDir {
@@ -89,46 +91,6 @@ impl Drop for AppDir {
     }
 }
 
-fn req(
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> anyhow::Result<http::Request<Full<Bytes>>> {
-    let mut builder = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "localhost");
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    Ok(builder.body(Full::new(Bytes::from(body.to_owned())))?)
-}
-
-async fn call(
-    server: &TestServer,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> anyhow::Result<http::Response<Bytes>> {
-    send(server.addr, Proto::Http1, req(method, path, headers, body)?).await
-}
-
-/// A write token as the example application expects with the manifest's default variables.
-fn writer() -> String {
-    let claims = serde_json::json!({
-        "sub": "e2e",
-        "iss": "edge-toolkit",
-        "scope": handler::app::WRITE_SCOPE,
-        "exp": 4_102_444_800_i64,
-    });
-    format!(
-        "Bearer {}",
-        jwt::sign_hs256(&claims, "edge-toolkit-development-secret")
-    )
-}
-
 fn text(res: &http::Response<Bytes>) -> String {
     String::from_utf8_lossy(res.body()).into_owned()
 }
@@ -136,21 +98,8 @@ fn text(res: &http::Response<Bytes>) -> String {
 #[tokio::test]
 async fn a_user_survives_a_restart_of_the_host() -> anyhow::Result<()> {
     let dir = AppDir::repository()?;
-    let auth = writer();
     let server = dir.up(&[], RuntimeConfig::default()).await?;
-    let created = call(
-        &server,
-        "POST",
-        "/api/v1/users",
-        &[
-            ("content-type", "application/json"),
-            ("authorization", &auth),
-        ],
-        r#"{"name":"Grace Hopper","email":"grace@navy.example"}"#,
-    )
-    .await?;
-    assert_eq!(created.status(), 201, "{}", text(&created));
-    let location = created.headers()["location"].to_str()?.to_owned();
+    let location = create_user(&server, "Grace Hopper", "grace@navy.example").await?;
     let read = server.get(&location).await?;
     assert_eq!(read.status(), 200, "{}", text(&read));
     assert_eq!(json(&read)?["name"], "Grace Hopper");
@@ -174,65 +123,56 @@ async fn writes_need_the_current_etag_in_if_match() -> anyhow::Result<()> {
     let auth = writer();
     let json_type = ("content-type", "application/json");
     let server = dir.up(&[], RuntimeConfig::default()).await?;
-    let created = call(
-        &server,
-        "POST",
-        "/api/v1/users",
-        &[json_type, ("authorization", &auth)],
-        r#"{"name":"Ada Lovelace","email":"ada@example.org"}"#,
-    )
-    .await?;
-    assert_eq!(created.status(), 201, "{}", text(&created));
-    let location = created.headers()["location"].to_str()?.to_owned();
+    let location = create_user(&server, "Ada Lovelace", "ada@example.org").await?;
     let etag = server.get(&location).await?.headers()["etag"]
         .to_str()?
         .to_owned();
     let update = r#"{"name":"Ada King","email":"ada@example.org"}"#;
 
-    let missing = call(
-        &server,
-        "PUT",
-        &location,
-        &[json_type, ("authorization", &auth)],
-        update,
-    )
-    .await?;
+    let missing = server
+        .call(
+            "PUT",
+            &location,
+            &[json_type, ("authorization", &auth)],
+            update,
+        )
+        .await?;
     assert_problem(&missing, 428)?;
 
-    let stale = call(
-        &server,
-        "PUT",
-        &location,
-        &[
-            json_type,
-            ("authorization", &auth),
-            ("if-match", "\"not-the-etag\""),
-        ],
-        update,
-    )
-    .await?;
+    let stale = server
+        .call(
+            "PUT",
+            &location,
+            &[
+                json_type,
+                ("authorization", &auth),
+                ("if-match", "\"not-the-etag\""),
+            ],
+            update,
+        )
+        .await?;
     assert_problem(&stale, 412)?;
 
-    let ok = call(
-        &server,
-        "PUT",
-        &location,
-        &[json_type, ("authorization", &auth), ("if-match", &etag)],
-        update,
-    )
-    .await?;
+    let ok = server
+        .call(
+            "PUT",
+            &location,
+            &[json_type, ("authorization", &auth), ("if-match", &etag)],
+            update,
+        )
+        .await?;
     assert_eq!(ok.status(), 200, "{}", text(&ok));
     assert_ne!(ok.headers()["etag"].to_str()?, etag);
 
     // The first writer's ETag is stale now: its write would lose the second one.
-    let lost_update = call(
-        &server,
-        "PUT",
-        &location,
-        &[json_type, ("authorization", &auth), ("if-match", &etag)],
-        r#"{"name":"Ada Byron","email":"ada@example.org"}"#,
-    )
-    .await?;
+    let lost_update = server
+        .call(
+            "PUT",
+            &location,
+            &[json_type, ("authorization", &auth), ("if-match", &etag)],
+            r#"{"name":"Ada Byron","email":"ada@example.org"}"#,
+        )
+        .await?;
     assert_problem(&lost_update, 412)?;
     assert_eq!(json(&server.get(&location).await?)?["name"], "Ada King");
     Ok(())
@@ -291,13 +231,15 @@ async fn only_listed_stores_open_and_data_is_shared_by_instances() -> anyhow::Re
         .up(&[("SPIN_VARIABLE_TOKEN", "t")], RuntimeConfig::default())
         .await?;
 
-    let put = call(&server, "PUT", "/kv/default/colour", &[], "teal").await?;
+    let put = server
+        .call("PUT", "/kv/default/colour", &[], "teal")
+        .await?;
     assert_eq!(put.status(), 204, "{}", text(&put));
     let get = server.get("/kv/default/colour").await?;
     assert_eq!(get.status(), 200);
     assert_eq!(text(&get), "teal");
 
-    let denied = call(&server, "PUT", "/kv/secrets/colour", &[], "red").await?;
+    let denied = server.call("PUT", "/kv/secrets/colour", &[], "red").await?;
     assert_eq!(denied.status(), 403, "{}", text(&denied));
     assert_eq!(text(&denied), "access-denied");
 
@@ -372,17 +314,17 @@ async fn routes_follow_spin_rules_and_set_spin_headers() -> anyhow::Result<()> {
     assert_eq!(text(&server.get("/b/env/NAME").await?), "other");
 
     // What the component sees; a client's own spin-* headers are replaced.
-    let res = call(
-        &server,
-        "GET",
-        "/b/request?x=1",
-        &[
-            ("spin-path-info", "/trap"),
-            ("spin-full-url", "http://evil/"),
-        ],
-        "",
-    )
-    .await?;
+    let res = server
+        .call(
+            "GET",
+            "/b/request?x=1",
+            &[
+                ("spin-path-info", "/trap"),
+                ("spin-full-url", "http://evil/"),
+            ],
+            "",
+        )
+        .await?;
     let seen = text(&res);
     assert_eq!(res.status(), 200, "{seen}");
     for line in [
@@ -533,14 +475,14 @@ async fn gets_are_retried_and_posts_never() -> anyhow::Result<()> {
     assert_eq!(get.headers()["upstream-attempts"], "3");
     assert_eq!(down.hits.load(Ordering::SeqCst), 3);
 
-    let post = call(
-        &server,
-        "POST",
-        "/api/v1/upstream/x",
-        &[("content-type", "text/plain")],
-        "hi",
-    )
-    .await?;
+    let post = server
+        .call(
+            "POST",
+            "/api/v1/upstream/x",
+            &[("content-type", "text/plain")],
+            "hi",
+        )
+        .await?;
     assert_eq!(post.status(), 503, "{}", text(&post));
     assert_eq!(post.headers()["upstream-attempts"], "1");
     assert_eq!(down.hits.load(Ordering::SeqCst), 4);
@@ -565,7 +507,7 @@ async fn the_breaker_opens_fails_fast_half_opens_and_closes() -> anyhow::Result<
             send(
                 addr,
                 Proto::Http1,
-                req(
+                request_with(
                     "POST",
                     "/api/v1/upstream/x",
                     &[("content-type", "text/plain")],
@@ -617,7 +559,7 @@ async fn concurrent_writes_are_all_kept() -> anyhow::Result<()> {
                 send(
                     addr,
                     Proto::Http1,
-                    req("PUT", &format!("/kv/default/key-{i}"), &[], &body)?,
+                    request_with("PUT", &format!("/kv/default/key-{i}"), &[], &body)?,
                 )
                 .await
             })
@@ -748,16 +690,7 @@ async fn racing_writers_holding_the_same_etag_lose_no_update() -> anyhow::Result
     let auth = writer();
     let json_type = ("content-type", "application/json");
     let server = dir.up(&[], RuntimeConfig::default()).await?;
-    let created = call(
-        &server,
-        "POST",
-        "/api/v1/users",
-        &[json_type, ("authorization", &auth)],
-        r#"{"name":"Edsger Dijkstra","email":"ewd@example.org"}"#,
-    )
-    .await?;
-    assert_eq!(created.status(), 201, "{}", text(&created));
-    let location = created.headers()["location"].to_str()?.to_owned();
+    let location = create_user(&server, "Edsger Dijkstra", "ewd@example.org").await?;
     let etag = server.get(&location).await?.headers()["etag"]
         .to_str()?
         .to_owned();
@@ -771,7 +704,7 @@ async fn racing_writers_holding_the_same_etag_lose_no_update() -> anyhow::Result
                 let res = send(
                     addr,
                     Proto::Http1,
-                    req(
+                    request_with(
                         "PUT",
                         &location,
                         &[json_type, ("authorization", &auth), ("if-match", &etag)],
