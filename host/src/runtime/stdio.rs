@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
 /// Lines longer than this are logged in pieces, so a guest cannot grow the buffer unbounded.
 const MAX_LINE: usize = 16 * 1024;
@@ -38,10 +40,22 @@ impl IsTerminal for GuestOutput {
 
 impl StdoutStream for GuestOutput {
     fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
-        Box::new(LineWriter {
+        Box::new(self.line_writer())
+    }
+
+    /// Writes straight into the line buffer: logging never blocks, so the stream needs no
+    /// worker task (the default adapter spawns one per stream, that is per request).
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.line_writer())
+    }
+}
+
+impl GuestOutput {
+    fn line_writer(&self) -> LineWriter {
+        LineWriter {
             out: self.clone(),
             buf: Vec::new(),
-        })
+        }
     }
 }
 
@@ -69,6 +83,27 @@ impl LineWriter {
             self.out.emit(&self.buf);
             self.buf.clear();
         }
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for LineWriter {
+    async fn ready(&mut self) {}
+}
+
+impl OutputStream for LineWriter {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        self.buf.extend_from_slice(&bytes);
+        self.emit_complete_lines();
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(MAX_LINE)
     }
 }
 
