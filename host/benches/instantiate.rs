@@ -9,6 +9,10 @@ use std::process::Command;
 use criterion::{Criterion, criterion_group, criterion_main};
 use host::{Harness, RuntimeConfig};
 
+// The allocator the `edge-host` binary runs with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn handler_wasm() -> PathBuf {
     if let Some(path) = std::env::var_os("HANDLER_WASM") {
         return PathBuf::from(path);
