@@ -207,6 +207,61 @@ async fn a_certificate_swapped_on_disk_is_picked_up() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// SIGHUP reloads the files even when nothing on disk looks changed (same modification
+/// times), as after a `cp -p` or a restore from a backup.
+#[cfg(unix)]
+#[tokio::test]
+async fn sighup_reloads_the_certificate() -> anyhow::Result<()> {
+    // Listening for SIGHUP here too makes sure the signal never takes the default action
+    // (ending the test process), whenever the server's own listener starts.
+    let _ours = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let files = CertFiles::new("sighup")?;
+    let first = files.write_new()?;
+    let server = tls_server(TlsConfig::Files {
+        cert: files.cert.clone(),
+        key: files.key.clone(),
+    })
+    .await?;
+    assert_eq!(
+        peer_cert(&connect(&server, &first, &[b"http/1.1"]).await?),
+        first
+    );
+
+    let stamps =
+        [&files.cert, &files.key].map(|path| std::fs::metadata(path).and_then(|m| m.modified()));
+    let second = files.write_new()?;
+    for (path, stamp) in [&files.cert, &files.key].into_iter().zip(stamps) {
+        std::fs::File::options()
+            .write(true)
+            .open(path)?
+            .set_modified(stamp?)?;
+    }
+    // The watcher polls every second: without a signal, it sees nothing to reload.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        peer_cert(&connect(&server, &first, &[b"http/1.1"]).await?),
+        first
+    );
+
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &std::process::id().to_string()])
+        .status()?;
+    assert!(status.success(), "kill -HUP: {status}");
+    let mut served = Vec::new();
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Ok(stream) = connect(&server, &second, &[b"http/1.1"]).await {
+            served = peer_cert(&stream);
+            break;
+        }
+    }
+    assert_eq!(
+        served, second,
+        "the new certificate is served within 5 s of SIGHUP"
+    );
+    Ok(())
+}
+
 /// A ClientHello offering only TLS 1.1 (legacy_version 0x0302, no supported_versions).
 fn tls11_client_hello() -> Vec<u8> {
     let mut body = vec![0x03, 0x02]; // client_version TLS 1.1
