@@ -151,6 +151,10 @@ fn app(c: &mut Criterion) {
             )
         });
     }
+    // What every fresh instance pays once, on its first request.
+    group.bench_function("build route table", |b| {
+        b.iter(|| black_box(handler::app::router()))
+    });
     group.finish();
 }
 

@@ -10,7 +10,7 @@
 //!   or the upstream answered `502`, `503` or `504` ([`is_retryable_status`]),
 //!
 //! at most [`RetryPolicy::max_retries`] times, waiting [`RetryPolicy::delay`] between
-//! attempts, or the response's `Retry-After` seconds when it asks for no more than
+//! attempts, or the response's `Retry-After` (seconds or a date) when it asks for no more than
 //! [`RetryPolicy::max_delay`] (when it asks for more, that response is returned as it is).
 //! The last response (even a `503`) or error is the result; [`Sent`] also says how many
 //! attempts were made.
@@ -83,7 +83,7 @@ use std::time::Duration;
 pub use error::ClientError;
 #[cfg(target_arch = "wasm32")]
 pub use outgoing::WasiTransport;
-pub use policy::{RetryPolicy, is_idempotent, is_retryable_status, retry_after};
+pub use policy::{RetryPolicy, is_idempotent, is_retryable_status, retry_after, retry_after_at};
 pub use transport::{DefaultTransport, NoNetwork, Sleeper, ThreadSleeper, Transport};
 
 /// The per-attempt timeout of a new [`Client`].

@@ -1,9 +1,11 @@
 //! When to retry and how long to wait: idempotent methods, retryable statuses, exponential
 //! backoff with full jitter, and `Retry-After`.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, Method, StatusCode, header};
+
+use crate::cache::HttpDate;
 
 /// How often and how patiently a [`Client`](super::Client) retries.
 ///
@@ -113,31 +115,54 @@ pub fn is_retryable_status(status: StatusCode) -> bool {
     )
 }
 
-/// The `Retry-After` of a response as a delay, when it is a number of seconds (RFC 9110
-/// §10.2.3 `delay-seconds`); an HTTP-date, several values or garbage give `None`.
+/// The `Retry-After` of a response as a delay from now: RFC 9110 §10.2.3 allows a number of
+/// seconds (`delay-seconds`) or an `HTTP-date` (a date already past means no delay).
+/// Several values or garbage give `None`.
 ///
 /// ```
-/// use std::time::Duration;
+/// use std::time::{Duration, SystemTime};
 /// use http::HeaderMap;
 ///
 /// let mut headers = HeaderMap::new();
 /// headers.insert("retry-after", "3".parse().unwrap());
 /// assert_eq!(handler::client::retry_after(&headers), Some(Duration::from_secs(3)));
-/// headers.insert("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
-/// assert_eq!(handler::client::retry_after(&headers), None);
+/// let in_a_minute = SystemTime::now() + Duration::from_secs(61);
+/// let date = handler::cache::HttpDate::from(in_a_minute).to_header_value();
+/// headers.insert("retry-after", date);
+/// let delay = handler::client::retry_after(&headers).unwrap();
+/// assert!(delay > Duration::from_secs(55) && delay <= Duration::from_secs(61));
 /// ```
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    retry_after_at(headers, SystemTime::now())
+}
+
+/// [`retry_after`] as seen at `now`.
+///
+/// ```
+/// use std::time::{Duration, SystemTime, UNIX_EPOCH};
+/// use http::HeaderMap;
+///
+/// let now = UNIX_EPOCH + Duration::from_secs(1_445_412_470); // Wed, 21 Oct 2015 07:27:50 GMT
+/// let mut headers = HeaderMap::new();
+/// headers.insert("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+/// assert_eq!(handler::client::retry_after_at(&headers, now), Some(Duration::from_secs(10)));
+/// ```
+pub fn retry_after_at(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let mut values = headers.get_all(header::RETRY_AFTER).iter();
     let value = values.next()?;
     if values.next().is_some() {
         return None;
     }
     let text = value.to_str().ok()?.trim();
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+    if text.is_empty() {
         return None;
     }
-    // Digits only, so the one failure is overflow: a delay no policy would wait for.
-    Some(Duration::from_secs(text.parse().unwrap_or(u64::MAX)))
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        // Digits only, so the one failure is overflow: a delay no policy would wait for.
+        return Some(Duration::from_secs(text.parse().unwrap_or(u64::MAX)));
+    }
+    let date = SystemTime::from(text.parse::<HttpDate>().ok()?);
+    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]
@@ -210,13 +235,15 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_seconds_only() {
+    fn retry_after_seconds_and_dates() {
+        // Wed, 21 Oct 2015 07:28:00 GMT
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
         let parse = |values: &[&str]| {
             let mut headers = HeaderMap::new();
             for value in values {
                 headers.append(header::RETRY_AFTER, value.parse().expect("value"));
             }
-            retry_after(&headers)
+            retry_after_at(&headers, now)
         };
         assert_eq!(parse(&[]), None);
         assert_eq!(parse(&["0"]), Some(Duration::ZERO));
@@ -228,5 +255,18 @@ mod tests {
             parse(&["99999999999999999999999"]),
             Some(Duration::from_secs(u64::MAX))
         );
+        // All three HTTP-date formats; a date in the past means now.
+        assert_eq!(parse(&["Wed, 21 Oct 2015 07:28:30 GMT"]), Some(30_000 * MS));
+        assert_eq!(
+            parse(&["Wednesday, 21-Oct-15 07:29:00 GMT"]),
+            Some(60_000 * MS)
+        );
+        assert_eq!(parse(&["Wed Oct 21 07:28:05 2015"]), Some(5000 * MS));
+        assert_eq!(
+            parse(&["Wed, 21 Oct 2015 07:00:00 GMT"]),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse(&["Wed, 21 Oct 2015 07:28:00"]), None);
+        assert_eq!(parse(&["soon"]), None);
     }
 }
