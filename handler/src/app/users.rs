@@ -32,9 +32,11 @@
 //! [`swap`](crate::kv::Cas::swap) the new representation in. If another write landed
 //! between the snapshot and the swap, the swap is refused and the request is answered
 //! `412` ("the user changed while this request was processed"), the other write kept: of
-//! two writers holding the same tag, exactly one succeeds. `DELETE` checks then deletes in
-//! two calls (`wasi:keyvalue` has no conditional delete), so a write landing in between is
-//! deleted with the user.
+//! two writers holding the same tag, exactly one succeeds. `DELETE` does the same with an
+//! empty value, a tombstone (`wasi:keyvalue` has no conditional delete), and then deletes
+//! the key: a write landing between its check and its swap makes it `412`, and once the
+//! tombstone is in, the user is gone for every reader and writer (an empty value is never
+//! a user), whether or not the key's deletion that follows succeeds.
 //!
 //! A store failure is answered with the [`KvError`](crate::kv::KvError)'s status (`500` or
 //! `503`) as problem+json.
@@ -55,6 +57,8 @@ use crate::{Handler, PathParams, Problem, Request, Response};
 pub const USERS_PATH: &str = "/api/v1/users";
 /// The prefix of the users' keys in the store.
 pub const KEY_PREFIX: &str = "users/";
+/// The value a `DELETE` swaps in before deleting the key: no user is empty.
+const TOMBSTONE: &[u8] = b"";
 
 /// A user as the API shows it, and as it is stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -273,10 +277,11 @@ impl Users {
         Ok(Store::open(&self.label)?)
     }
 
+    /// The user `id`, if there is one (a tombstone is none).
     fn load(store: &Store, id: &str) -> Result<Option<Stored>, Problem> {
         match store.get(&user_key(id))? {
-            Some(bytes) => Ok(Some(Stored::parse(id, bytes)?)),
-            None => Ok(None),
+            Some(bytes) if bytes != TOMBSTONE => Ok(Some(Stored::parse(id, bytes)?)),
+            _ => Ok(None),
         }
     }
 
@@ -290,10 +295,15 @@ impl Users {
     /// since: `412` when it has.
     fn swap(cas: Cas, user: User) -> Result<Stored, Problem> {
         let stored = Stored::new(user)?;
+        Self::swap_bytes(cas, &stored.bytes)?;
+        Ok(stored)
+    }
+
+    fn swap_bytes(cas: Cas, bytes: &[u8]) -> Result<(), Problem> {
         #[cfg(test)]
         tests::before_swap();
-        match cas.swap(&stored.bytes) {
-            Ok(()) => Ok(stored),
+        match cas.swap(bytes) {
+            Ok(()) => Ok(()),
             Err(SwapError::Conflict) => Err(Problem::new(StatusCode::PRECONDITION_FAILED)
                 .with_detail("the user changed while this request was processed")),
             Err(SwapError::Store(err)) => Err(err.into()),
@@ -337,25 +347,18 @@ impl Users {
         Ok(res)
     }
 
-    /// The user a write is aimed at, once it exists (`404`) and the request's preconditions
-    /// hold for it (`428`, `412`): before the body is looked at.
-    /// Answers the store, the user's id and the user.
-    fn load_for_write(&self, req: &Request) -> Result<(Store, String, Stored), Problem> {
-        let id = path_id(req)?;
-        let store = self.store()?;
-        let current = Self::load(&store, &id)?.ok_or_else(|| not_found(&id))?;
-        check_preconditions(req, &current)?;
-        Ok((store, id, current))
-    }
-
-    /// As [`load_for_write`](Self::load_for_write), from a compare-and-swap snapshot of the
-    /// user: answers the user's id, the snapshot to [`swap`](Self::swap) the new user in
-    /// with, and the user as the snapshot saw it.
+    /// The user a write is aimed at, from a compare-and-swap snapshot, once it exists
+    /// (`404`) and the request's preconditions hold for it (`428`, `412`): before the body
+    /// is looked at. Answers the user's id, the snapshot to [`swap`](Self::swap) the new
+    /// user in with, and the user as the snapshot saw it.
     fn snapshot_for_write(&self, req: &Request) -> Result<(String, Cas, Stored), Problem> {
         let id = path_id(req)?;
         let store = self.store()?;
         let cas = store.cas(&user_key(&id))?;
-        let bytes = cas.current().ok_or_else(|| not_found(&id))?;
+        let bytes = match cas.current() {
+            Some(bytes) if bytes != TOMBSTONE => bytes,
+            _ => return Err(not_found(&id)),
+        };
         let current = Stored::parse(&id, bytes.to_vec())?;
         check_preconditions(req, &current)?;
         Ok((id, cas, current))
@@ -396,12 +399,22 @@ impl Users {
 
     /// `DELETE /api/v1/users/{id}`: `204`; `If-Match` required.
     ///
-    /// Unlike `PUT` and `PATCH` this checks and then deletes in two calls to the store:
-    /// `wasi:keyvalue` has no conditional delete, so a write that lands between the check
-    /// and the delete is deleted with the user (the window is the two calls, not the edit).
+    /// As atomic as `PUT`: the check and a swap to the tombstone are one compare-and-swap
+    /// (a concurrent write in between is `412`, and kept); only then is the key deleted.
     pub fn delete(&self, req: Request) -> Result<Response, Problem> {
-        let (store, id, _) = self.load_for_write(&req)?;
-        store.delete(&user_key(&id))?;
+        let (id, cas, _) = self.snapshot_for_write(&req)?;
+        Self::swap_bytes(cas, TOMBSTONE)?;
+        // The user is gone from here on; a tombstone left by a failed delete stays invisible
+        // and is overwritten by nothing (ids are never reused).
+        if let Err(err) = self
+            .store()
+            .and_then(|store| Ok(store.delete(&user_key(&id))?))
+        {
+            eprintln!(
+                "users: deleting the tombstone of {id} failed: {}",
+                err.detail().unwrap_or_default()
+            );
+        }
         let mut res = Response::new(Vec::new());
         *res.status_mut() = StatusCode::NO_CONTENT;
         Ok(res)
@@ -460,6 +473,8 @@ mod tests {
             .get(path, users.handler(Users::get))
             .and_then(|r| r.put(path, users.handler(Users::replace)))
             .and_then(|r| r.patch(path, users.handler(Users::patch)))
+            .and_then(|r| r.delete(path, users.handler(Users::delete)))
+            .and_then(|r| r.get(USERS_PATH, users.handler(Users::list)))
             .expect("valid routes")
     }
 
@@ -539,6 +554,71 @@ mod tests {
             let stored: User = serde_json::from_slice(res.body()).expect("a user");
             assert_eq!(stored.name, "Mine");
         }
+    }
+
+    #[test]
+    fn a_write_between_the_check_and_the_tombstone_keeps_the_user_and_the_delete_is_412() {
+        let label = "users-test-delete-race";
+        let store = Store::open(label).expect("an in-memory store");
+        store.clear().expect("clearable");
+        let users = Users::new(label);
+        let id = "d".repeat(32);
+        let path = format!("{USERS_PATH}/{id}");
+        let user = User {
+            id: id.clone(),
+            name: "Ada".into(),
+            email: "ada@example.com".into(),
+        };
+        let etag = Users::save(&store, user).expect("writable").etag;
+        let etag = etag.to_header_value().to_str().expect("ascii").to_owned();
+
+        let theirs = Rc::new(RefCell::new(None));
+        let (other, tag, slot, other_path) = (
+            users.clone(),
+            etag.clone(),
+            Rc::clone(&theirs),
+            path.clone(),
+        );
+        BEFORE_SWAP.with(|hook| {
+            *hook.borrow_mut() = Some(Box::new(move || {
+                let body = r#"{"name":"Theirs","email":"theirs@example.com"}"#;
+                *slot.borrow_mut() = Some(send(&other, Method::PUT, &other_path, &tag, body));
+            }));
+        });
+        let res = send(&users, Method::DELETE, &path, &etag, "");
+        assert_eq!(res.status(), StatusCode::PRECONDITION_FAILED);
+        let theirs = theirs.borrow_mut().take().expect("the hook ran");
+        assert_eq!(theirs.status(), StatusCode::OK);
+        let res = send(&users, Method::GET, &path, "*", "");
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.body(), theirs.body());
+
+        // With the current tag the delete goes through, and the key is gone.
+        let fresh = theirs.headers()[header::ETAG].to_str().expect("ascii");
+        let res = send(&users, Method::DELETE, &path, fresh, "");
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        assert_eq!(store.get(&user_key(&id)).expect("readable"), None);
+        assert_eq!(send(&users, Method::GET, &path, "*", "").status(), 404);
+    }
+
+    #[test]
+    fn a_tombstone_is_no_user() {
+        let label = "users-test-tombstone";
+        let store = Store::open(label).expect("an in-memory store");
+        store.clear().expect("clearable");
+        let users = Users::new(label);
+        let id = "e".repeat(32);
+        let path = format!("{USERS_PATH}/{id}");
+        // What a delete whose final key deletion failed leaves behind.
+        store.set(&user_key(&id), TOMBSTONE).expect("writable");
+        assert_eq!(send(&users, Method::GET, &path, "*", "").status(), 404);
+        let body = r#"{"name":"Ada","email":"ada@example.com"}"#;
+        assert_eq!(send(&users, Method::PUT, &path, "*", body).status(), 404);
+        assert_eq!(send(&users, Method::PATCH, &path, "*", body).status(), 404);
+        assert_eq!(send(&users, Method::DELETE, &path, "*", "").status(), 404);
+        let res = send(&users, Method::GET, USERS_PATH, "*", "");
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.body().as_slice(), b"[]");
     }
 
     #[test]
