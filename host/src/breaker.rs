@@ -55,6 +55,9 @@ enum State {
     HalfOpen,
 }
 
+/// Circuits kept before healthy ones are forgotten.
+const MAX_CIRCUITS: usize = 1024;
+
 /// One upstream's circuit. `generation` changes at every change of state, so that reports
 /// from permits given out before (a late success of a request sent before the circuit
 /// opened, say) cannot move it.
@@ -162,6 +165,15 @@ impl CircuitBreakers {
             return;
         }
         let mut circuits = self.lock();
+        if success && !circuits.contains_key(upstream) {
+            // An upstream that never failed needs no entry.
+            return;
+        }
+        if circuits.len() >= MAX_CIRCUITS && !circuits.contains_key(upstream) {
+            // Forget the healthy ones (they restart at generation 0, which only matters to
+            // requests still in flight from before their circuit last opened).
+            circuits.retain(|_, c| c.state != State::Closed { failures: 0 });
+        }
         let circuit = circuits.entry(upstream.to_owned()).or_insert(Circuit {
             state: State::Closed { failures: 0 },
             generation: 0,
@@ -171,11 +183,14 @@ impl CircuitBreakers {
         }
         match (circuit.state, success) {
             (State::Closed { .. }, true) => {
-                circuits.remove(upstream);
+                circuit.state = State::Closed { failures: 0 };
             }
             (State::HalfOpen, true) => {
                 tracing::info!(%upstream, "circuit closed: the probe succeeded");
-                circuits.remove(upstream);
+                // A new generation: requests sent before the circuit opened, still hanging
+                // on the upstream, must not count against the recovered circuit when they
+                // time out. (The entry stays for that reason.)
+                circuit.enter(State::Closed { failures: 0 });
             }
             (State::Closed { failures }, false) if failures + 1 < self.config.failure_threshold => {
                 circuit.state = State::Closed {
@@ -190,9 +205,13 @@ impl CircuitBreakers {
                     reset = ?self.config.reset_timeout,
                     "circuit open: failing fast"
                 );
-                circuit.enter(State::Open {
-                    until: Instant::now() + self.config.reset_timeout,
-                });
+                let now = Instant::now();
+                // An absurd reset timeout (beyond what `Instant` can hold) means a year.
+                let until = now
+                    .checked_add(self.config.reset_timeout)
+                    .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)))
+                    .unwrap_or(now);
+                circuit.enter(State::Open { until });
             }
         }
     }
@@ -299,12 +318,52 @@ mod tests {
     }
 
     #[test]
-    fn healthy_upstreams_leave_no_entry() {
+    fn upstreams_that_never_failed_leave_no_entry() {
         let b = breakers(3, 60_000);
-        b.try_acquire(UP).expect("closed").failure();
-        b.try_acquire(UP).expect("closed").success();
         b.try_acquire("http://other").expect("closed").success();
         assert!(b.circuits.lock().expect("lock").is_empty());
+        b.try_acquire(UP).expect("closed").failure();
+        b.try_acquire(UP).expect("closed").success();
+        assert_eq!(b.circuits.lock().expect("lock").len(), 1);
+    }
+
+    #[test]
+    fn requests_from_before_the_circuit_opened_do_not_reopen_it_after_recovery() {
+        let b = breakers(2, 20);
+        // Two requests hang on the upstream while two others fail and open the circuit.
+        let hung = [
+            b.try_acquire(UP).expect("closed"),
+            b.try_acquire(UP).expect("closed"),
+        ];
+        b.try_acquire(UP).expect("closed").failure();
+        b.try_acquire(UP).expect("closed").failure();
+        assert!(b.try_acquire(UP).is_err(), "open");
+        std::thread::sleep(Duration::from_millis(30));
+        b.try_acquire(UP).expect("probe").success();
+        // The hung requests time out now: the recovered circuit ignores them.
+        for permit in hung {
+            permit.failure();
+        }
+        b.try_acquire(UP).expect("still closed").success();
+        // Failures of its own generation still count.
+        b.try_acquire(UP).expect("closed").failure();
+        b.try_acquire(UP).expect("closed").failure();
+        assert!(b.try_acquire(UP).is_err(), "open again");
+    }
+
+    #[test]
+    fn healthy_circuits_are_forgotten_when_there_are_many() {
+        let b = breakers(3, 60_000);
+        for i in 0..MAX_CIRCUITS {
+            let upstream = format!("http://h{i}");
+            b.try_acquire(&upstream).expect("closed").failure();
+            b.try_acquire(&upstream).expect("closed").success();
+        }
+        b.try_acquire(UP).expect("closed").failure();
+        b.try_acquire(UP).expect("closed").failure();
+        let circuits = b.circuits.lock().expect("lock");
+        assert_eq!(circuits.len(), 1);
+        assert_eq!(circuits[UP].state, State::Closed { failures: 2 });
     }
 
     #[test]
