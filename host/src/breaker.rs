@@ -127,7 +127,7 @@ impl CircuitBreakers {
         let mut generation = 0;
         if self.config.failure_threshold > 0 {
             let mut circuits = self.lock();
-            // Only upstreams that failed lately have an entry: the map stays small.
+            // Only upstreams that failed at some point have an entry: the map stays small.
             if let Some(circuit) = circuits.get_mut(upstream) {
                 match circuit.state {
                     State::Closed { .. } => {}

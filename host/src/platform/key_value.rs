@@ -2,8 +2,10 @@
 //! layout, so `spin up` reads the same data) or an in-memory database.
 //!
 //! Every store label lives in one table keyed by `(store, key)`. Each call is one SQLite
-//! statement (or one transaction, for increments and batches), so a `set` is atomic and
-//! durable once it returns and concurrent requests never lose a write (the last one wins);
+//! statement (or one transaction, for increments and batches), so a `set` is atomic,
+//! survives a crash of the process once it returns (the database runs in WAL mode with
+//! `synchronous=NORMAL`: only a power loss may take the last commits) and concurrent
+//! requests never lose a write (the last one wins);
 //! [`KeyValue::compare_and_swap`] writes only over the value a request read, which is how
 //! an update that raced with another one is refused instead of overwriting it.
 
@@ -92,7 +94,8 @@ impl KeyValue {
                 .map_err(|err| fail(rusqlite::Error::ToSqlConversionFailure(Box::new(err))))?;
         }
         let conn = Connection::open(path).map_err(fail)?;
-        // WAL: readers do not wait for the writer, and a write is one fsync'd append.
+        // WAL: readers do not wait for the writer, and a commit is an append to the log
+        // (synced at checkpoints, so a power loss, not a crash, may take the last commits).
         conn.pragma_update(None, "journal_mode", "WAL")
             .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
             .and_then(|()| conn.busy_timeout(Duration::from_secs(5)))
@@ -209,20 +212,23 @@ impl KeyValue {
         })
     }
 
-    /// Adds `delta` to the integer at `key` (absent: 0), kept as decimal text, atomically;
-    /// returns the new value. A value that is not an integer is an error.
+    /// Adds `delta` to the integer at `key` (absent: 0), atomically; returns the new value.
+    /// The integer is kept as 8 bytes, little-endian, as Spin keeps its counters, so either
+    /// runtime can go on counting. A value of another length is an error.
     pub fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64, StoreError> {
         let result = self.with(|db| {
-            let tx = db.transaction()?;
+            // Take the write lock up front: a read that has to be upgraded to a write fails
+            // at once (busy timeout or not) when another process wrote in between.
+            let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let current: Option<Vec<u8>> = tx
                 .prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")?
                 .query_row(params![store, key], |row| row.get(0))
                 .optional()?;
             let current = match current {
                 None => Some(0),
-                Some(bytes) => std::str::from_utf8(&bytes)
+                Some(bytes) => <[u8; 8]>::try_from(bytes.as_slice())
                     .ok()
-                    .and_then(|text| text.trim().parse::<i64>().ok()),
+                    .map(i64::from_le_bytes),
             };
             let Some(next) = current.and_then(|n| n.checked_add(delta)) else {
                 return Ok(None);
@@ -231,13 +237,14 @@ impl KeyValue {
                 "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
                  ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
             )?
-            .execute(params![store, key, next.to_string().into_bytes()])?;
+            .execute(params![store, key, next.to_le_bytes().to_vec()])?;
             tx.commit()?;
             Ok(Some(next))
         })?;
         result.ok_or_else(|| {
             StoreError(format!(
-                "the value of `{key}` is not an integer that can take {delta} more"
+                "the value of `{key}` is not a counter (8 bytes, little-endian) that can take \
+                 {delta} more"
             ))
         })
     }
@@ -427,15 +434,20 @@ mod tests {
     }
 
     #[test]
-    fn increments_are_decimal_integers() {
+    fn increments_are_little_endian_i64_as_in_spin() {
         let kv = KeyValue::in_memory().expect("open");
         assert_eq!(kv.increment("s", "n", 5).expect("inc"), 5);
-        assert_eq!(kv.increment("s", "n", -2).expect("inc"), 3);
-        assert_eq!(kv.get("s", "n").expect("get"), Some(b"3".to_vec()));
+        assert_eq!(kv.increment("s", "n", -7).expect("inc"), -2);
+        assert_eq!(
+            kv.get("s", "n").expect("get"),
+            Some((-2_i64).to_le_bytes().to_vec())
+        );
+        // A counter Spin wrote.
+        kv.set("s", "spin", &41_i64.to_le_bytes()).expect("set");
+        assert_eq!(kv.increment("s", "spin", 1).expect("inc"), 42);
         kv.set("s", "text", b"abc").expect("set");
         assert!(kv.increment("s", "text", 1).is_err());
-        kv.set("s", "max", i64::MAX.to_string().as_bytes())
-            .expect("set");
+        kv.set("s", "max", &i64::MAX.to_le_bytes()).expect("set");
         assert!(kv.increment("s", "max", 1).is_err(), "overflow is an error");
     }
 
