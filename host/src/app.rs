@@ -239,7 +239,9 @@ impl App {
             ),
         ];
         for (name, value) in &found.params {
-            if let Ok(name) = HeaderName::try_from(format!("spin-path-match-{name}")) {
+            // As Spin names them: `:user_id` is `spin-path-match-user-id`.
+            let name = format!("spin-path-match-{}", name.replace('_', "-"));
+            if let Ok(name) = HeaderName::try_from(name.to_ascii_lowercase()) {
                 headers.push((name, value.clone()));
             }
         }

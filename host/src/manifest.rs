@@ -929,11 +929,15 @@ impl Checker<'_> {
                     self.string(v, &key);
                 }
                 "allowed_outbound_hosts" => {
-                    for (item_key, text) in self.strings(v, &key) {
-                        let Some((text, secret)) = self.expand(text, &item_key, variables) else {
+                    for (item_key, template) in self.strings(v, &key) {
+                        let Some((text, secret)) = self.expand(template, &item_key, variables)
+                        else {
                             continue;
                         };
                         match text.parse::<OutboundRule>() {
+                            Ok(rule) if secret => component
+                                .allowed_outbound_hosts
+                                .push(rule.shown_as(template)),
                             Ok(rule) => component.allowed_outbound_hosts.push(rule),
                             Err(_) if secret => self.problem(
                                 &item_key,
@@ -1627,6 +1631,15 @@ watch = ["handler/src/**/*.rs", "handler/Cargo.toml"]
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].0, "component.app.allowed_outbound_hosts[0]");
         assert!(!found[0].1.contains("s3cr3t"), "{found:?}");
+        // A valid one is shown as its template.
+        let app = ok(&with_component(
+            "allowed_outbound_hosts = [\"https://{{ token }}.example.com\"]",
+        ));
+        let rule = &app.components["app"].allowed_outbound_hosts[0];
+        assert!(rule.allows("https", "s3cr3t.example.com", 443));
+        let shown = format!("{app:?} {rule}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("{{ token }}"), "{shown}");
     }
 
     #[test]

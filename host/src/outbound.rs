@@ -1,7 +1,9 @@
 //! Which outbound HTTP requests a guest may make, in spin.toml's `allowed_outbound_hosts`
 //! syntax: `scheme://host[:port]`, where the scheme may be `*`, the host `*` or `*.suffix`,
 //! and the port `*`, a number or a range `a..b` (end exclusive). Without a port, the
-//! scheme's default applies (80 for http, 443 for https).
+//! scheme's default applies (80 for http, 443 for https). IPv6 hosts go in brackets
+//! (`http://[::1]:8080`). Spin's `self` and `*.spin.internal` (calls into the same
+//! application) and IP ranges (`10.0.0.0/8`) are refused with a message saying so.
 //!
 //! ```
 //! use host::OutboundRule;
@@ -13,16 +15,24 @@
 //! ```
 
 use std::fmt;
-use std::ops::Range;
+use std::ops::RangeInclusive;
 use std::str::FromStr;
 
 /// One allowed destination.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct OutboundRule {
     scheme: Option<String>,
     host: HostPattern,
     ports: Ports,
+    /// How the rule shows in logs and `Debug`: its text, or its template when a secret
+    /// went into it.
     text: String,
+}
+
+impl fmt::Debug for OutboundRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("OutboundRule").field(&self.text).finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +48,7 @@ enum Ports {
     Any,
     /// The scheme's default port.
     Default,
-    Range(Range<u16>),
+    Range(RangeInclusive<u16>),
 }
 
 /// A rule that is not in `scheme://host[:port]` form.
@@ -80,16 +90,42 @@ impl FromStr for OutboundRule {
             _ => return Err(invalid("the scheme is not valid")),
         };
         let rest = rest.strip_suffix('/').unwrap_or(rest);
-        if rest.contains('/') {
-            return Err(invalid("paths are not allowed"));
+        if let Some((before, _)) = rest.split_once('/') {
+            let ip = before.trim_start_matches('[').trim_end_matches(']');
+            return Err(invalid(if ip.parse::<std::net::IpAddr>().is_ok() {
+                "IP ranges (CIDR) are not supported by edge-host"
+            } else {
+                "paths are not allowed"
+            }));
         }
-        let (host, port) = match rest.rsplit_once(':') {
-            Some((host, port)) if !host.ends_with(']') || port.is_empty() => (host, Some(port)),
-            Some((host, port)) => (host, Some(port)),
-            None => (rest, None),
+        let (host, port) = if rest.starts_with('[') {
+            // An IPv6 literal: the port, if any, comes after the closing bracket.
+            let end = rest
+                .find(']')
+                .ok_or_else(|| invalid("an IPv6 host lacks its `]`"))?;
+            let (host, after) = rest.split_at(end + 1);
+            match after {
+                "" => (host, None),
+                _ => match after.strip_prefix(':') {
+                    Some(port) => (host, Some(port)),
+                    None => return Err(invalid("only `:port` may follow an IPv6 host")),
+                },
+            }
+        } else {
+            match rest.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (rest, None),
+            }
         };
+        let lower = host.to_ascii_lowercase();
+        if lower == "self" || lower == "spin.internal" || lower.ends_with(".spin.internal") {
+            return Err(invalid(
+                "calls into the same application (Spin's `self` and `*.spin.internal`) are \
+                 not supported by edge-host; name the application's address instead",
+            ));
+        }
         let host = match host {
-            "" => return Err(invalid("empty host")),
+            "" | "[]" => return Err(invalid("empty host")),
             "*" => HostPattern::Any,
             h => match h.strip_prefix("*.") {
                 Some(suffix) if !suffix.is_empty() && !suffix.contains('*') => {
@@ -123,11 +159,12 @@ impl FromStr for OutboundRule {
                     if a >= b {
                         return Err(invalid("the port range is empty"));
                     }
-                    Ports::Range(a..b)
+                    // `a..b` excludes `b`, as in Spin.
+                    Ports::Range(a..=b - 1)
                 }
                 None => {
                     let n: u16 = p.parse().map_err(|_| invalid("the port is not a number"))?;
-                    Ports::Range(n..n.saturating_add(1))
+                    Ports::Range(n..=n)
                 }
             },
         };
@@ -147,6 +184,13 @@ impl fmt::Display for OutboundRule {
 }
 
 impl OutboundRule {
+    /// The rule shown as `display` (in logs, errors and `Debug`): for a rule made from a
+    /// template with a secret in it, the template.
+    pub(crate) fn shown_as(mut self, display: &str) -> Self {
+        display.clone_into(&mut self.text);
+        self
+    }
+
     /// Whether a request to `scheme://host:port` is allowed by this rule.
     pub fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
         let scheme = scheme.to_ascii_lowercase();
@@ -262,6 +306,12 @@ mod tests {
             ("https://*", "https", "anything.test", 443, true),
             ("*://*:*", "http", "x", 1, true),
             ("http://[::1]:8080", "http", "[::1]", 8080, true),
+            ("http://[::1]", "http", "[::1]", 80, true),
+            ("http://[::1]", "http", "[::1]", 8080, false),
+            ("http://[::1]:*", "http", "[::1]", 9, true),
+            ("http://h:65535", "http", "h", 65535, true),
+            ("http://h:65534..65535", "http", "h", 65534, true),
+            ("http://h:65534..65535", "http", "h", 65535, false),
         ];
         for (text, scheme, host, port, expected) in cases {
             assert_eq!(
@@ -283,6 +333,9 @@ mod tests {
             "https://example.com:port",
             "https://example.com:10..5",
             "ftp://example.com",
+            "http://[::1",
+            "http://[::1]8080",
+            "http://[]:80",
         ] {
             let err = bad.parse::<OutboundRule>().expect_err(bad);
             assert!(
@@ -291,6 +344,35 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn spin_features_edge_host_lacks_are_named() {
+        for (bad, says) in [
+            ("http://self", "`self`"),
+            ("http://SELF:3000", "`self`"),
+            ("http://backend.spin.internal", "`*.spin.internal`"),
+            ("http://*.spin.internal", "`*.spin.internal`"),
+            ("*://10.0.0.0/8:*", "CIDR"),
+            ("http://10.0.0.0/8", "CIDR"),
+        ] {
+            let err = bad.parse::<OutboundRule>().expect_err(bad).to_string();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn debug_shows_the_text_or_the_template() {
+        let plain = rule("https://api.example.com");
+        assert_eq!(
+            format!("{plain:?}"),
+            r#"OutboundRule("https://api.example.com")"#
+        );
+        let secret =
+            rule("https://tenant-s3cr3t.example.com").shown_as("https://{{ tenant }}.example.com");
+        let shown = format!("{secret:?} {secret}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(secret.allows("https", "tenant-s3cr3t.example.com", 443));
     }
 
     #[test]

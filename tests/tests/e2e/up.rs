@@ -197,6 +197,10 @@ route = "/b/..."
 component = "other"
 
 [[trigger.http]]
+route = "/p/:user_id/..."
+component = "other"
+
+[[trigger.http]]
 route = { private = true }
 component = "hidden"
 
@@ -341,6 +345,20 @@ async fn routes_follow_spin_rules_and_set_spin_headers() -> anyhow::Result<()> {
         "{seen}"
     );
     assert!(!seen.contains("evil"), "{seen}");
+
+    // A `:name` segment, named as Spin names it (`_` becomes `-`).
+    let res = server.get("/p/42/request").await?;
+    let seen = text(&res);
+    assert_eq!(res.status(), 200, "{seen}");
+    for line in [
+        "spin-path-match-user-id: 42",
+        "spin-path-info: /request",
+        "spin-component-route: /p/:user_id",
+        "spin-raw-component-route: /p/:user_id/...",
+        "spin-matched-route: /p/:user_id/...",
+    ] {
+        assert!(seen.contains(line), "missing `{line}` in:\n{seen}");
+    }
     Ok(())
 }
 
