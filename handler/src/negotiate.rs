@@ -89,9 +89,54 @@ pub struct InvalidMediaRange(pub String);
 /// A media type's parameters: lowercase names, unquoted values.
 type Params = Vec<(String, String)>;
 
+/// `text` split at each `sep` outside quoted strings (RFC 9110 §5.6.4), so a `,` or `;`
+/// inside a parameter's quoted value does not split it.
+fn split_unquoted(text: &str, sep: u8) -> impl Iterator<Item = &str> {
+    let mut start = 0;
+    let mut quoted = false;
+    let mut escaped = false;
+    let mut cuts = Vec::new();
+    for (i, b) in text.bytes().enumerate() {
+        if escaped {
+            escaped = false;
+        } else if quoted && b == b'\\' {
+            escaped = true;
+        } else if b == b'"' {
+            quoted = !quoted;
+        } else if b == sep && !quoted {
+            cuts.push(&text[start..i]);
+            start = i + 1;
+        }
+    }
+    cuts.push(&text[start..]);
+    cuts.into_iter()
+}
+
+/// A parameter value: a token as it is, a quoted string without its quotes and escapes.
+fn unquote(value: &str) -> String {
+    match value
+        .strip_prefix('"')
+        .and_then(|inner| inner.strip_suffix('"'))
+    {
+        Some(inner) => {
+            let mut out = String::with_capacity(inner.len());
+            let mut chars = inner.chars();
+            while let Some(c) = chars.next() {
+                out.push(if c == '\\' {
+                    chars.next().unwrap_or(c)
+                } else {
+                    c
+                });
+            }
+            out
+        }
+        None => value.to_owned(),
+    }
+}
+
 /// `type/subtype` (lowercased) and its parameters, `q` included.
 fn split_media_type(text: &str) -> Option<(String, String, Params)> {
-    let mut parts = text.split(';');
+    let mut parts = split_unquoted(text, b';');
     let essence = parts.next()?.trim().to_ascii_lowercase();
     let (kind, subtype) = essence.split_once('/')?;
     let is_token = |s: &str| {
@@ -109,10 +154,7 @@ fn split_media_type(text: &str) -> Option<(String, String, Params)> {
             continue;
         }
         let (name, value) = param.split_once('=')?;
-        params.push((
-            name.trim().to_ascii_lowercase(),
-            value.trim().trim_matches('"').to_owned(),
-        ));
+        params.push((name.trim().to_ascii_lowercase(), unquote(value.trim())));
     }
     Some((kind.to_owned(), subtype.to_owned(), params))
 }
@@ -212,7 +254,7 @@ pub(crate) fn weighted_members<'a>(
     name: &'a HeaderName,
 ) -> impl Iterator<Item = (String, u16)> + 'a {
     list_members(headers, name).filter_map(|member| {
-        let mut parts = member.split(';');
+        let mut parts = split_unquoted(member, b';');
         let value = parts.next()?.trim().to_ascii_lowercase();
         let mut q = 1000;
         for param in parts {
@@ -231,7 +273,7 @@ fn list_members<'a>(headers: &'a HeaderMap, name: &HeaderName) -> impl Iterator<
         .get_all(name)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|line| line.split(','))
+        .flat_map(|line| split_unquoted(line, b','))
         .map(str::trim)
         .filter(|member| !member.is_empty())
 }
@@ -265,11 +307,14 @@ pub fn choose_media_type<'a>(headers: &HeaderMap, offered: &[&'a str]) -> Option
 }
 
 /// The highest-weighted offer above zero; the first among equals.
-fn best<'a>(offered: &[&'a str], weight: impl Fn(&str) -> u16) -> Option<&'a str> {
-    let mut best: Option<(&'a str, u16)> = None;
+fn best<'a, W: Ord + Default + Copy>(
+    offered: &[&'a str],
+    weight: impl Fn(&str) -> W,
+) -> Option<&'a str> {
+    let mut best: Option<(&'a str, W)> = None;
     for &offer in offered {
         let q = weight(offer);
-        if q > 0 && best.is_none_or(|(_, best_q)| q > best_q) {
+        if q > W::default() && best.is_none_or(|(_, best_q)| q > best_q) {
             best = Some((offer, q));
         }
     }
@@ -316,9 +361,13 @@ pub fn negotiated(mut res: Response, media_type: &str) -> Response {
 /// The available language tag the client prefers by `Accept-Language`, with the basic
 /// filtering of [RFC 4647 §3.3.1](https://www.rfc-editor.org/rfc/rfc4647#section-3.3.1): a
 /// range matches a tag equal to it or starting with it followed by `-` (case-insensitive);
-/// `*` matches any tag. Each tag takes the weight of its longest matching range; the highest
-/// weight above zero wins, ties going to the earlier tag. Without `Accept-Language`, the
-/// first tag. Add `Vary: Accept-Language` ([`add_vary`]) to the response.
+/// `*` matches any tag. A range more specific than any available tag also falls back to
+/// the tags it truncates to, as in the lookup of
+/// [§3.4](https://www.rfc-editor.org/rfc/rfc4647#section-3.4) (`de-DE` is served by `de`),
+/// ranking below the filtering matches and above `*`. Each tag takes the weight of its most
+/// specific match; the highest weight above zero wins, ties going to the earlier tag.
+/// Without `Accept-Language`, the first tag. Add `Vary: Accept-Language` ([`add_vary`]) to
+/// the response.
 ///
 /// ```
 /// use handler::negotiate::choose_language;
@@ -328,6 +377,9 @@ pub fn negotiated(mut res: Response, media_type: &str) -> Response {
 /// assert_eq!(choose_language(&headers, &["en-US", "fr"]), Some("fr"));
 /// assert_eq!(choose_language(&headers, &["de", "en-GB"]), Some("en-GB"));
 /// assert_eq!(choose_language(&headers, &["de"]), Some("de")); // by `*`
+///
+/// headers.insert("accept-language", "de-DE, en;q=0.5".parse().unwrap());
+/// assert_eq!(choose_language(&headers, &["en", "de"]), Some("de")); // de-DE falls back
 /// ```
 pub fn choose_language<'a>(headers: &HeaderMap, available: &[&'a str]) -> Option<&'a str> {
     let ranges: Vec<(String, u16)> = weighted_members(headers, &header::ACCEPT_LANGUAGE)
@@ -345,17 +397,35 @@ pub fn choose_language<'a>(headers: &HeaderMap, available: &[&'a str]) -> Option
     }
     let weight = |tag: &str| {
         let tag = tag.to_ascii_lowercase();
+        // How specifically `range` matches `tag`, if it does: `*` least, then a range that
+        // truncates to the tag (only when it is wanted at all: `de-DE;q=0` says nothing
+        // against `de`), then filtering matches, longer ranges first.
+        let specificity = |(range, q): &(String, u16)| {
+            if range == "*" {
+                Some(0)
+            } else if *range == tag
+                || tag
+                    .strip_prefix(range.as_str())
+                    .is_some_and(|rest| rest.starts_with('-'))
+            {
+                Some(range.len() + 2)
+            } else if *q > 0
+                && range
+                    .strip_prefix(tag.as_str())
+                    .is_some_and(|rest| rest.starts_with('-'))
+            {
+                Some(1)
+            } else {
+                None
+            }
+        };
+        // The weight, then the kind of match: of two tags the client wants as much, the one
+        // a range names beats a fallback, which beats one only `*` covers.
         ranges
             .iter()
-            .filter(|(range, _)| {
-                range == "*"
-                    || *range == tag
-                    || tag
-                        .strip_prefix(range.as_str())
-                        .is_some_and(|rest| rest.starts_with('-'))
-            })
-            .max_by_key(|(range, _)| if range == "*" { 0 } else { range.len() + 1 })
-            .map_or(0, |(_, q)| *q)
+            .filter_map(|entry| specificity(entry).map(|s| (s, entry.1)))
+            .max_by_key(|(s, _)| *s)
+            .map_or((0, 0), |(s, q)| if q == 0 { (0, 0) } else { (q, s.min(2)) })
     };
     best(available, weight)
 }
@@ -488,6 +558,46 @@ mod tests {
             ("fr;q=0", None),
             ("toolongsubtag", Some("en")),
             ("es, fr;q=0.3", Some("fr")),
+        ];
+        for (accept, chosen) in cases {
+            let h = headers(header::ACCEPT_LANGUAGE, accept);
+            assert_eq!(choose_language(&h, &available), chosen, "{accept:?}");
+        }
+    }
+
+    #[test]
+    fn quoted_parameters_keep_their_commas_and_semicolons() {
+        let h = headers(
+            header::ACCEPT,
+            r#"text/html;foo="a,b;c\"d";q=0.5, application/json;q=0.9"#,
+        );
+        let ranges = parse_accept(&h);
+        assert_eq!(ranges.len(), 2, "{ranges:?}");
+        assert_eq!(ranges[0].quality(), 500);
+        assert!(ranges[0].matches(r#"text/html; foo="a,b;c\"d""#));
+        assert!(!ranges[0].matches("text/html; foo=other"));
+        assert_eq!(
+            choose_media_type(&h, &["text/html", "application/json"]),
+            Some("application/json")
+        );
+    }
+
+    #[test]
+    fn language_lookup_falls_back_to_shorter_tags() {
+        let available = ["en", "de", "zh-Hant"];
+        let cases = [
+            ("de-DE", Some("de")),
+            ("de-DE-1996", Some("de")),
+            ("zh-Hant-TW", Some("zh-Hant")),
+            ("zh-Hans-CN", None),
+            // A filtering match outranks a fallback of the same weight...
+            ("de-DE, en", Some("en")),
+            ("de-AT;q=0.9, en", Some("en")),
+            // ...and the fallback outranks `*`.
+            ("*;q=0.5, de-DE;q=0.8", Some("de")),
+            // Refusing the region refuses nothing else.
+            ("de-DE;q=0, *;q=0.1", Some("en")),
+            ("de-DE;q=0", None),
         ];
         for (accept, chosen) in cases {
             let h = headers(header::ACCEPT_LANGUAGE, accept);

@@ -66,15 +66,21 @@ const CONDITIONAL_HEADERS: [HeaderName; 4] = [
     header::IF_UNMODIFIED_SINCE,
 ];
 
-/// The header fields a `304` keeps (RFC 9110 §15.4.5); everything else describes content the
-/// response does not carry.
-const NOT_MODIFIED_HEADERS: [HeaderName; 6] = [
-    header::CACHE_CONTROL,
-    header::CONTENT_LOCATION,
-    header::DATE,
-    header::ETAG,
-    header::EXPIRES,
-    header::VARY,
+/// The representation metadata a `304` drops (RFC 9110 §15.4.5: no metadata beyond
+/// `Cache-Control`, `Content-Location`, `Date`, `ETag`, `Expires` and `Vary`, which it
+/// keeps, unless it guides cache updates); fields that are not about the content
+/// (`Set-Cookie`, security policies, CORS) stay.
+const REPRESENTATION_HEADERS: [&str; 10] = [
+    "content-type",
+    "content-length",
+    "content-encoding",
+    "content-language",
+    "content-range",
+    "content-disposition",
+    "content-digest",
+    "repr-digest",
+    "content-md5",
+    "transfer-encoding",
 ];
 
 /// Evaluates the preconditions in `headers` against the selected representation's
@@ -209,8 +215,11 @@ pub fn precondition_failed() -> Problem {
         .with_detail("a precondition in the request does not hold for the current representation")
 }
 
-/// Turns `res` into a `304 Not Modified` for it: no body, and only the header fields RFC 9110
-/// §15.4.5 names (`Cache-Control`, `Content-Location`, `Date`, `ETag`, `Expires`, `Vary`).
+/// Turns `res` into a `304 Not Modified` for it: no body, and no representation metadata
+/// but what RFC 9110 §15.4.5 asks a `304` to repeat (`Cache-Control`, `Content-Location`,
+/// `Date`, `ETag`, `Expires`, `Vary`) and `Last-Modified` when there is no `ETag` (the
+/// RFC's example of metadata that guides cache updates). Fields that do not describe the
+/// content, such as `Set-Cookie` or security headers, are kept.
 ///
 /// ```
 /// use handler::Response;
@@ -227,13 +236,12 @@ pub fn precondition_failed() -> Problem {
 /// ```
 pub fn not_modified(res: Response) -> Response {
     let (mut parts, _body) = res.into_parts();
-    let mut kept = HeaderMap::new();
-    for name in NOT_MODIFIED_HEADERS {
-        for value in parts.headers.get_all(&name) {
-            kept.append(name.clone(), value.clone());
-        }
+    for name in REPRESENTATION_HEADERS {
+        parts.headers.remove(name);
     }
-    parts.headers = kept;
+    if parts.headers.contains_key(header::ETAG) {
+        parts.headers.remove(header::LAST_MODIFIED);
+    }
     parts.status = StatusCode::NOT_MODIFIED;
     parts.extensions.remove::<crate::stream::BodyStream>();
     Response::from_parts(parts, Vec::new())
@@ -798,7 +806,7 @@ mod tests {
     }
 
     #[test]
-    fn not_modified_keeps_only_the_listed_headers() {
+    fn not_modified_drops_the_representation_metadata() {
         let res = app(full_response)
             .call(request(Method::GET, &[(header::IF_NONE_MATCH, TAG)]))
             .expect("304");
@@ -814,6 +822,7 @@ mod tests {
                 "date",
                 "etag",
                 "expires",
+                "set-cookie",
                 "vary"
             ]
         );
@@ -821,6 +830,24 @@ mod tests {
         assert_eq!(vary, ["Accept", "Origin"]);
         assert_eq!(res.headers()[header::ETAG], TAG);
         assert_eq!(res.headers()[header::CACHE_CONTROL], "max-age=60");
+    }
+
+    #[test]
+    fn not_modified_keeps_last_modified_only_without_an_etag() {
+        let no_etag = |req| {
+            full_response(req).map(|mut res| {
+                res.headers_mut().remove(header::ETAG);
+                res
+            })
+        };
+        let res = Stack::new()
+            .layer(ConditionalRequests::new().with_generated_etags(false))
+            .handler(no_etag)
+            .call(request(Method::GET, &[(header::IF_MODIFIED_SINCE, LATER)]))
+            .expect("304");
+        assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(res.headers()[header::LAST_MODIFIED], MODIFIED);
+        assert!(!res.headers().contains_key(header::CONTENT_TYPE));
     }
 
     #[test]
