@@ -305,22 +305,28 @@ impl SetCookie {
         })
     }
 
-    /// A cookie that tells the browser to delete `name`: empty, `Max-Age=0` and an
-    /// `Expires` in the past. Give it the `Path` and `Domain` the cookie was set with.
+    /// A cookie that tells the browser to delete `name`: empty, with an `Expires` in the
+    /// past (RFC 6265 §3.1; `Max-Age=0` is outside the grammar servers may send, §4.1.1).
+    /// Give it the `Path` and `Domain` the cookie was set with.
     ///
     /// ```
     /// let gone = handler::cookie::SetCookie::removal("session")?.with_path("/")?;
-    /// assert_eq!(gone.to_string(), "session=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
+    /// assert_eq!(gone.to_string(), "session=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
     /// # Ok::<(), handler::cookie::CookieError>(())
     /// ```
     pub fn removal(name: impl Into<String>) -> Result<Self, CookieError> {
-        Ok(Self::new(name, "")?
-            .with_max_age(Duration::ZERO)
-            .with_expires(SystemTime::UNIX_EPOCH))
+        Ok(Self::new(name, "")?.with_expires(SystemTime::UNIX_EPOCH))
     }
 
-    /// `Path`: the path prefix the cookie is sent for.
+    /// `Path`: the path prefix the cookie is sent for; it must start with `/` (a browser
+    /// ignores any other, RFC 6265 §5.2.4).
     pub fn with_path(mut self, path: &str) -> Result<Self, CookieError> {
+        if !path.starts_with('/') {
+            return Err(CookieError::InvalidAttribute {
+                attribute: "Path",
+                value: path.to_owned(),
+            });
+        }
         self.path = Some(attribute("Path", path)?);
         Ok(self)
     }
@@ -332,7 +338,8 @@ impl SetCookie {
         Ok(self)
     }
 
-    /// `Max-Age`, in whole seconds; takes precedence over `Expires` in browsers.
+    /// `Max-Age`, in whole seconds, rounded up (half a second is `Max-Age=1`, not an
+    /// immediate expiry); takes precedence over `Expires` in browsers.
     pub fn with_max_age(mut self, max_age: Duration) -> Self {
         self.max_age = Some(max_age);
         self
@@ -377,9 +384,11 @@ impl SetCookie {
         if self.same_site == Some(SameSite::None) && !self.secure {
             return Err(CookieError::SameSiteNoneWithoutSecure);
         }
-        let prefix_ok = if self.name.starts_with("__Host-") {
+        // Browsers match the prefixes case-insensitively (RFC 6265bis §4.1.3).
+        let name = self.name.to_ascii_lowercase();
+        let prefix_ok = if name.starts_with("__host-") {
             self.secure && self.path.as_deref() == Some("/") && self.domain.is_none()
-        } else if self.name.starts_with("__Secure-") {
+        } else if name.starts_with("__secure-") {
             self.secure
         } else {
             true
@@ -425,7 +434,8 @@ impl fmt::Display for SetCookie {
             write!(f, "; Domain={domain}")?;
         }
         if let Some(max_age) = self.max_age {
-            write!(f, "; Max-Age={}", max_age.as_secs())?;
+            let secs = max_age.as_secs() + u64::from(max_age.subsec_nanos() > 0);
+            write!(f, "; Max-Age={secs}")?;
         }
         if let Some(expires) = self.expires {
             write!(f, "; Expires={expires}")?;
@@ -523,7 +533,23 @@ mod tests {
             ),
             (
                 base()?.with_max_age(Duration::from_millis(1500)),
+                Ok("s=v; Max-Age=2"),
+            ),
+            (
+                base()?.with_max_age(Duration::from_millis(500)),
                 Ok("s=v; Max-Age=1"),
+            ),
+            (
+                SetCookie::new("__host-id", "1")?.with_path("/")?,
+                Err(CookieError::Prefix {
+                    name: "__host-id".into(),
+                }),
+            ),
+            (
+                SetCookie::new("__SECURE-id", "1")?,
+                Err(CookieError::Prefix {
+                    name: "__SECURE-id".into(),
+                }),
             ),
             (
                 SetCookie::new("__Secure-id", "1")?.with_secure(),
@@ -569,6 +595,15 @@ mod tests {
                 Ok(text) => assert_eq!(got.as_ref().map(|v| v.to_str().ok()), Ok(Some(text))),
                 Err(err) => assert_eq!(got, Err(err)),
             }
+        }
+        for bad in ["app", "/a;b"] {
+            assert!(matches!(
+                base()?.with_path(bad),
+                Err(CookieError::InvalidAttribute {
+                    attribute: "Path",
+                    ..
+                })
+            ));
         }
         for bad in ["", "a;b", "a\nb", "caf\u{e9}"] {
             assert!(matches!(

@@ -315,9 +315,15 @@ impl Router {
         let mut res = self.layers.run(req, &endpoint).unwrap_or_else(render);
         if head {
             // RFC 9110 §9.3.2: the same header fields as GET, without content. Content-Length
-            // stays as GET would have sent it; an empty body (a 304, say) adds none.
-            let len = res.body().len();
-            if len > 0 {
+            // is what GET would have sent (`0` for an empty body), except where a response
+            // has none: 1xx, 204 and 304, or a body streamed in chunks of unknown total.
+            let status = res.status();
+            let has_length = !(status.is_informational()
+                || status == StatusCode::NO_CONTENT
+                || status == StatusCode::NOT_MODIFIED
+                || crate::stream::BodyStream::is_streaming(&res));
+            if has_length {
+                let len = res.body().len();
                 res.headers_mut()
                     .entry(header::CONTENT_LENGTH)
                     .or_insert_with(|| HeaderValue::from(len));
@@ -458,6 +464,26 @@ mod tests {
         assert_eq!(res.status(), StatusCode::OK);
         assert!(res.body().is_empty());
         assert_eq!(res.headers()[header::CONTENT_LENGTH], "4");
+    }
+
+    #[test]
+    fn head_of_an_empty_body_says_content_length_0_except_where_none_is_sent() {
+        let router = Router::new()
+            .get("/empty", |_req: Request| Ok(Response::new(Vec::new())))
+            .and_then(|r| {
+                r.get("/none", |_req: Request| {
+                    let mut res = Response::new(Vec::new());
+                    *res.status_mut() = StatusCode::NO_CONTENT;
+                    Ok(res)
+                })
+            })
+            .expect("valid routes");
+        let res = router.handle(request(Method::HEAD, "/empty"));
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()[header::CONTENT_LENGTH], "0");
+        let res = router.handle(request(Method::HEAD, "/none"));
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        assert!(!res.headers().contains_key(header::CONTENT_LENGTH));
     }
 
     #[test]

@@ -108,7 +108,8 @@ const INCOMPRESSIBLE: [&str; 16] = [
 /// - it streams ([`BodyStream`]) or already has a `Content-Encoding`;
 /// - its body is smaller than the threshold ([`Compression::with_min_size`], default 1024
 ///   bytes);
-/// - it says `Cache-Control: no-transform`;
+/// - it says `Cache-Control: no-transform` (or has a `Cache-Control` that does not parse,
+///   which might);
 /// - its content is compressed already (`image/*` but SVG, `video/*`, `audio/*`, zip, gzip,
 ///   `font/woff2`, ...).
 ///
@@ -226,7 +227,8 @@ impl Compression {
         {
             return false;
         }
-        if CacheControl::from_headers(headers).is_ok_and(|cc| cc.no_transform()) {
+        // A Cache-Control that does not parse may still say no-transform: leave it alone.
+        if !matches!(CacheControl::from_headers(headers), Ok(cc) if !cc.no_transform()) {
             return false;
         }
         match headers
@@ -318,9 +320,9 @@ pub fn choose_content_coding(
         };
         explicit.or(any).unwrap_or(0)
     };
-    // Identity is always acceptable; it is preferred only when listed by name with a
-    // weight above every coding's.
-    let identity = lookup("identity").unwrap_or(0);
+    // Identity is always acceptable; it is preferred only when listed (by name, or by `*`,
+    // which covers it too: RFC 9110 §12.5.3) with a weight above every coding's.
+    let identity = lookup("identity").or(any).unwrap_or(0);
     let mut best: Option<(ContentCoding, u16)> = None;
     for &coding in offered {
         let q = weight(coding);
@@ -385,7 +387,7 @@ mod tests {
     #[test]
     fn negotiation_table() {
         // (Accept-Encoding lines, chosen)
-        let cases: [(&[&str], Option<ContentCoding>); 21] = [
+        let cases: [(&[&str], Option<ContentCoding>); 23] = [
             (&[], None),
             (&[""], None),
             (&["gzip"], GZ),
@@ -407,6 +409,9 @@ mod tests {
             (&["gzip;q=bogus, br;q=0.2"], BR),
             (&["gzip", "br"], BR),
             (&["gzip ; q=0.8 , br ; q=0.7"], GZ),
+            // `*` covers identity too.
+            (&["*;q=0.5, gzip;q=0.2, br;q=0.2"], None),
+            (&["*;q=0.5, gzip;q=0.7"], GZ),
         ];
         let offered = [ContentCoding::Brotli, ContentCoding::Gzip];
         for (lines, chosen) in cases {
@@ -544,7 +549,7 @@ mod tests {
 
     #[test]
     fn which_responses_are_compressed() {
-        let cases: [Case; 16] = [
+        let cases: [Case; 17] = [
             (
                 StatusCode::OK,
                 &[("content-type", "application/json")],
@@ -645,6 +650,14 @@ mod tests {
             (
                 StatusCode::OK,
                 &[("cache-control", "public, no-transform")],
+                2000,
+                Method::GET,
+                None,
+                false,
+            ),
+            (
+                StatusCode::OK,
+                &[("cache-control", "no-transform, max-age=60;x")],
                 2000,
                 Method::GET,
                 None,

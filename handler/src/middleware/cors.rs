@@ -200,7 +200,9 @@ impl Cors {
 
     fn allows(&self, origin: &HeaderValue) -> bool {
         match &self.origins {
-            Origins::Any => true,
+            // `null` (sandboxed frames, `file:` pages, some redirects) is never reflected with
+            // credentials unless listed by name: any origin can make itself `null`.
+            Origins::Any => !(self.credentials && origin.as_bytes().eq_ignore_ascii_case(b"null")),
             Origins::List(list) => origin
                 .to_str()
                 .is_ok_and(|o| list.iter().any(|allowed| allowed.eq_ignore_ascii_case(o))),
@@ -405,6 +407,29 @@ mod tests {
                 Some("null"),
                 None,
                 "Accept-Encoding, Origin",
+            ),
+            // Any origin with credentials reflects origins, but never `null`...
+            (
+                Cors::new().with_any_origin().with_credentials(),
+                Some("null"),
+                None,
+                None,
+                "Accept-Encoding, Origin",
+            ),
+            (
+                Cors::new().with_any_origin().with_credentials(),
+                Some(APP),
+                Some(APP),
+                Some("true"),
+                "Accept-Encoding, Origin",
+            ),
+            // ...while without credentials `*` serves it as any other.
+            (
+                Cors::new().with_any_origin(),
+                Some("null"),
+                Some("*"),
+                None,
+                "Accept-Encoding",
             ),
         ];
         for (cors, from, acao, acac, vary) in cases {
