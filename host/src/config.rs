@@ -32,7 +32,7 @@ impl Default for GuestLimits {
 }
 
 /// How a component is run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RuntimeConfig {
     /// Limits per instance.
     pub limits: GuestLimits,
@@ -84,6 +84,29 @@ impl Default for OutboundConfig {
     }
 }
 
+/// Environment values often hold secrets: `Debug` shows their names only.
+impl std::fmt::Debug for RuntimeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env: Vec<_> = self
+            .env
+            .iter()
+            .map(|(name, _)| format!("{name}=<redacted>"))
+            .collect();
+        f.debug_struct("RuntimeConfig")
+            .field("limits", &self.limits)
+            .field("env", &env)
+            .field("cache_dir", &self.cache_dir)
+            .field("max_instances", &self.max_instances)
+            .field("instance_reuse", &self.instance_reuse)
+            .field("allowed_outbound", &self.allowed_outbound)
+            .field("outbound", &self.outbound)
+            .field("key_value", &self.key_value)
+            .field("key_value_stores", &self.key_value_stores)
+            .field("variables", &self.variables)
+            .finish()
+    }
+}
+
 impl Default for RuntimeConfig {
     fn default() -> Self {
         Self {
@@ -125,8 +148,12 @@ pub struct ServerLimits {
     /// the idle timeout.
     pub header_read_timeout: Duration,
     /// A connection with no request in flight for this long is closed (HTTP/2 with GOAWAY).
-    /// On HTTP/1.1 the header-read timeout usually closes it first.
+    /// On HTTP/1.1 the header-read timeout usually closes it first. Until its first request
+    /// arrives, a connection gets only the header-read timeout (on every protocol).
     pub idle_timeout: Duration,
+    /// A connection whose client takes no response bytes for this long while the server has
+    /// some to write (a full TCP or HTTP/2 window) is closed, with the requests on it.
+    pub send_timeout: Duration,
     /// HTTP/2 connections are pinged at this interval and closed when a ping goes unanswered
     /// for as long again.
     pub h2_keep_alive: Duration,
@@ -145,6 +172,7 @@ impl Default for ServerLimits {
             max_header_bytes: 16 * 1024,
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(60),
             h2_keep_alive: Duration::from_secs(20),
             max_connections: 1024,
             max_in_flight: 256,
@@ -189,5 +217,21 @@ impl Default for ServerConfig {
             limits: ServerLimits::default(),
             shutdown_grace: Duration::from_secs(5),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_environment_names_not_values() {
+        let config = RuntimeConfig {
+            env: vec![("API_TOKEN".to_owned(), "s3cr3t".to_owned())],
+            ..RuntimeConfig::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(shown.contains("API_TOKEN=<redacted>"), "{shown}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
     }
 }

@@ -111,7 +111,7 @@ struct HostArgs {
     max_memory: u64,
 
     /// Time a guest may run per request before it is stopped (504), e.g. 30s, 500ms.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = positive_duration)]
     deadline: Duration,
 
     /// Largest request body (413 above it).
@@ -123,19 +123,23 @@ struct HostArgs {
     max_header: u64,
 
     /// Time to send a request's headers; on HTTP/1.1 also the keep-alive idle timeout.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = positive_duration)]
     header_read_timeout: Duration,
 
     /// Close connections that have had no request in flight for this long.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = positive_duration)]
     idle_timeout: Duration,
 
+    /// Close connections whose client takes no response bytes for this long.
+    #[arg(long, default_value = "60s", value_parser = positive_duration)]
+    send_timeout: Duration,
+
     /// Open connections at most; more wait in the listen backlog.
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = 1024, value_parser = positive_count)]
     max_connections: usize,
 
     /// Requests in flight at most; more are answered 503.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, value_parser = positive_count)]
     max_in_flight: usize,
 
     /// Concurrent streams per HTTP/2 connection.
@@ -229,6 +233,7 @@ impl HostArgs {
                     .context("--max-header is too large")?,
                 header_read_timeout: self.header_read_timeout,
                 idle_timeout: self.idle_timeout,
+                send_timeout: self.send_timeout,
                 max_connections: self.max_connections,
                 max_in_flight: self.max_in_flight,
                 h2_max_concurrent_streams: self.h2_max_streams,
@@ -243,6 +248,24 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
         _ => Err(format!("expected KEY=VALUE, got `{s}`")),
+    }
+}
+
+/// A count above zero (a limit of zero would serve nothing).
+fn positive_count(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
+/// A duration above zero (a zero timeout would close every connection at once).
+fn positive_duration(s: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if d.is_zero() => Err("must be above zero".to_owned()),
+        Ok(d) => Ok(d),
+        Err(err) => Err(err.to_string()),
     }
 }
 
@@ -378,6 +401,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // SIGHUP (`systemctl reload`, a closing terminal) never ends the process: it reloads TLS
+    // certificate files where there are some (the server's own listener) and is noted.
+    #[cfg(unix)]
+    runtime.spawn(async {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut hangup) = signal(SignalKind::hangup()) {
+            while hangup.recv().await.is_some() {
+                tracing::info!("SIGHUP: TLS certificate files, if any, are reloaded");
+            }
+        }
+    });
     let result = match cli.command {
         Command::Serve(args) => runtime.block_on(serve(*args)),
         Command::Up(args) => runtime.block_on(up(*args)),

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use http::{HeaderValue, header};
@@ -17,6 +17,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tokio_io_timeout::TimeoutStream;
 
 use crate::app::set_spin_headers;
 use crate::body::{CountedBody, LimitedBody};
@@ -118,6 +120,7 @@ impl Server {
         let max_connections = shared.limits.max_connections;
         let connections = Arc::new(Semaphore::new(max_connections));
         let (stop_tx, stop_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
         tokio::pin!(shutdown);
 
         loop {
@@ -147,10 +150,12 @@ impl Server {
                 stop: stop_rx.clone(),
             };
             let acceptor = acceptor.clone();
-            tokio::spawn(async move {
+            tasks.spawn(async move {
                 let _permit = permit;
                 conn.serve(stream, acceptor).await;
             });
+            // Reap finished connections so the set holds only open ones.
+            while tasks.try_join_next().is_some() {}
         }
 
         drop(listener);
@@ -167,6 +172,8 @@ impl Server {
             Ok(_) => tracing::info!("all connections finished"),
             Err(_) => tracing::warn!("grace period over, closing the remaining connections"),
         }
+        // Whatever is left stops here, also for a library caller whose runtime goes on.
+        tasks.shutdown().await;
         Ok(())
     }
 }
@@ -221,19 +228,34 @@ impl Connection {
                 }
             }
         };
+        // A client that stops taking response bytes (a zero TCP or HTTP/2 window) makes a
+        // write wait; past the send timeout the write fails and the connection ends, with
+        // its requests and their in-flight slots.
+        let mut io = TimeoutStream::new(io);
+        io.set_write_timeout(Some(self.shared.limits.send_timeout));
         let activity = Arc::new(Activity::default());
         let service = ConnService {
             shared: self.shared.clone(),
             peer,
             activity: activity.clone(),
         };
-        let conn = self.builder.serve_connection(TokioIo::new(io), service);
+        let conn = self
+            .builder
+            .serve_connection(TokioIo::new(Box::pin(io)), service);
         tokio::pin!(conn);
         let mut stop = self.stop;
-        let idle_timeout = self.shared.limits.idle_timeout;
+        let limits = &self.shared.limits;
         let mut closing = false;
         let result = loop {
-            let idle_check = tokio::time::sleep(idle_timeout.min(Duration::from_secs(1)));
+            // Until its first request a connection gets the header-read timeout, whatever
+            // the protocol (hyper's own header timer covers HTTP/1.1 requests only, not the
+            // protocol detection, the HTTP/2 preface or silence after a TLS handshake).
+            let limit = if activity.seen_any() {
+                limits.idle_timeout
+            } else {
+                limits.header_read_timeout
+            };
+            let idle_check = tokio::time::sleep(limit.min(Duration::from_secs(1)));
             tokio::select! {
                 result = conn.as_mut() => break result,
                 changed = stop.changed(), if !closing => {
@@ -243,7 +265,7 @@ impl Connection {
                     conn.as_mut().graceful_shutdown();
                 }
                 () = idle_check, if !closing => {
-                    if activity.idle_for().is_some_and(|idle| idle >= idle_timeout) {
+                    if activity.idle_for().is_some_and(|idle| idle >= limit) {
                         tracing::debug!(client = %peer, "closing idle connection");
                         closing = true;
                         conn.as_mut().graceful_shutdown();
@@ -261,6 +283,7 @@ impl Connection {
 #[derive(Debug)]
 struct Activity {
     active: AtomicUsize,
+    seen: AtomicBool,
     idle_since: Mutex<Instant>,
 }
 
@@ -268,20 +291,38 @@ impl Default for Activity {
     fn default() -> Self {
         Self {
             active: AtomicUsize::new(0),
+            seen: AtomicBool::new(false),
             idle_since: Mutex::new(Instant::now()),
         }
     }
 }
 
+/// One request in flight on a connection; dropping it (the response done, or the request
+/// abandoned by the client) ends it.
+struct Active(Arc<Activity>);
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.finish();
+    }
+}
+
 impl Activity {
-    fn start(&self) {
+    fn start(self: &Arc<Self>) -> Active {
+        self.seen.store(true, Ordering::Release);
         self.active.fetch_add(1, Ordering::AcqRel);
+        Active(self.clone())
     }
 
     fn finish(&self) {
         let mut since = self.idle_since.lock().unwrap_or_else(|p| p.into_inner());
         *since = Instant::now();
         self.active.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Whether a request has arrived on the connection.
+    fn seen_any(&self) -> bool {
+        self.seen.load(Ordering::Acquire)
     }
 
     /// How long the connection has had no request in flight, or `None` while it has one.
@@ -310,8 +351,8 @@ impl hyper::service::Service<http::Request<Incoming>> for ConnService {
     fn call(&self, req: http::Request<Incoming>) -> Self::Future {
         let this = self.clone();
         Box::pin(async move {
-            this.activity.start();
-            Ok(this.shared.respond(req, this.peer, this.activity).await)
+            let active = this.activity.start();
+            Ok(this.shared.respond(req, this.peer, active).await)
         })
     }
 }
@@ -322,7 +363,7 @@ impl Shared {
         self: Arc<Self>,
         req: http::Request<Incoming>,
         peer: SocketAddr,
-        activity: Arc<Activity>,
+        active: Active,
     ) -> http::Response<ResponseBody> {
         let start = Instant::now();
         let request_id = self.next_request_id.fetch_add(1, Ordering::Relaxed);
@@ -348,10 +389,19 @@ impl Shared {
             problem::for_error(&err)
         });
         let status = response.status().as_u16();
+        // No content for HEAD, whatever the guest wrote (hyper drops it on HTTP/1.1 only).
+        let head = method == http::Method::HEAD;
         response.map(move |body| {
+            let body = if head {
+                http_body_util::Empty::new()
+                    .map_err(|never| match never {})
+                    .boxed_unsync()
+            } else {
+                body
+            };
             CountedBody::new(body, move |bytes, complete| {
                 drop(permit);
-                activity.finish();
+                drop(active);
                 tracing::info!(
                     target: "access",
                     request_id,
@@ -448,6 +498,10 @@ fn set_forwarding_headers(headers: &mut http::HeaderMap, peer: SocketAddr, https
             headers.insert(name, value);
         }
     }
+    // Other proxies' spellings, which only a proxy in front could have set: there is none.
+    for name in ["x-forwarded-host", "x-forwarded-port", "x-real-ip"] {
+        headers.remove(name);
+    }
 }
 
 #[cfg(test)]
@@ -458,6 +512,8 @@ mod tests {
     fn forwarding_headers_replace_client_supplied_ones() {
         let mut headers = http::HeaderMap::new();
         headers.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
+        headers.insert("x-real-ip", HeaderValue::from_static("6.6.6.6"));
+        headers.insert("x-forwarded-host", HeaderValue::from_static("evil.example"));
         let peer: SocketAddr = "[::1]:4000".parse().expect("addr");
         set_forwarding_headers(&mut headers, peer, true);
         assert_eq!(headers["x-forwarded-for"], "::1");
@@ -465,5 +521,7 @@ mod tests {
         assert_eq!(headers["forwarded"], "for=\"[::1]\";proto=https");
         assert_eq!(headers["spin-client-addr"], "[::1]:4000");
         assert_eq!(headers.get_all("x-forwarded-for").iter().count(), 1);
+        assert!(!headers.contains_key("x-real-ip"));
+        assert!(!headers.contains_key("x-forwarded-host"));
     }
 }

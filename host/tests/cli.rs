@@ -117,3 +117,19 @@ fn a_missing_manifest_is_one_clear_error() {
     assert!(stderr.contains("/no/such/spin.toml"), "{stderr}");
     assert!(stderr.contains("cannot read the manifest"), "{stderr}");
 }
+
+#[test]
+fn zero_limits_and_timeouts_are_refused_before_anything_starts() {
+    for (flag, value, says) in [
+        ("--idle-timeout", "0s", "must be above zero"),
+        ("--send-timeout", "0ms", "must be above zero"),
+        ("--deadline", "0s", "must be above zero"),
+        ("--max-connections", "0", "must be at least 1"),
+        ("--max-in-flight", "0", "must be at least 1"),
+    ] {
+        let out = edge_host(&["serve", "/no/such/app.wasm", flag, value]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(flag) && stderr.contains(says), "{stderr}");
+    }
+}

@@ -7,6 +7,10 @@
 //! by the payload; an entry whose digest does not match, or that wasmtime refuses, is
 //! rebuilt, never run. Entries are written to a temporary file and renamed into place, so a
 //! crash leaves no half-written entry under the final name.
+//!
+//! The digest catches damage, not malice: whoever can write the directory could plant
+//! native code. So the directory is created private (mode 0700), and on Unix a directory
+//! that is not the server user's own, or that others may write, is not used at all.
 
 use std::hash::{Hash, Hasher};
 use std::io::Write;
@@ -62,6 +66,10 @@ pub(crate) fn load_or_compile(
     let Some(dir) = dir else {
         return Ok((Component::from_binary(engine, bytes)?, Source::Uncached));
     };
+    if let Err(reason) = prepare_dir(dir) {
+        tracing::warn!(dir = %dir.display(), "not using the code cache: {reason}");
+        return Ok((Component::from_binary(engine, bytes)?, Source::Uncached));
+    }
     let path = dir.join(format!("{}.cwasm", key(engine, bytes)));
     if let Some(component) = read_entry(engine, &path) {
         return Ok((component, Source::Hit));
@@ -111,14 +119,52 @@ fn deserialize(engine: &Engine, payload: &[u8]) -> wasmtime::Result<Component> {
     unsafe { Component::deserialize(engine, payload) }
 }
 
+/// Creates `dir` (private) if needed, and checks that only this user can write it.
+fn prepare_dir(dir: &Path) -> Result<(), String> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .map_err(|err| format!("cannot create it: {err}"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(dir).map_err(|err| format!("cannot read it: {err}"))?;
+        if meta.mode() & 0o022 != 0 {
+            return Err(format!(
+                "others may write it (mode {:o}); chmod go-w it",
+                meta.mode() & 0o777
+            ));
+        }
+        // This process's user, as the kernel reports it (Linux); elsewhere the mode check
+        // stands alone.
+        if let Ok(me) = std::fs::metadata("/proc/self")
+            && meta.uid() != me.uid()
+        {
+            return Err(format!(
+                "it belongs to user {}, not to this one",
+                meta.uid()
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn write_entry(dir: &Path, path: &Path, native: &[u8]) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let tmp: PathBuf = dir.join(format!(
-        ".{}.{}.tmp",
+        ".{}.{}.{}.tmp",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("entry"),
-        std::process::id()
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
-    let mut file = std::fs::File::create(&tmp)?;
+    // A new file, never one that is there already (or a link planted in its place).
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)?;
     file.write_all(&Sha256::digest(native))?;
     file.write_all(native)?;
     file.sync_all()?;
@@ -194,6 +240,23 @@ mod tests {
         std::fs::write(&path, b"short")?;
         let (_, source) = load_or_compile(&engine, EMPTY_COMPONENT, Some(&dir))?;
         assert_eq!(source, Source::Compiled);
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_directory_others_may_write_is_not_used() -> wasmtime::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let engine = Engine::default();
+        let dir = temp_dir("shared");
+        let (_, source) = load_or_compile(&engine, EMPTY_COMPONENT, Some(&dir))?;
+        assert_eq!(source, Source::Compiled);
+        let mode = std::fs::metadata(&dir)?.permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "created private");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777))?;
+        let (_, source) = load_or_compile(&engine, EMPTY_COMPONENT, Some(&dir))?;
+        assert_eq!(source, Source::Uncached, "an entry there is never loaded");
         std::fs::remove_dir_all(&dir)?;
         Ok(())
     }

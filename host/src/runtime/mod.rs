@@ -304,7 +304,12 @@ impl Runtime {
         };
         {
             let state = store.data_mut();
-            state.deadline = Instant::now() + deadline;
+            // A deadline beyond what `Instant` holds is no deadline.
+            let now = Instant::now();
+            state.deadline = now
+                .checked_add(deadline)
+                .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)))
+                .unwrap_or(now);
             state.limiter.exceeded = false;
             state.request_id.store(ctx.request_id, Ordering::Relaxed);
         }
@@ -363,8 +368,14 @@ impl Runtime {
             outcome
         });
 
+        // Until the head is set, the guest runs for this call alone: if the caller goes away
+        // (a client that resets its stream, a server shutting down), so does the guest,
+        // instead of running on to its deadline outside every limit.
+        let mut abort = AbortOnDrop(Some(task.abort_handle()));
         match receiver.await {
             Ok(Ok(response)) => {
+                // From here on the guest streams the body, which has its own owner.
+                abort.0 = None;
                 Ok(response.map(|body| FaultAwareBody::new(body, fault).boxed_unsync()))
             }
             Ok(Err(code)) => Err(RequestError::Guest(describe_error_code(&code))),
@@ -374,6 +385,17 @@ impl Runtime {
                 Ok(Err(fault)) => Err(fault),
                 Err(join) => Err(RequestError::Host(format!("the guest task failed: {join}"))),
             },
+        }
+    }
+}
+
+/// Aborts a task when dropped, unless disarmed (set to `None`).
+struct AbortOnDrop(Option<tokio::task::AbortHandle>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
         }
     }
 }

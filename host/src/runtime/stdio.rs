@@ -28,7 +28,13 @@ impl GuestOutput {
         let line = String::from_utf8_lossy(line);
         let line = line.trim_end_matches('\r');
         let request_id = self.request_id.load(Ordering::Relaxed);
-        tracing::info!(target: "guest", request_id, stream = self.stream, "{line}");
+        if line.contains(|c: char| c.is_control() && c != '\t') {
+            // A CR or an escape sequence in the middle could forge or hide log lines.
+            let line = escape_controls(line);
+            tracing::info!(target: "guest", request_id, stream = self.stream, "{line}");
+        } else {
+            tracing::info!(target: "guest", request_id, stream = self.stream, "{line}");
+        }
     }
 }
 
@@ -59,6 +65,19 @@ impl GuestOutput {
     }
 }
 
+/// `line` with its control characters but tabs written as escapes (`\r`, `\u{1b}`).
+fn escape_controls(line: &str) -> String {
+    line.chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 struct LineWriter {
     out: GuestOutput,
     buf: Vec<u8>,
@@ -71,11 +90,12 @@ impl LineWriter {
             self.out.emit(&self.buf[start..start + pos]);
             start += pos + 1;
         }
-        self.buf.drain(..start);
-        while self.buf.len() >= MAX_LINE {
-            self.out.emit(&self.buf[..MAX_LINE]);
-            self.buf.drain(..MAX_LINE);
+        // A line too long is logged in pieces, all cut before the buffer moves once.
+        while self.buf.len() - start >= MAX_LINE {
+            self.out.emit(&self.buf[start..start + MAX_LINE]);
+            start += MAX_LINE;
         }
+        self.buf.drain(..start);
     }
 
     fn emit_rest(&mut self) {
@@ -131,5 +151,36 @@ impl AsyncWrite for LineWriter {
 impl Drop for LineWriter {
     fn drop(&mut self) {
         self.emit_rest();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(
+            escape_controls("a\rb\u{1b}[31mc\td"),
+            "a\\rb\\u{1b}[31mc\td"
+        );
+    }
+
+    #[test]
+    fn long_output_is_cut_in_pieces_without_losing_bytes() {
+        let mut writer = GuestOutput {
+            request_id: Arc::new(AtomicU64::new(1)),
+            stream: "stdout",
+        }
+        .line_writer();
+        let big = vec![b'x'; MAX_LINE * 3 + 10];
+        OutputStream::write(&mut writer, Bytes::from(big)).expect("written");
+        assert_eq!(
+            writer.buf.len(),
+            10,
+            "three full pieces logged, the rest kept"
+        );
+        OutputStream::write(&mut writer, Bytes::from_static(b"y\nz")).expect("written");
+        assert_eq!(writer.buf, b"z");
     }
 }

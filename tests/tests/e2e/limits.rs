@@ -178,3 +178,102 @@ async fn the_connection_limit_queues_new_clients_until_one_leaves() -> anyhow::R
     assert_eq!(res.status(), 200);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_silent_connection_gets_only_the_header_read_timeout() -> anyhow::Result<()> {
+    let server = fixtures(ServerLimits {
+        header_read_timeout: Duration::from_millis(500),
+        idle_timeout: Duration::from_secs(60),
+        ..ServerLimits::default()
+    })
+    .await?;
+    // Not a byte: the protocol (HTTP/1.1 or HTTP/2) is never even known.
+    let mut silent = TcpStream::connect(server.addr).await?;
+    let mut buf = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), silent.read_to_end(&mut buf)).await;
+    assert!(closed.is_ok(), "closed long before the 60 s idle timeout");
+    // Half an HTTP/2 preface, likewise.
+    let mut slow = TcpStream::connect(server.addr).await?;
+    slow.write_all(b"PRI * HTTP/2.0\r\n").await?;
+    let closed = tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut buf)).await;
+    assert!(closed.is_ok(), "closed long before the 60 s idle timeout");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_and_frees_its_slot() -> anyhow::Result<()> {
+    let server = fixtures(ServerLimits {
+        max_in_flight: 1,
+        send_timeout: Duration::from_millis(500),
+        ..ServerLimits::default()
+    })
+    .await?;
+    // Far more than the socket buffers hold, and never read.
+    let mut stalled = TcpStream::connect(server.addr).await?;
+    stalled
+        .write_all(b"GET /big/268435456 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_problem(&server.get("/ok").await?, 503)?;
+
+    // Once the send timeout has passed, the slot is free again.
+    let mut answered = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if server.get("/ok").await?.status() == 200 {
+            answered = true;
+            break;
+        }
+    }
+    assert!(answered, "the stalled response still holds the only slot");
+    drop(stalled);
+    Ok(())
+}
+
+// On several threads, as the server runs: the spinning guest must not hold up the client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_reset_before_its_answer_stops_its_guest() -> anyhow::Result<()> {
+    // One instance in all: a guest left running would keep it from the next request.
+    let runtime = RuntimeConfig {
+        max_instances: 1,
+        ..RuntimeConfig::default()
+    };
+    let server = TestServer::start_with(FIXTURES_WASM, runtime, ServerConfig::default()).await?;
+    let stream = TcpStream::connect(server.addr).await?;
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await?;
+    tokio::spawn(conn);
+    let mut req = request("GET", "http://localhost/loop", "")?;
+    req.headers_mut().remove("host");
+    // Dropping the response future resets the stream (RST_STREAM CANCEL).
+    let pending = sender.send_request(req);
+    let _ = tokio::time::timeout(Duration::from_millis(300), pending).await;
+
+    // (Left alone, the guest spins until its 30 s deadline.)
+    let mut answered = false;
+    for _ in 0..15 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let res = tokio::time::timeout(Duration::from_secs(2), server.get("/ok")).await;
+        if res.is_ok_and(|res| res.is_ok_and(|res| res.status() == 200)) {
+            answered = true;
+            break;
+        }
+    }
+    assert!(
+        answered,
+        "the abandoned guest still holds the only instance"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn head_over_http2_carries_no_content() -> anyhow::Result<()> {
+    let server = fixtures(ServerLimits::default()).await?;
+    let res = send(server.addr, Proto::Http2, request("HEAD", "/ok", "")?).await?;
+    assert_eq!(res.status(), 200);
+    assert!(res.body().is_empty(), "{:?}", res.body());
+    Ok(())
+}
