@@ -147,7 +147,13 @@ impl Endpoint {
 /// catch-all (`/files/{*path}`). A spin.toml route such as `/api/...` decides which requests
 /// reach the component at all; inside it, this router matches the path Spin passes in the
 /// `spin-path-info` header (the part after the spin.toml route's prefix), or the request
-/// path when no such header is present (any other wasi:http host).
+/// path when no such header is present (any other wasi:http host). Spin and `edge-host`
+/// replace whatever `spin-*` headers a client sends; a host that passes client headers
+/// through unchanged (`wasmtime serve`) lets a client pick the route with that header, so
+/// behind such a host, make no access decisions on the URL path in front of it.
+///
+/// Paths are matched as sent, percent-encoding included: `/user%73` is not `/users`, and
+/// parameters arrive still encoded.
 ///
 /// Behaviour a client can rely on:
 /// - a path no route matches is `404`; a path that matches with a method no route accepts
