@@ -277,3 +277,34 @@ async fn head_over_http2_carries_no_content() -> anyhow::Result<()> {
     assert!(res.body().is_empty(), "{:?}", res.body());
     Ok(())
 }
+
+#[tokio::test]
+async fn a_client_still_uploading_a_refused_body_reads_the_413() -> anyhow::Result<()> {
+    let server = fixtures(small_body_limit()).await?;
+    let mut stream = TcpStream::connect(server.addr).await?;
+    let size = 8 << 20;
+    stream
+        .write_all(
+            format!("POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: {size}\r\n\r\n")
+                .as_bytes(),
+        )
+        .await?;
+    // The 413 is on its way as soon as the headers are read; the client uploads on (its
+    // writes may fail once the server closes, which is not the point: the answer must
+    // still be readable, not lost to a reset).
+    let chunk = vec![b'u'; 64 * 1024];
+    for _ in 0..size / chunk.len() {
+        if stream.write_all(&chunk).await.is_err() {
+            break;
+        }
+    }
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    assert!(
+        matches!(read, Ok(Ok(_))),
+        "the answer is read in full, not cut by a reset: {read:?}"
+    );
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+    Ok(())
+}
