@@ -159,7 +159,9 @@ pub struct ServerLimits {
     pub h2_keep_alive: Duration,
     /// Open connections at most; further clients wait in the listen backlog.
     pub max_connections: usize,
-    /// Requests being handled at most; further requests are answered 503 with `Retry-After`.
+    /// Requests being handled (a guest working on them, streaming included) at most;
+    /// further requests are answered 503 with `Retry-After`. A response the client is slow
+    /// to take holds its connection, not one of these.
     pub max_in_flight: usize,
     /// Concurrent streams per HTTP/2 connection.
     pub h2_max_concurrent_streams: u32,

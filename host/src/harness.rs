@@ -72,6 +72,7 @@ impl Harness {
             https: false,
             client_addr: None,
             request_id: 0,
+            guard: None,
         };
         let response = match self.runtime.handle(req, ctx).await {
             Ok(response) => response,

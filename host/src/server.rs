@@ -374,11 +374,11 @@ impl Shared {
             .map_or_else(|| req.uri().path().to_owned(), ToString::to_string);
         let version = req.version();
 
-        // Held until the response body is finished, so streaming responses count as in flight.
-        let permit = self.in_flight.clone().try_acquire_owned().ok();
-        let response = match permit {
-            Some(_) => self.dispatch(req, peer, request_id).await,
-            None => Err(RequestError::Overloaded),
+        // Held while the guest works on the request (streaming included), released when it
+        // returns or is stopped; how fast the client reads is the connection's business.
+        let response = match self.in_flight.clone().try_acquire_owned() {
+            Ok(permit) => self.dispatch(req, peer, request_id, permit).await,
+            Err(_) => Err(RequestError::Overloaded),
         };
         let response = response.unwrap_or_else(|err| {
             if err.is_guest_fault() {
@@ -400,7 +400,6 @@ impl Shared {
                 body
             };
             CountedBody::new(body, move |bytes, complete| {
-                drop(permit);
                 drop(active);
                 tracing::info!(
                     target: "access",
@@ -424,6 +423,7 @@ impl Shared {
         req: http::Request<Incoming>,
         peer: SocketAddr,
         request_id: u64,
+        permit: tokio::sync::OwnedSemaphorePermit,
     ) -> Result<http::Response<ResponseBody>, RequestError> {
         let limit = self.limits.max_body_bytes;
         let declared = req
@@ -447,6 +447,7 @@ impl Shared {
             https: self.https,
             client_addr: Some(peer),
             request_id,
+            guard: Some(Arc::new(permit)),
         };
         let result = runtime
             .handle(http::Request::from_parts(parts, body), ctx)

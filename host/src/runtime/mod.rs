@@ -42,6 +42,10 @@ pub struct RequestContext {
     pub client_addr: Option<SocketAddr>,
     /// Identifies the request in the log lines of the host and of the guest's output.
     pub request_id: u64,
+    /// Held while the guest works on the request and released when it returns or is
+    /// stopped (the server's in-flight permit): a client that reads its response slowly
+    /// keeps the connection, not a slot for requests being handled.
+    pub guard: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 /// A component compiled and pre-instantiated once, ready to serve requests, each in a
@@ -334,10 +338,12 @@ impl Runtime {
 
         let inner = self.inner.clone();
         let request_id = ctx.request_id;
+        let guard = ctx.guard;
         // Set when the guest fails, before its store (and with it the body's sender) drops.
         let fault = Arc::new(OnceLock::new());
         let task_fault = fault.clone();
         let task = tokio::task::spawn(async move {
+            let _guard = guard;
             let run = async {
                 let proxy = match proxy.take() {
                     Some(proxy) => proxy,

@@ -308,3 +308,54 @@ async fn a_client_still_uploading_a_refused_body_reads_the_413() -> anyhow::Resu
     assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
     Ok(())
 }
+
+// On several threads, as the server runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_the_client_cannot_take_holds_no_slot_past_its_guest() -> anyhow::Result<()> {
+    let runtime = RuntimeConfig {
+        limits: host::GuestLimits {
+            deadline: Duration::from_secs(1),
+            ..host::GuestLimits::default()
+        },
+        ..RuntimeConfig::default()
+    };
+    let server = TestServer::start_with(
+        FIXTURES_WASM,
+        runtime,
+        ServerConfig {
+            limits: ServerLimits {
+                max_in_flight: 1,
+                ..ServerLimits::default()
+            },
+            ..ServerConfig::default()
+        },
+    )
+    .await?;
+    // An HTTP/2 client whose streams never open their flow-control window.
+    let stream = TcpStream::connect(server.addr).await?;
+    let (mut sender, conn) =
+        hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .initial_stream_window_size(0)
+            .handshake(hyper_util::rt::TokioIo::new(stream))
+            .await?;
+    tokio::spawn(conn);
+    let mut req = request("GET", "http://localhost/big/16777216", "")?;
+    req.headers_mut().remove("host");
+    let stuck = sender.send_request(req).await?;
+    assert_eq!(stuck.status(), 200);
+
+    // The body cannot move, but once the guest is done (or stopped at its deadline) the
+    // slot is free for others.
+    let mut answered = false;
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let res = tokio::time::timeout(Duration::from_secs(2), server.get("/ok")).await;
+        if res.is_ok_and(|res| res.is_ok_and(|res| res.status() == 200)) {
+            answered = true;
+            break;
+        }
+    }
+    assert!(answered, "the stuck response still holds the only slot");
+    drop(stuck);
+    Ok(())
+}
