@@ -434,7 +434,9 @@ impl fmt::Display for SetCookie {
             write!(f, "; Domain={domain}")?;
         }
         if let Some(max_age) = self.max_age {
-            let secs = max_age.as_secs() + u64::from(max_age.subsec_nanos() > 0);
+            let secs = max_age
+                .as_secs()
+                .saturating_add(u64::from(max_age.subsec_nanos() > 0));
             write!(f, "; Max-Age={secs}")?;
         }
         if let Some(expires) = self.expires {
@@ -538,6 +540,10 @@ mod tests {
             (
                 base()?.with_max_age(Duration::from_millis(500)),
                 Ok("s=v; Max-Age=1"),
+            ),
+            (
+                base()?.with_max_age(Duration::MAX),
+                Ok("s=v; Max-Age=18446744073709551615"),
             ),
             (
                 SetCookie::new("__host-id", "1")?.with_path("/")?,

@@ -424,7 +424,9 @@ pub fn choose_language<'a>(headers: &HeaderMap, available: &[&'a str]) -> Option
         ranges
             .iter()
             .filter_map(|entry| specificity(entry).map(|s| (s, entry.1)))
-            .max_by_key(|(s, _)| *s)
+            // The most specific match; among equals (fallbacks), the highest weight,
+            // whatever their order in the header.
+            .max_by_key(|&(s, q)| (s, q))
             .map_or((0, 0), |(s, q)| if q == 0 { (0, 0) } else { (q, s.min(2)) })
     };
     best(available, weight)
@@ -598,6 +600,9 @@ mod tests {
             // Refusing the region refuses nothing else.
             ("de-DE;q=0, *;q=0.1", Some("en")),
             ("de-DE;q=0", None),
+            // Two fallbacks to one tag: the better weight counts, in either order.
+            ("de-AT;q=0.9, de-DE;q=0.5, en;q=0.8", Some("de")),
+            ("de-DE;q=0.5, de-AT;q=0.9, en;q=0.8", Some("de")),
         ];
         for (accept, chosen) in cases {
             let h = headers(header::ACCEPT_LANGUAGE, accept);

@@ -55,7 +55,8 @@ enum State {
     HalfOpen,
 }
 
-/// Circuits kept before healthy ones are forgotten.
+/// Circuits kept at most: past it, healthy and expired ones are forgotten, and new
+/// upstreams go untracked while the others still fail.
 const MAX_CIRCUITS: usize = 1024;
 
 /// One upstream's circuit. `generation` changes at every change of state, so that reports
@@ -170,9 +171,20 @@ impl CircuitBreakers {
             return;
         }
         if circuits.len() >= MAX_CIRCUITS && !circuits.contains_key(upstream) {
-            // Forget the healthy ones (they restart at generation 0, which only matters to
-            // requests still in flight from before their circuit last opened).
-            circuits.retain(|_, c| c.state != State::Closed { failures: 0 });
+            // Forget the healthy ones and those whose open time is over (they restart at
+            // generation 0, which only matters to requests still in flight from before
+            // their circuit last opened).
+            let now = Instant::now();
+            circuits.retain(|_, c| match c.state {
+                State::Closed { failures } => failures > 0,
+                State::Open { until } => until > now,
+                State::HalfOpen => true,
+            });
+            if circuits.len() >= MAX_CIRCUITS {
+                // Still full of failing upstreams: this one goes untracked (fails no faster)
+                // rather than growing the map without bound.
+                return;
+            }
         }
         let circuit = circuits.entry(upstream.to_owned()).or_insert(Circuit {
             state: State::Closed { failures: 0 },

@@ -167,6 +167,30 @@ pub struct ServerLimits {
     pub h2_max_concurrent_streams: u32,
 }
 
+impl ServerLimits {
+    /// Refuses limits that would serve nothing: zero timeouts, no connection, no request.
+    pub(crate) fn check(&self) -> Result<(), crate::ServeError> {
+        let zero = [
+            (
+                self.header_read_timeout.is_zero(),
+                "the header-read timeout is zero",
+            ),
+            (self.idle_timeout.is_zero(), "the idle timeout is zero"),
+            (self.send_timeout.is_zero(), "the send timeout is zero"),
+            (self.max_connections == 0, "no connection is allowed"),
+            (self.max_in_flight == 0, "no request in flight is allowed"),
+            (
+                self.h2_max_concurrent_streams == 0,
+                "no HTTP/2 stream is allowed",
+            ),
+        ];
+        match zero.into_iter().find(|(bad, _)| *bad) {
+            Some((_, what)) => Err(crate::ServeError::Limit(what)),
+            None => Ok(()),
+        }
+    }
+}
+
 impl Default for ServerLimits {
     fn default() -> Self {
         Self {

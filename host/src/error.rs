@@ -181,4 +181,7 @@ pub enum ServeError {
     /// TLS could not be set up.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// A limit that would make the server serve nothing (a zero timeout or count).
+    #[error("invalid server limit: {0}")]
+    Limit(&'static str),
 }

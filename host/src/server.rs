@@ -1,6 +1,7 @@
 //! The listener: HTTP/1.1 with keep-alive, HTTP/2 by ALPN over TLS or with prior knowledge
 //! (h2c) on a plain socket, connection and request limits, access logs, graceful shutdown.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -58,6 +59,7 @@ impl Server {
     ///
     /// `app` is a [`crate::Runtime`] (one component for every path) or an [`App`].
     pub async fn bind(config: ServerConfig, app: impl Into<App>) -> Result<Self, ServeError> {
+        config.limits.check()?;
         let tls = config.tls.as_ref().map(Tls::new).transpose()?;
         let listener =
             TcpListener::bind(config.listen)
@@ -255,7 +257,8 @@ impl Connection {
             } else {
                 limits.header_read_timeout
             };
-            let idle_check = tokio::time::sleep(limit.min(Duration::from_secs(1)));
+            let tick = limit.min(limits.send_timeout).min(Duration::from_secs(1));
+            let idle_check = tokio::time::sleep(tick);
             tokio::select! {
                 result = conn.as_mut() => break result,
                 changed = stop.changed(), if !closing => {
@@ -264,11 +267,20 @@ impl Connection {
                     closing = true;
                     conn.as_mut().graceful_shutdown();
                 }
-                () = idle_check, if !closing => {
-                    if activity.idle_for().is_some_and(|idle| idle >= limit) {
+                () = idle_check => {
+                    if !closing && activity.idle_for().is_some_and(|idle| idle >= limit) {
                         tracing::debug!(client = %peer, "closing idle connection");
                         closing = true;
                         conn.as_mut().graceful_shutdown();
+                    }
+                    // A response that has bytes for the client but is not taken (a zero
+                    // HTTP/2 window, a full TCP buffer) ends the connection, graceful or not.
+                    if activity
+                        .stalled_for()
+                        .is_some_and(|stalled| stalled >= limits.send_timeout)
+                    {
+                        tracing::info!(client = %peer, "closing a connection whose client takes no response bytes");
+                        break Ok(());
                     }
                 }
             }
@@ -279,12 +291,17 @@ impl Connection {
     }
 }
 
-/// Requests in flight on one connection, and since when it has had none.
+/// Requests in flight on one connection, since when it has had none, and which of its
+/// responses wait for the client to take bytes.
 #[derive(Debug)]
 struct Activity {
     active: AtomicUsize,
     seen: AtomicBool,
     idle_since: Mutex<Instant>,
+    /// Per response: since when it has had bytes ready that the server has not asked for
+    /// again (the transport cannot take them).
+    waiting: Mutex<HashMap<u64, Instant>>,
+    next_response: AtomicU64,
 }
 
 impl Default for Activity {
@@ -293,6 +310,8 @@ impl Default for Activity {
             active: AtomicUsize::new(0),
             seen: AtomicBool::new(false),
             idle_since: Mutex::new(Instant::now()),
+            waiting: Mutex::new(HashMap::new()),
+            next_response: AtomicU64::new(0),
         }
     }
 }
@@ -325,6 +344,22 @@ impl Activity {
         self.seen.load(Ordering::Acquire)
     }
 
+    /// How long the longest-waiting response has had bytes the client does not take.
+    fn stalled_for(&self) -> Option<Duration> {
+        let waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        waiting.values().min().map(Instant::elapsed)
+    }
+
+    /// A new response body to watch; it is waiting for the transport until first polled.
+    fn watch(self: &Arc<Self>) -> Watched {
+        let id = self.next_response.fetch_add(1, Ordering::Relaxed);
+        self.set_waiting(id, true);
+        Watched {
+            activity: self.clone(),
+            id,
+        }
+    }
+
     /// How long the connection has had no request in flight, or `None` while it has one.
     fn idle_for(&self) -> Option<Duration> {
         if self.active.load(Ordering::Acquire) > 0 {
@@ -332,6 +367,72 @@ impl Activity {
         }
         let since = self.idle_since.lock().unwrap_or_else(|p| p.into_inner());
         Some(since.elapsed())
+    }
+
+    fn set_waiting(&self, id: u64, waiting: bool) {
+        let mut map = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        if waiting {
+            map.insert(id, Instant::now());
+        } else {
+            map.remove(&id);
+        }
+    }
+}
+
+/// One response body under watch (see [`Activity::stalled_for`]).
+struct Watched {
+    activity: Arc<Activity>,
+    id: u64,
+}
+
+impl Watched {
+    /// The server asked for the body's next frame: whatever it had was taken.
+    fn polled(&self) {
+        self.activity.set_waiting(self.id, false);
+    }
+
+    /// The body gave a frame: until the server asks again, the transport holds it up.
+    fn gave_frame(&self) {
+        self.activity.set_waiting(self.id, true);
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        self.activity.set_waiting(self.id, false);
+    }
+}
+
+/// A response body that reports to its connection's [`Activity`] when the server takes
+/// frames from it.
+struct WatchedBody<B> {
+    inner: B,
+    watched: Watched,
+}
+
+impl<B: http_body::Body + Unpin> http_body::Body for WatchedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
+        let this = &mut *self;
+        this.watched.polled();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if let std::task::Poll::Ready(Some(Ok(_))) = &polled {
+            this.watched.gave_frame();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -399,7 +500,14 @@ impl Shared {
             } else {
                 body
             };
+            let watched = active.0.watch();
+            let body = WatchedBody {
+                inner: body,
+                watched,
+            };
             CountedBody::new(body, move |bytes, complete| {
+                // A HEAD answer has no content to complete: hyper never polls it.
+                let complete = complete || head;
                 drop(active);
                 tracing::info!(
                     target: "access",

@@ -226,9 +226,14 @@ impl KeyValue {
                 .optional()?;
             let current = match current {
                 None => Some(0),
-                Some(bytes) => <[u8; 8]>::try_from(bytes.as_slice())
-                    .ok()
-                    .map(i64::from_le_bytes),
+                Some(bytes) => match <[u8; 8]>::try_from(bytes.as_slice()) {
+                    Ok(le) => Some(i64::from_le_bytes(le)),
+                    // Earlier edge-host versions kept counters as decimal text: read
+                    // those (of any length but 8) and rewrite them in Spin's form.
+                    Err(_) => std::str::from_utf8(&bytes)
+                        .ok()
+                        .and_then(|text| text.parse::<i64>().ok()),
+                },
             };
             let Some(next) = current.and_then(|n| n.checked_add(delta)) else {
                 return Ok(None);
@@ -447,6 +452,13 @@ mod tests {
         assert_eq!(kv.increment("s", "spin", 1).expect("inc"), 42);
         kv.set("s", "text", b"abc").expect("set");
         assert!(kv.increment("s", "text", 1).is_err());
+        // A counter of an earlier version, as decimal text, is carried over.
+        kv.set("s", "old", b"-17").expect("set");
+        assert_eq!(kv.increment("s", "old", 20).expect("inc"), 3);
+        assert_eq!(
+            kv.get("s", "old").expect("get"),
+            Some(3_i64.to_le_bytes().to_vec())
+        );
         kv.set("s", "max", &i64::MAX.to_le_bytes()).expect("set");
         assert!(kv.increment("s", "max", 1).is_err(), "overflow is an error");
     }

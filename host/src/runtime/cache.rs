@@ -9,8 +9,8 @@
 //! crash leaves no half-written entry under the final name.
 //!
 //! The digest catches damage, not malice: whoever can write the directory could plant
-//! native code. So the directory is created private (mode 0700), and on Unix a directory
-//! that is not the server user's own, or that others may write, is not used at all.
+//! native code. So the directory is created private (mode 0700), made private again if it
+//! is open to others, and on Unix not used at all when it belongs to another user.
 
 use std::hash::{Hash, Hasher};
 use std::io::Write;
@@ -130,23 +130,26 @@ fn prepare_dir(dir: &Path) -> Result<(), String> {
         .map_err(|err| format!("cannot create it: {err}"))?;
     #[cfg(unix)]
     {
-        use std::os::unix::fs::MetadataExt;
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let meta = std::fs::metadata(dir).map_err(|err| format!("cannot read it: {err}"))?;
-        if meta.mode() & 0o022 != 0 {
-            return Err(format!(
-                "others may write it (mode {:o}); chmod go-w it",
-                meta.mode() & 0o777
-            ));
-        }
-        // This process's user, as the kernel reports it (Linux); elsewhere the mode check
-        // stands alone.
-        if let Ok(me) = std::fs::metadata("/proc/self")
-            && meta.uid() != me.uid()
-        {
+        // This process's user: the owner of a file it creates there (no libc call needed,
+        // and right under setuid or file capabilities, unlike /proc/self).
+        let probe = dir.join(format!(".owner-probe.{}", std::process::id()));
+        let me = std::fs::File::create(&probe)
+            .and_then(|file| file.metadata())
+            .map(|m| m.uid());
+        let _ = std::fs::remove_file(&probe);
+        let me = me.map_err(|err| format!("cannot write it: {err}"))?;
+        if meta.uid() != me {
             return Err(format!(
                 "it belongs to user {}, not to this one",
                 meta.uid()
             ));
+        }
+        if meta.mode() & 0o022 != 0 {
+            // Ours, but open to others (an older cache, a loose umask): close it.
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|err| format!("others may write it and chmod failed: {err}"))?;
         }
     }
     Ok(())
@@ -165,11 +168,19 @@ fn write_entry(dir: &Path, path: &Path, native: &[u8]) -> std::io::Result<()> {
         .write(true)
         .create_new(true)
         .open(&tmp)?;
-    file.write_all(&Sha256::digest(native))?;
-    file.write_all(native)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&tmp, path)
+    let written = file
+        .write_all(&Sha256::digest(native))
+        .and_then(|()| file.write_all(native))
+        .and_then(|()| file.sync_all())
+        .and_then(|()| {
+            drop(file);
+            std::fs::rename(&tmp, path)
+        });
+    if written.is_err() {
+        // A full disk, say: leave no half-written file behind.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 #[cfg(test)]
@@ -246,7 +257,7 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn a_directory_others_may_write_is_not_used() -> wasmtime::Result<()> {
+    fn the_directory_is_kept_private() -> wasmtime::Result<()> {
         use std::os::unix::fs::PermissionsExt;
         let engine = Engine::default();
         let dir = temp_dir("shared");
@@ -254,9 +265,12 @@ mod tests {
         assert_eq!(source, Source::Compiled);
         let mode = std::fs::metadata(&dir)?.permissions().mode() & 0o777;
         assert_eq!(mode, 0o700, "created private");
+        // Opened to others (an older version, a loose umask): closed again, entry kept.
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777))?;
         let (_, source) = load_or_compile(&engine, EMPTY_COMPONENT, Some(&dir))?;
-        assert_eq!(source, Source::Uncached, "an entry there is never loaded");
+        assert_eq!(source, Source::Hit);
+        let mode = std::fs::metadata(&dir)?.permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
         std::fs::remove_dir_all(&dir)?;
         Ok(())
     }

@@ -384,7 +384,11 @@ impl Runtime {
                 abort.0 = None;
                 Ok(response.map(|body| FaultAwareBody::new(body, fault).boxed_unsync()))
             }
-            Ok(Err(code)) => Err(RequestError::Guest(describe_error_code(&code))),
+            Ok(Err(code)) => {
+                // An answer too: the guest may finish what it is doing.
+                abort.0 = None;
+                Err(RequestError::Guest(describe_error_code(&code)))
+            }
             // The outparam was dropped unset: the task tells why.
             Err(_) => match task.await {
                 Ok(Ok(())) => Err(RequestError::NoResponse),

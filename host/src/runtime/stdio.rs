@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
-use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
 
 /// Lines longer than this are logged in pieces, so a guest cannot grow the buffer unbounded.
 const MAX_LINE: usize = 16 * 1024;
@@ -113,6 +113,15 @@ impl Pollable for LineWriter {
 
 impl OutputStream for LineWriter {
     fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        // The WASI contract: no more than `check_write` allowed. Holding the guest to it
+        // bounds the work of one call, which its deadline cannot interrupt.
+        if bytes.len() > MAX_LINE {
+            return Err(StreamError::Trap(wasmtime::format_err!(
+                "write of {} bytes to {} exceeds the {MAX_LINE} allowed by check-write",
+                bytes.len(),
+                self.out.stream
+            )));
+        }
         self.buf.extend_from_slice(&bytes);
         self.emit_complete_lines();
         Ok(())
@@ -173,12 +182,18 @@ mod tests {
             stream: "stdout",
         }
         .line_writer();
-        let big = vec![b'x'; MAX_LINE * 3 + 10];
-        OutputStream::write(&mut writer, Bytes::from(big)).expect("written");
+        for _ in 0..3 {
+            OutputStream::write(&mut writer, Bytes::from(vec![b'x'; MAX_LINE])).expect("written");
+        }
+        OutputStream::write(&mut writer, Bytes::from(vec![b'x'; 10])).expect("written");
         assert_eq!(
             writer.buf.len(),
             10,
             "three full pieces logged, the rest kept"
+        );
+        assert!(
+            OutputStream::write(&mut writer, Bytes::from(vec![b'x'; MAX_LINE + 1])).is_err(),
+            "more than check-write allows"
         );
         OutputStream::write(&mut writer, Bytes::from_static(b"y\nz")).expect("written");
         assert_eq!(writer.buf, b"z");

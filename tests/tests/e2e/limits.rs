@@ -325,6 +325,7 @@ async fn a_response_the_client_cannot_take_holds_no_slot_past_its_guest() -> any
         ServerConfig {
             limits: ServerLimits {
                 max_in_flight: 1,
+                send_timeout: Duration::from_secs(2),
                 ..ServerLimits::default()
             },
             ..ServerConfig::default()
@@ -338,7 +339,7 @@ async fn a_response_the_client_cannot_take_holds_no_slot_past_its_guest() -> any
             .initial_stream_window_size(0)
             .handshake(hyper_util::rt::TokioIo::new(stream))
             .await?;
-    tokio::spawn(conn);
+    let conn = tokio::spawn(conn);
     let mut req = request("GET", "http://localhost/big/16777216", "")?;
     req.headers_mut().remove("host");
     let stuck = sender.send_request(req).await?;
@@ -356,6 +357,28 @@ async fn a_response_the_client_cannot_take_holds_no_slot_past_its_guest() -> any
         }
     }
     assert!(answered, "the stuck response still holds the only slot");
+
+    // And after the send timeout the connection itself is closed.
+    let ended = tokio::time::timeout(Duration::from_secs(10), conn).await;
+    assert!(ended.is_ok(), "the stalled connection is still open");
     drop(stuck);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_guest_streaming_with_pauses_longer_than_the_send_timeout_is_not_cut()
+-> anyhow::Result<()> {
+    // The fixture pauses 200 ms between lines: waiting for the guest is not a stall.
+    let server = fixtures(ServerLimits {
+        send_timeout: Duration::from_millis(100),
+        ..ServerLimits::default()
+    })
+    .await?;
+    for proto in [Proto::Http1, Proto::Http2] {
+        let res = send(server.addr, proto, request("GET", "/slow", "")?).await?;
+        assert_eq!(res.status(), 200);
+        let text = String::from_utf8_lossy(res.body()).into_owned();
+        assert_eq!(text.lines().count(), 5, "{text}");
+    }
     Ok(())
 }
