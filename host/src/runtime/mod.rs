@@ -133,7 +133,13 @@ impl Inner {
             if Instant::now() >= ctx.data().deadline {
                 Err(wasmtime::Error::new(DeadlinePassed))
             } else {
-                Ok(UpdateDeadline::Yield(1))
+                // tokio's own yield: the scheduler then polls its I/O and timers before
+                // running the guest again, so a spinning guest starves nothing, even on a
+                // current-thread runtime (wasmtime's generic yield re-queues the task at once).
+                Ok(UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(tokio::task::yield_now()),
+                ))
             }
         });
         store

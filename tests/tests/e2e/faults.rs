@@ -100,3 +100,30 @@ async fn a_deadline_passing_mid_stream_cuts_the_body_and_serving_goes_on() -> an
     assert_eq!(server.get("/ok").await?.status(), 200);
     Ok(())
 }
+
+/// Everything here runs on the test's one thread, server included: a spinning guest must
+/// still let the server answer others long before its deadline.
+#[tokio::test]
+async fn a_spinning_guest_leaves_room_for_others_on_one_thread() -> anyhow::Result<()> {
+    let server = fixtures(GuestLimits {
+        deadline: Duration::from_secs(20),
+        ..GuestLimits::default()
+    })
+    .await?;
+    let spinning = server.get("/loop");
+    let healthy = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = Instant::now();
+        // (With a yield that does not let the scheduler poll its I/O, this took 3 s.)
+        let res = tokio::time::timeout(Duration::from_millis(1500), server.get("/ok")).await;
+        (res, started.elapsed())
+    };
+    tokio::select! {
+        (res, took) = healthy => {
+            let res = res.map_err(|_| anyhow::anyhow!("/ok starved for 1.5 s behind /loop"))??;
+            assert_eq!(res.status(), 200, "answered in {took:?}");
+        }
+        res = spinning => anyhow::bail!("the loop ended first: {:?}", res.map(|r| r.status())),
+    }
+    Ok(())
+}
