@@ -233,9 +233,12 @@ impl Connection {
         // A client that stops taking response bytes (a zero TCP or HTTP/2 window) makes a
         // write wait; past the send timeout the write fails and the connection ends, with
         // its requests and their in-flight slots.
-        let mut io = TimeoutStream::new(io);
-        io.set_write_timeout(Some(self.shared.limits.send_timeout));
         let activity = Arc::new(Activity::default());
+        let mut io = TimeoutStream::new(Counting {
+            inner: io,
+            written: activity.clone(),
+        });
+        io.set_write_timeout(Some(self.shared.limits.send_timeout));
         let service = ConnService {
             shared: self.shared.clone(),
             peer,
@@ -298,10 +301,12 @@ struct Activity {
     active: AtomicUsize,
     seen: AtomicBool,
     idle_since: Mutex<Instant>,
-    /// Per response: since when it has had bytes ready that the server has not asked for
-    /// again (the transport cannot take them).
-    waiting: Mutex<HashMap<u64, Instant>>,
+    /// Per response that has bytes ready the server has not asked for again: since when,
+    /// and how many bytes the connection had written then.
+    waiting: Mutex<HashMap<u64, (Instant, u64)>>,
     next_response: AtomicU64,
+    /// Bytes written to the transport so far.
+    written: AtomicU64,
 }
 
 impl Default for Activity {
@@ -312,6 +317,7 @@ impl Default for Activity {
             idle_since: Mutex::new(Instant::now()),
             waiting: Mutex::new(HashMap::new()),
             next_response: AtomicU64::new(0),
+            written: AtomicU64::new(0),
         }
     }
 }
@@ -344,10 +350,21 @@ impl Activity {
         self.seen.load(Ordering::Acquire)
     }
 
-    /// How long the longest-waiting response has had bytes the client does not take.
+    /// How long a response has waited with the transport making no progress: no more than
+    /// a few bytes written (HTTP/2 pings, say) since. A client that reads slowly but steadily
+    /// moves the clock forward; one that takes nothing does not.
     fn stalled_for(&self) -> Option<Duration> {
-        let waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
-        waiting.values().min().map(Instant::elapsed)
+        /// Less than this written means no progress.
+        const PROGRESS: u64 = 1024;
+        let written = self.written.load(Ordering::Relaxed);
+        let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        for (since, at) in waiting.values_mut() {
+            if written.saturating_sub(*at) >= PROGRESS {
+                *since = Instant::now();
+                *at = written;
+            }
+        }
+        waiting.values().map(|(since, _)| since.elapsed()).max()
     }
 
     /// A new response body to watch; it is waiting for the transport until first polled.
@@ -372,10 +389,73 @@ impl Activity {
     fn set_waiting(&self, id: u64, waiting: bool) {
         let mut map = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
         if waiting {
-            map.insert(id, Instant::now());
+            let written = self.written.load(Ordering::Relaxed);
+            map.insert(id, (Instant::now(), written));
         } else {
             map.remove(&id);
         }
+    }
+}
+
+/// The connection's transport, counting the bytes written for [`Activity::stalled_for`].
+struct Counting<T> {
+    inner: T,
+    written: Arc<Activity>,
+}
+
+impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Counting<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Counting<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_write(cx, data);
+        if let std::task::Poll::Ready(Ok(n)) = &polled {
+            this.written.written.fetch_add(*n as u64, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if let std::task::Poll::Ready(Ok(n)) = &polled {
+            this.written.written.fetch_add(*n as u64, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
@@ -616,6 +696,27 @@ fn set_forwarding_headers(headers: &mut http::HeaderMap, peer: SocketAddr, https
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_response_stalls_only_while_the_transport_makes_no_progress() {
+        let activity = Arc::new(Activity::default());
+        assert_eq!(activity.stalled_for(), None);
+        let watched = activity.watch();
+        std::thread::sleep(Duration::from_millis(60));
+        // A ping or two is no progress.
+        activity.written.fetch_add(100, Ordering::Relaxed);
+        assert!(activity.stalled_for() >= Some(Duration::from_millis(50)));
+        // A slow reader taking bytes moves the clock forward.
+        activity.written.fetch_add(4096, Ordering::Relaxed);
+        assert!(activity.stalled_for() < Some(Duration::from_millis(50)));
+        // Asked for its next frame: not waiting at all.
+        watched.polled();
+        assert_eq!(activity.stalled_for(), None);
+        watched.gave_frame();
+        assert!(activity.stalled_for().is_some());
+        drop(watched);
+        assert_eq!(activity.stalled_for(), None);
+    }
 
     #[test]
     fn forwarding_headers_replace_client_supplied_ones() {
