@@ -26,6 +26,19 @@ async fn raw_exchange(server: &TestServer, bytes: &[u8]) -> anyhow::Result<Strin
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
+/// Whether `/ok` is answered 200 within `tries` attempts 100 ms apart, each given 2 s (a
+/// request that hangs counts as not answered).
+async fn answers_ok_within(server: &TestServer, tries: u32) -> bool {
+    for _ in 0..tries {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let res = tokio::time::timeout(Duration::from_secs(2), server.get("/ok")).await;
+        if res.is_ok_and(|res| res.is_ok_and(|res| res.status() == 200)) {
+            return true;
+        }
+    }
+    false
+}
+
 fn small_body_limit() -> ServerLimits {
     ServerLimits {
         max_body_bytes: 1024,
@@ -217,15 +230,10 @@ async fn a_client_that_stops_reading_is_cut_off_and_frees_its_slot() -> anyhow::
     assert_problem(&server.get("/ok").await?, 503)?;
 
     // Once the send timeout has passed, the slot is free again.
-    let mut answered = false;
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        if server.get("/ok").await?.status() == 200 {
-            answered = true;
-            break;
-        }
-    }
-    assert!(answered, "the stalled response still holds the only slot");
+    assert!(
+        answers_ok_within(&server, 50).await,
+        "the stalled response still holds the only slot"
+    );
     drop(stalled);
     Ok(())
 }
@@ -253,17 +261,8 @@ async fn a_request_reset_before_its_answer_stops_its_guest() -> anyhow::Result<(
     let _ = tokio::time::timeout(Duration::from_millis(300), pending).await;
 
     // (Left alone, the guest spins until its 30 s deadline.)
-    let mut answered = false;
-    for _ in 0..15 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let res = tokio::time::timeout(Duration::from_secs(2), server.get("/ok")).await;
-        if res.is_ok_and(|res| res.is_ok_and(|res| res.status() == 200)) {
-            answered = true;
-            break;
-        }
-    }
     assert!(
-        answered,
+        answers_ok_within(&server, 15).await,
         "the abandoned guest still holds the only instance"
     );
     Ok(())
@@ -347,16 +346,10 @@ async fn a_response_the_client_cannot_take_holds_no_slot_past_its_guest() -> any
 
     // The body cannot move, but once the guest is done (or stopped at its deadline) the
     // slot is free for others.
-    let mut answered = false;
-    for _ in 0..30 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let res = tokio::time::timeout(Duration::from_secs(2), server.get("/ok")).await;
-        if res.is_ok_and(|res| res.is_ok_and(|res| res.status() == 200)) {
-            answered = true;
-            break;
-        }
-    }
-    assert!(answered, "the stuck response still holds the only slot");
+    assert!(
+        answers_ok_within(&server, 30).await,
+        "the stuck response still holds the only slot"
+    );
 
     // And after the send timeout the connection itself is closed.
     let ended = tokio::time::timeout(Duration::from_secs(10), conn).await;

@@ -39,6 +39,18 @@ fn peer_cert(stream: &TlsStream<TcpStream>) -> Vec<u8> {
         .unwrap_or_default()
 }
 
+/// The certificate served once a client trusting only `der` gets through, polling for up to
+/// 5 s; empty if it never does.
+async fn served_within_5s(server: &TestServer, der: &[u8]) -> Vec<u8> {
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Ok(stream) = connect(server, der, &[b"http/1.1"]).await {
+            return peer_cert(&stream);
+        }
+    }
+    Vec::new()
+}
+
 fn fingerprint(der: &[u8]) -> String {
     Sha256::digest(der)
         .iter()
@@ -189,14 +201,7 @@ async fn a_certificate_swapped_on_disk_is_picked_up() -> anyhow::Result<()> {
     // Make sure the modification time moves even on coarse file systems.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let second = files.write_new()?;
-    let mut served = Vec::new();
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        if let Ok(stream) = connect(&server, &second, &[b"http/1.1"]).await {
-            served = peer_cert(&stream);
-            break;
-        }
-    }
+    let served = served_within_5s(&server, &second).await;
     assert_eq!(served, second, "the new certificate is served within 5 s");
 
     // A broken file is not taken: the current certificate stays.
@@ -247,14 +252,7 @@ async fn sighup_reloads_the_certificate() -> anyhow::Result<()> {
         .args(["-HUP", &std::process::id().to_string()])
         .status()?;
     assert!(status.success(), "kill -HUP: {status}");
-    let mut served = Vec::new();
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        if let Ok(stream) = connect(&server, &second, &[b"http/1.1"]).await {
-            served = peer_cert(&stream);
-            break;
-        }
-    }
+    let served = served_within_5s(&server, &second).await;
     assert_eq!(
         served, second,
         "the new certificate is served within 5 s of SIGHUP"
