@@ -180,7 +180,7 @@ impl Group {
             .into_iter()
             .map(|route| GroupRoute {
                 method: route.method,
-                path: format!("{prefix}{}", route.path),
+                path: [prefix.as_str(), &route.path].concat(),
                 handler: if stack.is_empty() {
                     route.handler
                 } else {

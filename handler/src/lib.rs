@@ -116,6 +116,7 @@ mod component;
 pub mod config;
 pub mod cookie;
 mod group;
+mod hex;
 pub mod kv;
 pub mod middleware;
 pub mod negotiate;

@@ -1,6 +1,6 @@
 //! Method routing on top of [`matchit`].
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -204,14 +204,14 @@ impl Endpoint {
 pub struct Router {
     paths: matchit::Router<usize>,
     endpoints: Vec<Endpoint>,
-    by_path: HashMap<String, usize>,
+    // Ordered, not hashed: no per-instance random seed for a map used while building.
+    by_path: BTreeMap<String, usize>,
     layers: Stack,
 }
 
 impl fmt::Debug for Router {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut routes: Vec<_> = self.by_path.keys().collect();
-        routes.sort();
+        let routes: Vec<_> = self.by_path.keys().collect();
         f.debug_struct("Router")
             .field("routes", &routes)
             .field("layers", &self.layers.len())

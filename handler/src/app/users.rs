@@ -146,7 +146,7 @@ fn new_id() -> Result<String, Problem> {
         Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
             .with_detail(format!("no random source for a user id: {err}"))
     })?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::hex::lower(&bytes))
 }
 
 /// A user as read from (or written to) the store: the value, its bytes and their tag.

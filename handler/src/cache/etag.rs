@@ -102,12 +102,10 @@ impl ETag {
     /// A strong tag derived from the content: the first 128 bits of its SHA-256, in hex.
     pub fn from_body(body: &[u8]) -> Self {
         let digest = Sha256::digest(body);
-        let tag = digest
-            .iter()
-            .take(DIGEST_BYTES)
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        Self { weak: false, tag }
+        Self {
+            weak: false,
+            tag: crate::hex::lower(&digest[..DIGEST_BYTES]),
+        }
     }
 
     /// Parses an `ETag` header value.

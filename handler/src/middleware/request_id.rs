@@ -73,7 +73,7 @@ impl RequestId {
             bytes[..8].copy_from_slice(&(nanos as u64).to_be_bytes());
             bytes[8..].copy_from_slice(&count.to_be_bytes());
         }
-        Self(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        Self(crate::hex::lower(&bytes))
     }
 
     /// The id as text.
