@@ -117,3 +117,29 @@ async fn write_response(res: Response, out: ResponseOutparam) {
         }
     }
 }
+
+/// The `wizer-initialize` export: builds the route table ([`crate::app::init`]) so that a
+/// pre-initialiser can snapshot the instance with it built. It calls nothing on the host.
+mod preinit {
+    ::spin_sdk::wit_bindgen::generate!({
+        inline: "
+            package edge-toolkit:handler;
+
+            world preinit {
+                /// Builds what every request needs; calls no import.
+                export wizer-initialize: func();
+            }
+        ",
+        runtime_path: "::spin_sdk::wit_bindgen::rt",
+    });
+
+    struct Preinit;
+
+    impl Guest for Preinit {
+        fn wizer_initialize() {
+            crate::app::init();
+        }
+    }
+
+    export!(Preinit);
+}

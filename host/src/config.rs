@@ -49,6 +49,10 @@ pub struct RuntimeConfig {
     /// requests: a WASI 0.2 component may, and with reuse one client could see what another
     /// left in memory. An instance that fails is never reused.
     pub instance_reuse: u32,
+    /// Pre-initialise components that export `wizer-initialize` (the default): run it once
+    /// at load, with every import trapping, and start each instance from the snapshot.
+    /// Should it fail, the component is served as it is.
+    pub preinitialize: bool,
     /// Destinations guests may send HTTP requests to; anything else is refused with
     /// `HTTP-request-denied`. Empty (the default) refuses all outbound HTTP.
     pub allowed_outbound: Vec<crate::OutboundRule>,
@@ -98,6 +102,7 @@ impl std::fmt::Debug for RuntimeConfig {
             .field("cache_dir", &self.cache_dir)
             .field("max_instances", &self.max_instances)
             .field("instance_reuse", &self.instance_reuse)
+            .field("preinitialize", &self.preinitialize)
             .field("allowed_outbound", &self.allowed_outbound)
             .field("outbound", &self.outbound)
             .field("key_value", &self.key_value)
@@ -115,6 +120,7 @@ impl Default for RuntimeConfig {
             cache_dir: None,
             max_instances: 1000,
             instance_reuse: 0,
+            preinitialize: true,
             allowed_outbound: Vec::new(),
             outbound: OutboundConfig::default(),
             key_value: None,

@@ -155,6 +155,11 @@ struct HostArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     instance_reuse: u32,
 
+    /// Do not pre-initialise: a component exporting `wizer-initialize` otherwise has it run
+    /// once at load and every instance starts from the snapshot.
+    #[arg(long)]
+    no_preinit: bool,
+
     /// Longest wait for an outbound connection (a guest may ask for less).
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     outbound_connect_timeout: Duration,
@@ -203,6 +208,7 @@ impl HostArgs {
             },
             max_instances: self.max_instances,
             instance_reuse: self.instance_reuse,
+            preinitialize: !self.no_preinit,
             outbound: OutboundConfig {
                 connect_timeout: self.outbound_connect_timeout,
                 first_byte_timeout: self.outbound_first_byte_timeout,

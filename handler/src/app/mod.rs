@@ -138,41 +138,73 @@ fn cors() -> Cors {
 /// Authentication of writes: JWTs, or, when the variables configuring it could not be read,
 /// a `500` for every write (reads keep working).
 enum WriteAuth {
-    Jwt(JwtAuth),
+    Jwt(Box<JwtAuth>),
     Misconfigured(Problem),
+    /// Configured from the variables at the instance's first write, so that building the
+    /// route table calls nothing on the host (and can be done ahead of time, see [`init`]);
+    /// reads never wait on the variables.
+    FromVariables(OnceLock<Result<JwtAuth, Problem>>),
 }
 
-impl Middleware for WriteAuth {
-    fn handle(&self, req: Request, next: Next<'_>) -> Result<Response, Problem> {
-        match self {
-            WriteAuth::Jwt(auth) => auth.handle(req, next),
-            WriteAuth::Misconfigured(problem) => Err(problem.clone()),
+impl WriteAuth {
+    fn from_config(config: Result<AppConfig, ConfigError>) -> Self {
+        match config {
+            Ok(config) => WriteAuth::Jwt(Box::new(jwt_auth(&config))),
+            Err(err) => WriteAuth::Misconfigured(Problem::from(err)),
         }
     }
 }
 
-/// The application's route table, configured from the variables ([`AppConfig::from_variables`]).
-/// Should they not be readable, the routes are still served, with every write answered `500`.
+fn jwt_auth(config: &AppConfig) -> JwtAuth {
+    JwtAuth::new(
+        "edge-toolkit",
+        JwtValidator::hs256(&config.jwt_secret).with_issuer(config.jwt_issuer.as_str()),
+    )
+    .with_required_scope(WRITE_SCOPE)
+}
+
+impl Middleware for WriteAuth {
+    fn handle(&self, req: Request, next: Next<'_>) -> Result<Response, Problem> {
+        let auth = match self {
+            WriteAuth::Jwt(auth) => auth,
+            WriteAuth::Misconfigured(problem) => return Err(problem.clone()),
+            WriteAuth::FromVariables(auth) => match auth.get_or_init(|| {
+                AppConfig::from_variables()
+                    .map(|config| jwt_auth(&config))
+                    .map_err(Problem::from)
+            }) {
+                Ok(auth) => auth,
+                Err(problem) => return Err(problem.clone()),
+            },
+        };
+        auth.handle(req, next)
+    }
+}
+
+/// The application's route table, write authentication configured from the variables
+/// ([`AppConfig::from_variables`]) at the first write. Should they not be readable, every
+/// write is answered `500`; reads keep working.
 pub fn router() -> Result<Router, RouteError> {
-    router_from(AppConfig::from_variables())
+    build(WriteAuth::FromVariables(OnceLock::new()), USERS_STORE)
 }
 
 /// The route table for the configuration read from the variables, or, when reading failed,
 /// for the defaults with every write answered with the error.
+#[cfg(test)]
 fn router_from(config: Result<AppConfig, ConfigError>) -> Result<Router, RouteError> {
-    match config {
-        Ok(config) => build(&config, None),
-        Err(err) => build(&AppConfig::default(), Some(Problem::from(err))),
-    }
+    build(WriteAuth::from_config(config), USERS_STORE)
 }
 
 /// The application's route table with `config`, for tests (a store of their own) and
 /// embedders.
 pub fn router_with(config: &AppConfig) -> Result<Router, RouteError> {
-    build(config, None)
+    build(
+        WriteAuth::from_config(Ok(config.clone())),
+        &config.users_store,
+    )
 }
 
-fn build(config: &AppConfig, misconfigured: Option<Problem>) -> Result<Router, RouteError> {
+fn build(auth: WriteAuth, users_store: &str) -> Result<Router, RouteError> {
     // A health answer is live state: never serve it from a cache.
     let no_store = Stack::new().layer(CacheControlLayer::new(CacheControl::new().with_no_store()));
     let list_cache = Stack::new().layer(CacheControlLayer::new(
@@ -183,21 +215,11 @@ fn build(config: &AppConfig, misconfigured: Option<Problem>) -> Result<Router, R
     let item_cache = Stack::new().layer(CacheControlLayer::new(
         CacheControl::new().with_max_age(Duration::from_secs(60)),
     ));
-    let auth = match misconfigured {
-        Some(problem) => WriteAuth::Misconfigured(problem),
-        None => WriteAuth::Jwt(
-            JwtAuth::new(
-                "edge-toolkit",
-                JwtValidator::hs256(&config.jwt_secret).with_issuer(config.jwt_issuer.as_str()),
-            )
-            .with_required_scope(WRITE_SCOPE),
-        ),
-    };
     let writes = Stack::new()
         .layer(auth)
         .layer(BodyLimit::new(MAX_WRITE_BODY));
     let upstream_post = Stack::new().layer(BodyLimit::new(MAX_UPSTREAM_BODY));
-    let users = Users::new(&config.users_store);
+    let users = Users::new(users_store);
     let upstream = upstream::client();
     let upstream_get = upstream::handler(upstream.clone());
 
@@ -258,9 +280,19 @@ fn build(config: &AppConfig, misconfigured: Option<Problem>) -> Result<Router, R
         })
 }
 
+/// The instance's route table, built at its first request, or ahead of time by [`init`].
+static ROUTER: OnceLock<Result<Router, RouteError>> = OnceLock::new();
+
+/// Builds the instance's route table now. The component exports it as
+/// `wizer-initialize`, so that a host (or `wasmtime wizer`) can run it once and snapshot the
+/// result: every instance made from the snapshot starts with its routes built. It calls
+/// nothing on the host. Without it, the first request builds them.
+pub fn init() {
+    ROUTER.get_or_init(router);
+}
+
 /// Answers one request with the application, building the route table once per instance.
 pub fn handle(req: Request) -> Response {
-    static ROUTER: OnceLock<Result<Router, RouteError>> = OnceLock::new();
     match ROUTER.get_or_init(router) {
         Ok(router) => router.handle(req),
         Err(err) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
@@ -562,8 +594,10 @@ mod tests {
     #[test]
     fn unreadable_variables_make_writes_500_but_keep_reads() {
         let config = AppConfig::default().with_users_store("app-test-misconfigured");
-        let problem = Problem::from(crate::config::ConfigError::Provider("vault sealed".into()));
-        let router = build(&config, Some(problem)).expect("valid routes");
+        let auth = WriteAuth::from_config(Err(crate::config::ConfigError::Provider(
+            "vault sealed".into(),
+        )));
+        let router = build(auth, &config.users_store).expect("valid routes");
         let res = router.handle(request(
             Method::POST,
             "/api/v1/users",

@@ -45,9 +45,10 @@ impl Hasher for ShaHasher {
     }
 }
 
-fn key(engine: &Engine, component: &[u8]) -> String {
+fn key(engine: &Engine, component: &[u8], variant: &str) -> String {
     let mut hasher = ShaHasher(Sha256::new());
     hasher.write(&Sha256::digest(component));
+    hasher.write(variant.as_bytes());
     engine.precompile_compatibility_hash().hash(&mut hasher);
     hasher
         .0
@@ -58,23 +59,39 @@ fn key(engine: &Engine, component: &[u8]) -> String {
 }
 
 /// Compiles `bytes`, or loads the native code from `dir` when a valid entry exists.
+#[cfg(test)]
 pub(crate) fn load_or_compile(
     engine: &Engine,
     bytes: &[u8],
     dir: Option<&Path>,
 ) -> wasmtime::Result<(Component, Source)> {
+    load_or_build(engine, bytes, dir, "", || {
+        Component::from_binary(engine, bytes)
+    })
+}
+
+/// Runs `build` for the component in `bytes`, or loads what it built earlier from `dir`.
+/// `variant` names what `build` does beyond compiling `bytes` (pre-initialisation), so
+/// that each way of building has entries of its own.
+pub(crate) fn load_or_build(
+    engine: &Engine,
+    bytes: &[u8],
+    dir: Option<&Path>,
+    variant: &str,
+    build: impl FnOnce() -> wasmtime::Result<Component>,
+) -> wasmtime::Result<(Component, Source)> {
     let Some(dir) = dir else {
-        return Ok((Component::from_binary(engine, bytes)?, Source::Uncached));
+        return Ok((build()?, Source::Uncached));
     };
     if let Err(reason) = prepare_dir(dir) {
         tracing::warn!(dir = %dir.display(), "not using the code cache: {reason}");
-        return Ok((Component::from_binary(engine, bytes)?, Source::Uncached));
+        return Ok((build()?, Source::Uncached));
     }
-    let path = dir.join(format!("{}.cwasm", key(engine, bytes)));
+    let path = dir.join(format!("{}.cwasm", key(engine, bytes, variant)));
     if let Some(component) = read_entry(engine, &path) {
         return Ok((component, Source::Hit));
     }
-    let component = Component::from_binary(engine, bytes)?;
+    let component = build()?;
     match component.serialize() {
         Ok(native) => match write_entry(dir, &path, &native) {
             Ok(()) => Ok((component, Source::Compiled)),
@@ -225,6 +242,30 @@ mod tests {
     }
 
     #[test]
+    fn each_variant_has_entries_of_its_own_and_a_failed_build_stores_none() -> wasmtime::Result<()>
+    {
+        let engine = Engine::default();
+        let dir = temp_dir("variant");
+        let (_, plain) = load_or_compile(&engine, EMPTY_COMPONENT, Some(&dir))?;
+        assert_eq!(plain, Source::Compiled);
+        let failed = load_or_build(&engine, EMPTY_COMPONENT, Some(&dir), "pre", || {
+            Err(wasmtime::format_err!("the build failed"))
+        });
+        assert!(failed.is_err());
+        let build = || Component::from_binary(&engine, EMPTY_COMPONENT);
+        let (_, first) = load_or_build(&engine, EMPTY_COMPONENT, Some(&dir), "pre", build)?;
+        assert_eq!(
+            first,
+            Source::Compiled,
+            "not the plain entry, nor a failed one"
+        );
+        let (_, second) = load_or_build(&engine, EMPTY_COMPONENT, Some(&dir), "pre", build)?;
+        assert_eq!(second, Source::Hit);
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
+
+    #[test]
     fn a_different_engine_configuration_does_not_match() -> wasmtime::Result<()> {
         let dir = temp_dir("config");
         let plain = Engine::default();
@@ -247,7 +288,7 @@ mod tests {
         let engine = Engine::default();
         let dir = temp_dir("truncated");
         std::fs::create_dir_all(&dir)?;
-        let path = dir.join(format!("{}.cwasm", key(&engine, EMPTY_COMPONENT)));
+        let path = dir.join(format!("{}.cwasm", key(&engine, EMPTY_COMPONENT, "")));
         std::fs::write(&path, b"short")?;
         let (_, source) = load_or_compile(&engine, EMPTY_COMPONENT, Some(&dir))?;
         assert_eq!(source, Source::Compiled);

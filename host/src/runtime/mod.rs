@@ -2,6 +2,7 @@
 //! component, and running one request in a fresh store with its limits.
 
 mod cache;
+mod preinit;
 mod stdio;
 
 use std::net::SocketAddr;
@@ -15,7 +16,7 @@ use http_body::Body;
 use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
 use tokio::sync::oneshot;
-use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, PoolConcurrencyLimitError,
     PoolingAllocationConfig, ResourceLimiter, Store, UpdateDeadline,
@@ -67,6 +68,8 @@ struct Inner {
     breakers: CircuitBreakers,
     /// Key-value stores and variables.
     platform: Platform,
+    /// Whether instances start from a pre-initialised snapshot.
+    preinitialized: bool,
 }
 
 /// An instance kept for its next request.
@@ -192,16 +195,42 @@ impl Runtime {
     pub fn from_bytes(bytes: &[u8], path: &Path, config: RuntimeConfig) -> Result<Self, LoadError> {
         let engine = Self::engine(&config)?;
         let started = Instant::now();
-        let (component, source) =
-            cache::load_or_compile(&engine, bytes, config.cache_dir.as_deref()).map_err(|err| {
-                LoadError::NotAComponent {
-                    path: path.to_owned(),
-                    reason: chain(&err),
-                }
-            })?;
+        let dir = config.cache_dir.as_deref();
+        let not_a_component = |err: wasmtime::Error| LoadError::NotAComponent {
+            path: path.to_owned(),
+            reason: chain(&err),
+        };
+        // Pre-initialised code is cached under a key of its own; a failed pre-initialisation
+        // caches nothing there (so it is tried again at the next start) and falls back to the
+        // component as it is.
+        let mut preinitialized = None;
+        if config.preinitialize && preinit::exports_init(bytes) {
+            let build = || {
+                let snapshot =
+                    preinit::preinitialize(bytes, config.limits.max_memory_bytes, preinit::FUEL)?;
+                Component::from_binary(&engine, &snapshot)
+            };
+            match cache::load_or_build(&engine, bytes, dir, preinit::INIT_EXPORT, build) {
+                Ok(found) => preinitialized = Some(found),
+                Err(err) => tracing::warn!(
+                    component = %path.display(),
+                    "pre-initialisation failed, each instance initialises itself: {}",
+                    chain(&err)
+                ),
+            }
+        }
+        let is_preinitialized = preinitialized.is_some();
+        let (component, source) = match preinitialized {
+            Some(found) => found,
+            None => cache::load_or_build(&engine, bytes, dir, "", || {
+                Component::from_binary(&engine, bytes)
+            })
+            .map_err(not_a_component)?,
+        };
         tracing::info!(
             component = %path.display(),
             code = ?source,
+            preinitialized = is_preinitialized,
             ms = started.elapsed().as_millis() as u64,
             "component ready"
         );
@@ -244,6 +273,7 @@ impl Runtime {
                 allowed_outbound,
                 breakers,
                 platform,
+                preinitialized: is_preinitialized,
             }),
         })
     }
@@ -290,6 +320,13 @@ impl Runtime {
     /// The configuration this runtime was loaded with.
     pub fn config(&self) -> &RuntimeConfig {
         &self.inner.config
+    }
+
+    /// Whether instances start from a snapshot taken after the component's
+    /// `wizer-initialize` export ran at load ([`RuntimeConfig::preinitialize`]); `false` when
+    /// it exports none, pre-initialisation is off or it failed.
+    pub fn is_preinitialized(&self) -> bool {
+        self.inner.preinitialized
     }
 
     /// Runs one request through a fresh instance of the component (or, with instance reuse

@@ -48,3 +48,52 @@ async fn loading_something_that_is_not_a_component_is_a_typed_error() -> anyhow:
     );
     Ok(())
 }
+
+/// The example exports `wizer-initialize`: the host runs it at load (building the route
+/// table calls nothing on the host, or pre-initialisation would fail) and every instance
+/// starts from the snapshot. Reads and writes are answered as without, with the variables
+/// of this runtime, not of the snapshot.
+#[tokio::test]
+async fn the_example_is_preinitialized_and_answers_as_without() -> anyhow::Result<()> {
+    let secret = "e2e-secret-read-after-the-snapshot";
+    for preinitialize in [true, false] {
+        let config = host::RuntimeConfig {
+            preinitialize,
+            variables: [("jwt_secret".to_owned(), host::Variable::secret(secret))].into(),
+            ..host::RuntimeConfig::default()
+        };
+        let runtime = host::Runtime::load(std::path::Path::new(HANDLER_WASM), config)?;
+        assert_eq!(runtime.is_preinitialized(), preinitialize);
+        let app = Harness::from_runtime(runtime);
+
+        let res = app
+            .send(http::Request::get("/api/health").body("")?)
+            .await?;
+        assert_eq!(res.status(), 200, "preinitialize: {preinitialize}");
+        let body: serde_json::Value = serde_json::from_slice(res.body())?;
+        assert_eq!(body["status"], "healthy");
+
+        let post = |auth: String| {
+            http::Request::post("/api/v1/users")
+                .header("content-type", "application/json")
+                .header("authorization", auth)
+                .body(r#"{"name":"Ada","email":"ada@example.com"}"#)
+        };
+        let stale = crate::support::writer(); // the development secret, replaced here
+        let res = app.send(post(stale)?).await?;
+        assert_eq!(res.status(), 401, "preinitialize: {preinitialize}");
+        let fresh = crate::support::token(secret, handler::app::WRITE_SCOPE);
+        let res = app.send(post(fresh)?).await?;
+        assert_eq!(res.status(), 201, "preinitialize: {preinitialize}");
+        let body: serde_json::Value = serde_json::from_slice(res.body())?;
+        assert_eq!(body["name"], "Ada");
+    }
+
+    // No `wizer-initialize` export: nothing to pre-initialise.
+    let fixtures = host::Runtime::load(
+        std::path::Path::new(FIXTURES_WASM),
+        host::RuntimeConfig::default(),
+    )?;
+    assert!(!fixtures.is_preinitialized());
+    Ok(())
+}
