@@ -239,6 +239,10 @@ pub struct ServerConfig {
     pub limits: ServerLimits,
     /// How long in-flight requests may take to finish after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// Threads that serve connections, each with a single-threaded async runtime of its
+    /// own: a connection, its requests and their guests stay on one thread, never handed
+    /// between threads. 0 (the default) serves them on the caller's runtime.
+    pub workers: usize,
 }
 
 impl Default for ServerConfig {
@@ -248,6 +252,7 @@ impl Default for ServerConfig {
             tls: None,
             limits: ServerLimits::default(),
             shutdown_grace: Duration::from_secs(5),
+            workers: 0,
         }
     }
 }

@@ -184,4 +184,7 @@ pub enum ServeError {
     /// A limit that would make the server serve nothing (a zero timeout or count).
     #[error("invalid server limit: {0}")]
     Limit(&'static str),
+    /// A worker thread or its runtime could not be started.
+    #[error("cannot start a worker thread: {0}")]
+    Workers(std::io::Error),
 }

@@ -186,6 +186,12 @@ struct HostArgs {
     #[arg(long)]
     no_cache: bool,
 
+    /// Threads serving connections, each with its own single-threaded runtime (a connection
+    /// and its guests stay on one thread); 0 serves them on one shared multi-threaded runtime
+    /// [default: the number of CPUs].
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+
     /// Time in-flight requests get to finish after SIGINT/SIGTERM.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     shutdown_grace: Duration,
@@ -246,6 +252,9 @@ impl HostArgs {
                 ..ServerLimits::default()
             },
             shutdown_grace: self.shutdown_grace,
+            workers: self.workers.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+            }),
         })
     }
 }

@@ -34,6 +34,7 @@ pub struct Server {
     tls: Option<Tls>,
     shared: Arc<Shared>,
     shutdown_grace: Duration,
+    workers: usize,
 }
 
 impl std::fmt::Debug for Server {
@@ -85,6 +86,7 @@ impl Server {
             tls,
             shared,
             shutdown_grace: config.shutdown_grace,
+            workers: config.workers,
         })
     }
 
@@ -112,8 +114,10 @@ impl Server {
             tls,
             shared,
             shutdown_grace,
+            workers,
             ..
         } = self;
+        let workers = Workers::start(workers)?;
         let acceptor = tls
             .as_ref()
             .map(|tls| tokio_rustls::TlsAcceptor::from(tls.config.clone()));
@@ -152,10 +156,37 @@ impl Server {
                 stop: stop_rx.clone(),
             };
             let acceptor = acceptor.clone();
-            tasks.spawn(async move {
-                let _permit = permit;
-                conn.serve(stream, acceptor).await;
-            });
+            match workers.next() {
+                None => {
+                    tasks.spawn(async move {
+                        let _permit = permit;
+                        conn.serve(stream, acceptor).await;
+                    });
+                }
+                Some(worker) => {
+                    // Registered again with the worker's own reactor, so that its readiness
+                    // wakes that thread.
+                    let stream = match stream.into_std() {
+                        Ok(stream) => stream,
+                        Err(err) => {
+                            tracing::warn!(client = %peer, "cannot hand the connection over: {err}");
+                            continue;
+                        }
+                    };
+                    tasks.spawn_on(
+                        async move {
+                            let _permit = permit;
+                            match TcpStream::from_std(stream) {
+                                Ok(stream) => conn.serve(stream, acceptor).await,
+                                Err(err) => {
+                                    tracing::warn!(client = %peer, "cannot serve the connection: {err}");
+                                }
+                            }
+                        },
+                        worker,
+                    );
+                }
+            }
             // Reap finished connections so the set holds only open ones.
             while tasks.try_join_next().is_some() {}
         }
@@ -176,7 +207,54 @@ impl Server {
         }
         // Whatever is left stops here, also for a library caller whose runtime goes on.
         tasks.shutdown().await;
+        drop(workers);
         Ok(())
+    }
+}
+
+/// Threads serving connections, each on a single-threaded runtime of its own.
+struct Workers {
+    handles: Vec<tokio::runtime::Handle>,
+    next: std::sync::atomic::AtomicUsize,
+    /// Dropped to stop the threads (their runtimes end with them).
+    _stop: Vec<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Workers {
+    fn start(count: usize) -> Result<Self, ServeError> {
+        let mut handles = Vec::with_capacity(count);
+        let mut stop = Vec::with_capacity(count);
+        for index in 0..count {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(ServeError::Workers)?;
+            handles.push(runtime.handle().clone());
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            stop.push(stop_tx);
+            std::thread::Builder::new()
+                .name(format!("edge-host-worker-{index}"))
+                .spawn(move || {
+                    // Until the server is done with it (the sender dropped); what is left is
+                    // cancelled as the runtime drops.
+                    let _ = runtime.block_on(stop_rx);
+                })
+                .map_err(ServeError::Workers)?;
+        }
+        Ok(Self {
+            handles,
+            next: std::sync::atomic::AtomicUsize::new(0),
+            _stop: stop,
+        })
+    }
+
+    /// The worker for the next connection (in turn), or `None` without workers.
+    fn next(&self) -> Option<&tokio::runtime::Handle> {
+        if self.handles.is_empty() {
+            return None;
+        }
+        let turn = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.handles.get(turn % self.handles.len())
     }
 }
 

@@ -190,3 +190,50 @@ async fn graceful_shutdown_lets_in_flight_requests_finish() -> anyhow::Result<()
     );
     Ok(())
 }
+
+/// With worker threads, each connection is served on one worker's own runtime: HTTP/1.1
+/// and h2c connections spread over the workers are answered, a guest streaming while the
+/// server shuts down finishes, and the workers end with the server.
+#[tokio::test]
+async fn worker_threads_serve_connections_and_shut_down_gracefully() -> anyhow::Result<()> {
+    let config = ServerConfig {
+        workers: 2,
+        shutdown_grace: Duration::from_secs(10),
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(HANDLER_WASM, RuntimeConfig::default(), config).await?;
+    // Connections are handed out in turn: four of each protocol reach both workers.
+    for _ in 0..4 {
+        for proto in [Proto::Http1, Proto::Http2] {
+            let res = send(server.addr, proto, request("GET", "/api/health", "")?).await?;
+            assert_eq!(res.status(), 200);
+            assert_eq!(json(&res)?["status"], "healthy");
+            let res = send(server.addr, proto, request("GET", "/nope", "")?).await?;
+            assert_problem(&res, 404)?;
+        }
+    }
+    let fixtures = TestServer::start_with(
+        FIXTURES_WASM,
+        RuntimeConfig::default(),
+        ServerConfig {
+            workers: 2,
+            shutdown_grace: Duration::from_secs(10),
+            ..ServerConfig::default()
+        },
+    )
+    .await?;
+    let addr = fixtures.addr;
+    let slow =
+        tokio::spawn(async move { send(addr, Proto::Http1, request("GET", "/slow", "")?).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    fixtures.shutdown().await?;
+    let res = slow.await??;
+    assert_eq!(res.status(), 200);
+    assert!(res.body().ends_with(b"tick 4\n"), "{:?}", res.body());
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "no longer accepting"
+    );
+    server.shutdown().await?;
+    Ok(())
+}
