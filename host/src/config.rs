@@ -241,7 +241,8 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// Threads that serve connections, each with a single-threaded async runtime of its
     /// own: a connection, its requests and their guests stay on one thread, never handed
-    /// between threads. 0 (the default) serves them on the caller's runtime.
+    /// between threads. 0 (the default) serves them on the caller's runtime; at most
+    /// [`crate::MAX_WORKERS`].
     pub workers: usize,
 }
 

@@ -68,5 +68,5 @@ pub use harness::Harness;
 pub use outbound::{InvalidOutboundRule, OutboundRule};
 pub use platform::{KeyValue, KeyValueError, StoreError, Variable};
 pub use runtime::{RequestContext, ResponseBody, Runtime};
-pub use server::Server;
+pub use server::{MAX_WORKERS, Server};
 pub use tls::self_signed_localhost;

@@ -189,7 +189,7 @@ struct HostArgs {
     /// Threads serving connections, each with its own single-threaded runtime (a connection
     /// and its guests stay on one thread); 0 serves them on one shared multi-threaded runtime
     /// [default: the number of CPUs].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = worker_count)]
     workers: Option<usize>,
 
     /// Time in-flight requests get to finish after SIGINT/SIGTERM.
@@ -270,6 +270,15 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
 fn positive_count(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
+/// A number of worker threads: 0 (the shared runtime) to 1024.
+fn worker_count(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n > host::MAX_WORKERS => Err(format!("must be at most {}", host::MAX_WORKERS)),
         Ok(n) => Ok(n),
         Err(err) => Err(err.to_string()),
     }
@@ -401,11 +410,10 @@ fn main() -> ExitCode {
     // Log lines (one or two per request) are written by a thread of their own, in batches,
     // so a request pays for formatting its line, not for a write to stderr. Not lossy: when
     // the buffer is full, logging waits. The guard flushes what is left at exit.
-    let (log_writer, _flush_on_exit) =
-        tracing_appender::non_blocking::NonBlockingBuilder::default()
-            .lossy(false)
-            .thread_name("edge-host-log")
-            .finish(std::io::stderr());
+    let (log_writer, flush_on_exit) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("edge-host-log")
+        .finish(std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -439,6 +447,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => runtime.block_on(serve(*args)),
         Command::Up(args) => runtime.block_on(up(*args)),
     };
+    // What was logged comes out before the final error line.
+    drop(flush_on_exit);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -119,13 +119,14 @@ fn a_missing_manifest_is_one_clear_error() {
 }
 
 #[test]
-fn zero_limits_and_timeouts_are_refused_before_anything_starts() {
+fn zero_or_out_of_range_limits_are_refused_before_anything_starts() {
     for (flag, value, says) in [
         ("--idle-timeout", "0s", "must be above zero"),
         ("--send-timeout", "0ms", "must be above zero"),
         ("--deadline", "0s", "must be above zero"),
         ("--max-connections", "0", "must be at least 1"),
         ("--max-in-flight", "0", "must be at least 1"),
+        ("--workers", "1025", "must be at most 1024"),
     ] {
         let out = edge_host(&["serve", "/no/such/app.wasm", flag, value]);
         assert_eq!(out.status.code(), Some(2), "{flag} {value}");

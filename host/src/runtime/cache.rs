@@ -1,9 +1,10 @@
 //! The compiled-code cache: native code for a component, stored once and loaded on later
 //! starts instead of compiling again.
 //!
-//! An entry is named by SHA-256 over the component's bytes and the engine's compatibility
-//! hash (wasmtime version, target, every code-affecting setting), so a different component,
-//! engine or configuration never matches. The file holds the SHA-256 of its payload followed
+//! An entry is named by SHA-256 over the component's bytes, what was done to them beside
+//! compiling (pre-initialisation, with the limits it ran under) and the engine's
+//! compatibility hash (wasmtime version, target, every code-affecting setting), so a
+//! different component, procedure, engine or configuration never matches. The file holds the SHA-256 of its payload followed
 //! by the payload; an entry whose digest does not match, or that wasmtime refuses, is
 //! rebuilt, never run. Entries are written to a temporary file and renamed into place, so a
 //! crash leaves no half-written entry under the final name.

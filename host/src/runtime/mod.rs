@@ -210,7 +210,8 @@ impl Runtime {
                     preinit::preinitialize(bytes, config.limits.max_memory_bytes, preinit::FUEL)?;
                 Component::from_binary(&engine, &snapshot)
             };
-            match cache::load_or_build(&engine, bytes, dir, preinit::INIT_EXPORT, build) {
+            let variant = preinit::cache_variant(config.limits.max_memory_bytes, preinit::FUEL);
+            match cache::load_or_build(&engine, bytes, dir, &variant, build) {
                 Ok(found) => preinitialized = Some(found),
                 Err(err) => tracing::warn!(
                     component = %path.display(),
@@ -683,5 +684,26 @@ mod tests {
             key("https://api.example.com"),
             key("https://api.example.com:443/y")
         );
+    }
+
+    /// A component whose initialiser traps is loaded as it is: the load goes on to link and
+    /// check it (this one exports no handler, the error it then gets), the failed
+    /// pre-initialisation is no error of its own.
+    #[test]
+    fn a_failing_initialiser_does_not_fail_the_load() -> Result<(), Box<dyn std::error::Error>> {
+        let bytes = wat::parse_str(
+            r#"
+            (component
+              (core module $m (func (export "init") unreachable))
+              (core instance $i (instantiate $m))
+              (func (export "wizer-initialize") (canon lift (core func $i "init"))))
+            "#,
+        )?;
+        assert!(preinit::exports_init(&bytes));
+        let err = Runtime::from_bytes(&bytes, Path::new("trap.wasm"), RuntimeConfig::default())
+            .err()
+            .ok_or("a component without a handler does not load")?;
+        assert!(matches!(err, LoadError::NotAHandler { .. }), "{err}");
+        Ok(())
     }
 }

@@ -18,9 +18,17 @@ use wasmtime_wizer::Wizer;
 /// The export a component offers to be pre-initialised through (Wizer's convention).
 pub(crate) const INIT_EXPORT: &str = "wizer-initialize";
 
-/// Instructions the initialisation may run (a few seconds at most): far beyond building a
-/// route table, short enough that a looping initialiser cannot stall the start.
-pub(crate) const FUEL: u64 = 10_000_000_000;
+/// Instructions the initialisation may run (about a second at most): a thousand times what
+/// building the example's route table takes, short enough that a looping initialiser
+/// cannot stall the start for long.
+pub(crate) const FUEL: u64 = 1_000_000_000;
+
+/// What pre-initialised code is cached under, beside the component's bytes: everything
+/// that shapes the snapshot, so that a change of limits or of the procedure never loads a
+/// snapshot made under others.
+pub(crate) fn cache_variant(max_memory_bytes: usize, fuel: u64) -> String {
+    format!("{INIT_EXPORT};max-memory={max_memory_bytes};fuel={fuel};wasmtime-wizer-48;v1")
+}
 
 /// Whether the outermost component exports [`INIT_EXPORT`]. Bytes that do not parse are
 /// left to the compiler to report.
@@ -48,11 +56,26 @@ pub(crate) fn exports_init(bytes: &[u8]) -> bool {
 /// The component in `bytes` with [`INIT_EXPORT`] run and its state snapshotted. The export
 /// is kept, so the result can be pre-initialised again. `max_memory_bytes` bounds each
 /// memory the initialisation grows, `fuel` the instructions it runs.
+///
+/// It runs on a thread of its own: whatever the caller's executor, and should the
+/// initialiser or the snapshot panic, that is an error here, not a crash of the load.
 pub(crate) fn preinitialize(
     bytes: &[u8],
     max_memory_bytes: usize,
     fuel: u64,
 ) -> wasmtime::Result<Vec<u8>> {
+    let bytes = bytes.to_vec();
+    let thread = std::thread::Builder::new()
+        .name("edge-host-preinit".to_owned())
+        .spawn(move || snapshot(&bytes, max_memory_bytes, fuel))
+        .map_err(|err| wasmtime::format_err!("cannot start a thread for it: {err}"))?;
+    match thread.join() {
+        Ok(result) => result,
+        Err(_) => Err(wasmtime::format_err!("it panicked")),
+    }
+}
+
+fn snapshot(bytes: &[u8], max_memory_bytes: usize, fuel: u64) -> wasmtime::Result<Vec<u8>> {
     let mut config = Config::new();
     config.consume_fuel(true);
     let engine = Engine::new(&config)?;
@@ -149,6 +172,45 @@ mod tests {
         let err = preinitialize(&bytes, 1 << 20, 1_000_000).expect_err("out of fuel");
         assert!(format!("{err:?}").contains("fuel"), "{err:?}");
         Ok(())
+    }
+
+    #[test]
+    fn the_memory_limit_holds_during_the_initialisation() -> wasmtime::Result<()> {
+        // `memory.grow` answers -1 when refused: the initialiser traps on it.
+        let bytes = wat::parse_str(COMPONENT.replace(
+            "(i32.store (i32.const 16) (i32.const 42))",
+            "(if (i32.eq (memory.grow (i32.const 32)) (i32.const -1)) (then unreachable))",
+        ))?;
+        let err = preinitialize(&bytes, 1 << 20, FUEL).expect_err("2 MiB is over 1 MiB");
+        assert!(format!("{err:?}").contains("unreachable"), "{err:?}");
+        let snapshot = preinitialize(&bytes, 4 << 20, FUEL)?;
+        assert_eq!(get(&snapshot)?, 7, "grown under a larger limit");
+        Ok(())
+    }
+
+    #[test]
+    fn only_the_outermost_component_s_export_counts() -> wasmtime::Result<()> {
+        let nested = wat::parse_str(
+            r#"
+            (component
+              (component
+                (core module $m (func (export "f")))
+                (core instance $i (instantiate $m))
+                (func (export "wizer-initialize") (canon lift (core func $i "f")))))
+            "#,
+        )?;
+        assert!(!exports_init(&nested));
+        Ok(())
+    }
+
+    #[test]
+    fn the_cache_variant_names_the_limits() {
+        assert_ne!(cache_variant(1 << 20, FUEL), cache_variant(2 << 20, FUEL));
+        assert_ne!(
+            cache_variant(1 << 20, FUEL),
+            cache_variant(1 << 20, FUEL + 1)
+        );
+        assert!(cache_variant(1 << 20, FUEL).starts_with(INIT_EXPORT));
     }
 
     #[test]

@@ -51,14 +51,18 @@ async fn loading_something_that_is_not_a_component_is_a_typed_error() -> anyhow:
 
 /// The example exports `wizer-initialize`: the host runs it at load (building the route
 /// table calls nothing on the host, or pre-initialisation would fail) and every instance
-/// starts from the snapshot. Reads and writes are answered as without, with the variables
-/// of this runtime, not of the snapshot.
+/// starts from the snapshot, also when it comes from the code cache. Reads and writes are
+/// answered as without, with the variables of this runtime, not of the snapshot.
 #[tokio::test]
 async fn the_example_is_preinitialized_and_answers_as_without() -> anyhow::Result<()> {
     let secret = "e2e-secret-read-after-the-snapshot";
-    for preinitialize in [true, false] {
+    let cache = std::env::temp_dir().join(format!("edge-host-preinit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cache);
+    // The second load takes the pre-initialised code from the cache.
+    for preinitialize in [true, true, false] {
         let config = host::RuntimeConfig {
             preinitialize,
+            cache_dir: Some(cache.clone()),
             variables: [("jwt_secret".to_owned(), host::Variable::secret(secret))].into(),
             ..host::RuntimeConfig::default()
         };
@@ -95,5 +99,6 @@ async fn the_example_is_preinitialized_and_answers_as_without() -> anyhow::Resul
         host::RuntimeConfig::default(),
     )?;
     assert!(!fixtures.is_preinitialized());
+    std::fs::remove_dir_all(&cache)?;
     Ok(())
 }
