@@ -168,37 +168,44 @@ async fn streaming_response_arrives_whole() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// On the caller's runtime and on worker threads alike: a guest streaming while the server
+/// shuts down finishes, and nothing is accepted afterwards.
 #[tokio::test]
 async fn graceful_shutdown_lets_in_flight_requests_finish() -> anyhow::Result<()> {
-    let config = ServerConfig {
-        shutdown_grace: Duration::from_secs(10),
-        ..ServerConfig::default()
-    };
-    let server = TestServer::start_with(FIXTURES_WASM, RuntimeConfig::default(), config).await?;
-    let addr = server.addr;
-    let slow =
-        tokio::spawn(async move { send(addr, Proto::Http1, request("GET", "/slow", "")?).await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    for workers in [0, 2] {
+        let config = ServerConfig {
+            workers,
+            shutdown_grace: Duration::from_secs(10),
+            ..ServerConfig::default()
+        };
+        let server =
+            TestServer::start_with(FIXTURES_WASM, RuntimeConfig::default(), config).await?;
+        let addr = server.addr;
+        let slow =
+            tokio::spawn(
+                async move { send(addr, Proto::Http1, request("GET", "/slow", "")?).await },
+            );
+        tokio::time::sleep(Duration::from_millis(300)).await;
 
-    server.shutdown().await?;
-    let res = slow.await??;
-    assert_eq!(res.status(), 200);
-    assert!(res.body().ends_with(b"tick 4\n"), "{:?}", res.body());
-    assert!(
-        TcpStream::connect(addr).await.is_err(),
-        "no longer accepting"
-    );
+        server.shutdown().await?;
+        let res = slow.await??;
+        assert_eq!(res.status(), 200, "workers: {workers}");
+        assert!(res.body().ends_with(b"tick 4\n"), "{:?}", res.body());
+        assert!(
+            TcpStream::connect(addr).await.is_err(),
+            "no longer accepting (workers: {workers})"
+        );
+    }
     Ok(())
 }
 
 /// With worker threads, each connection is served on one worker's own runtime: HTTP/1.1
-/// and h2c connections spread over the workers are answered, a guest streaming while the
-/// server shuts down finishes, and the workers end with the server.
+/// and h2c connections spread over the workers are answered. (Their shutdown is in
+/// `graceful_shutdown_lets_in_flight_requests_finish`.)
 #[tokio::test]
-async fn worker_threads_serve_connections_and_shut_down_gracefully() -> anyhow::Result<()> {
+async fn worker_threads_serve_http1_and_h2c_connections() -> anyhow::Result<()> {
     let config = ServerConfig {
         workers: 2,
-        shutdown_grace: Duration::from_secs(10),
         ..ServerConfig::default()
     };
     let server = TestServer::start_with(HANDLER_WASM, RuntimeConfig::default(), config).await?;
@@ -212,28 +219,6 @@ async fn worker_threads_serve_connections_and_shut_down_gracefully() -> anyhow::
             assert_problem(&res, 404)?;
         }
     }
-    let fixtures = TestServer::start_with(
-        FIXTURES_WASM,
-        RuntimeConfig::default(),
-        ServerConfig {
-            workers: 2,
-            shutdown_grace: Duration::from_secs(10),
-            ..ServerConfig::default()
-        },
-    )
-    .await?;
-    let addr = fixtures.addr;
-    let slow =
-        tokio::spawn(async move { send(addr, Proto::Http1, request("GET", "/slow", "")?).await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    fixtures.shutdown().await?;
-    let res = slow.await??;
-    assert_eq!(res.status(), 200);
-    assert!(res.body().ends_with(b"tick 4\n"), "{:?}", res.body());
-    assert!(
-        TcpStream::connect(addr).await.is_err(),
-        "no longer accepting"
-    );
     server.shutdown().await?;
     Ok(())
 }
