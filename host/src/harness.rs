@@ -2,17 +2,17 @@
 //! handler's own integration tests.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 
-use crate::runtime::RequestContext;
-use crate::{LoadError, RequestError, Runtime, RuntimeConfig};
+use crate::{App, Handler, LoadError, PlatformConfig, RequestContext, RequestError, RuntimeConfig};
 
 /// A component loaded for testing.
 ///
-/// Requests go through the same runtime as the server (fresh instance, limits, fault
-/// handling); only the sockets are missing. Faults come back as the problem+json response a
+/// Requests go through the same handler as the server's (for a component: Spin's headers and
+/// platform, a fresh instance, limits, fault handling); only the sockets are missing. Faults come back as the problem+json response a
 /// client would get, so tests can assert on them.
 ///
 /// ```no_run
@@ -28,27 +28,36 @@ use crate::{LoadError, RequestError, Runtime, RuntimeConfig};
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Harness {
-    runtime: Runtime,
+    handler: Arc<dyn Handler>,
+}
+
+impl std::fmt::Debug for Harness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Harness").finish_non_exhaustive()
+    }
 }
 
 impl Harness {
-    /// Loads a component with the default configuration.
+    /// Loads a component with the default configuration, as `edge-host serve` runs it.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, LoadError> {
         Self::load_with(path, RuntimeConfig::default())
     }
 
-    /// Loads a component with the given configuration (environment, limits).
+    /// Loads a component with the given configuration (environment, limits) and Spin's
+    /// platform with its defaults.
     pub fn load_with(path: impl AsRef<Path>, config: RuntimeConfig) -> Result<Self, LoadError> {
-        Ok(Self {
-            runtime: Runtime::load(path.as_ref(), config)?,
-        })
+        let app = App::single(path.as_ref(), config, PlatformConfig::default())?;
+        Ok(Self::new(app))
     }
 
-    /// Wraps an already loaded runtime.
-    pub fn from_runtime(runtime: Runtime) -> Self {
-        Self { runtime }
+    /// Sends requests to any handler: an [`App`] (variables, outbound hosts), a bare
+    /// [`Runtime`](crate::Runtime), or one of the caller's.
+    pub fn new(handler: impl Handler) -> Self {
+        Self {
+            handler: Arc::new(handler),
+        }
     }
 
     /// Sends one request and collects the whole response.
@@ -67,16 +76,19 @@ impl Harness {
                 http::HeaderValue::from_static("localhost"),
             );
         }
-        let req = http::Request::from_parts(parts, Full::new(body.into()));
+        let body = Full::new(body.into())
+            .map_err(|never| match never {})
+            .boxed_unsync();
+        let req = http::Request::from_parts(parts, body);
         let ctx = RequestContext {
             https: false,
             client_addr: None,
             request_id: 0,
             guard: None,
         };
-        let response = match self.runtime.handle(req, ctx).await {
+        let response = match self.handler.call(req, ctx).await {
             Ok(response) => response,
-            Err(err) => crate::problem::for_error(&err),
+            Err(err) => crate::server::problem_for_error(&err),
         };
         let (parts, body) = response.into_parts();
         let body = body

@@ -1,17 +1,19 @@
-//! A wasmtime host that serves any `wasi:http/incoming-handler@0.2` component.
+//! A wasmtime host that serves `wasi:http/incoming-handler@0.2` components, alone or as
+//! the routed components of a Spin application.
 //!
-//! It is both what users run locally (`edge-host serve app.wasm`) and what their integration
-//! tests run against. Each request gets a fresh instance of a pre-instantiated component;
-//! faults, deadlines and memory limits of one request never reach another.
+//! It is both what users run locally (`edge-host serve app.wasm`, `edge-host up`) and what
+//! their integration tests run against. Each request gets a fresh instance of a
+//! pre-instantiated component; faults, deadlines and memory limits of one request never
+//! reach another.
 //!
 //! # Serving
 //!
 //! ```no_run
-//! use host::{Runtime, RuntimeConfig, Server, ServerConfig};
+//! use host::{App, PlatformConfig, RuntimeConfig, Server, ServerConfig};
 //!
 //! # async fn run() -> anyhow::Result<()> {
-//! let runtime = Runtime::load("app.wasm".as_ref(), RuntimeConfig::default())?;
-//! let server = Server::bind(ServerConfig::default(), runtime).await?;
+//! let app = App::single("app.wasm".as_ref(), RuntimeConfig::default(), PlatformConfig::default())?;
+//! let server = Server::bind(ServerConfig::default(), app).await?;
 //! println!("listening on http://{}", server.local_addr());
 //! server.run_until(async { let _ = tokio::signal::ctrl_c().await; }).await?;
 //! # Ok(())
@@ -32,41 +34,42 @@
 //! # }
 //! ```
 //!
-//! # How it works
+//! # Layers
 //!
-//! | Module | Concern |
+//! Three layers, each a module that knows nothing of the one above it (see
+//! `ARCHITECTURE.md`):
+//!
+//! | Module | Role |
 //! | --- | --- |
-//! | `runtime` | everything wasmtime: engine, compilation, `ProxyPre`, per-request stores, limits |
-//! | `server` | sockets, HTTP/1.1 and HTTP/2 (hyper), connection and request limits, shutdown |
-//! | `tls` | rustls configuration, certificates from files or self-signed |
-//! | `body` | request bodies counted as they arrive (413), responses counted for the access log |
-//! | `harness` | the in-process test API |
+//! | [`server`] | the generic HTTP server: listeners, HTTP/1.1, HTTP/2, h2c, TLS, limits, access log, shutdown; serves any [`Handler`] |
+//! | [`runtime`] | runs one component: [`Engine`] (shared, pooling), code cache, pre-initialisation, stores, guest limits; platform interfaces plug in as [`LinkerExtension`]s and [`OutgoingHttp`] |
+//! | [`spin`] | the Spin application layer: manifest, routes, `spin-*` headers, key-value, variables, outbound rules and circuit breakers; [`App`] is its [`Handler`] |
+//!
+//! Between them: [`Handler`] and [`RequestContext`] (the server's contract), and the
+//! errors ([`LoadError`], [`RequestError`], [`ServeError`]), each of which knows its HTTP
+//! status where it has one. [`Harness`] is the in-process test API.
 
-mod app;
-mod body;
-mod breaker;
-mod config;
 mod error;
+mod handler;
 mod harness;
-pub mod manifest;
-mod outbound;
-mod platform;
-mod problem;
-pub mod routes;
-mod runtime;
-mod server;
-mod tls;
+pub mod runtime;
+pub mod server;
+pub mod spin;
 
-pub use app::{App, Loaded, UpError, UpOptions};
-pub use breaker::{BreakerConfig, CircuitBreakers, CircuitOpen, Permit};
-pub use config::{
-    GuestLimits, OutboundConfig, RuntimeConfig, ServerConfig, ServerLimits, TlsConfig,
-    default_cache_dir,
-};
 pub use error::{LoadError, RequestError, ServeError, TlsError};
+pub use handler::{
+    BoxError, Handler, HandlerFuture, RequestBody, RequestBodyError, RequestContext, ResponseBody,
+};
 pub use harness::Harness;
-pub use outbound::{InvalidOutboundRule, OutboundRule};
-pub use platform::{KeyValue, KeyValueError, StoreError, Variable};
-pub use runtime::{RequestContext, ResponseBody, Runtime};
-pub use server::{MAX_WORKERS, Server};
-pub use tls::self_signed_localhost;
+pub use runtime::{
+    Engine, EngineConfig, GuestLimits, GuestState, LinkerExtension, OutgoingHooks, OutgoingHttp,
+    Runtime, RuntimeConfig, default_cache_dir,
+};
+pub use server::{
+    MAX_WORKERS, Server, ServerConfig, ServerLimits, TlsConfig, self_signed_localhost,
+};
+pub use spin::{
+    App, BreakerConfig, CircuitBreakers, CircuitOpen, InvalidOutboundRule, KeyValue, KeyValueError,
+    Loaded, OutboundConfig, OutboundRule, Permit, PlatformConfig, StoreError, UpError, UpOptions,
+    Variable,
+};

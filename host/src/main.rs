@@ -9,8 +9,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use host::{
-    App, BreakerConfig, GuestLimits, OutboundConfig, Runtime, RuntimeConfig, Server, ServerConfig,
-    ServerLimits, TlsConfig, Variable,
+    App, BreakerConfig, GuestLimits, OutboundConfig, PlatformConfig, RuntimeConfig, Server,
+    ServerConfig, ServerLimits, TlsConfig, Variable,
 };
 
 #[derive(Debug, Parser)]
@@ -215,16 +215,20 @@ impl HostArgs {
             max_instances: self.max_instances,
             instance_reuse: self.instance_reuse,
             preinitialize: !self.no_preinit,
-            outbound: OutboundConfig {
-                connect_timeout: self.outbound_connect_timeout,
-                first_byte_timeout: self.outbound_first_byte_timeout,
-                breaker: BreakerConfig {
-                    failure_threshold: self.breaker_failures,
-                    reset_timeout: self.breaker_reset,
-                },
-            },
             ..RuntimeConfig::default()
         })
+    }
+
+    /// Timeouts and circuit breaking of every component's outbound HTTP.
+    fn outbound_config(&self) -> OutboundConfig {
+        OutboundConfig {
+            connect_timeout: self.outbound_connect_timeout,
+            first_byte_timeout: self.outbound_first_byte_timeout,
+            breaker: BreakerConfig {
+                failure_threshold: self.breaker_failures,
+                reset_timeout: self.breaker_reset,
+            },
+        }
     }
 
     fn server_config(&self) -> anyhow::Result<ServerConfig> {
@@ -336,19 +340,23 @@ async fn shutdown_signal() {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let runtime_config = RuntimeConfig {
+    let runtime = RuntimeConfig {
         env: args.env,
+        ..args.host.runtime_config()?
+    };
+    let platform = PlatformConfig {
         allowed_outbound: args.allow_outbound,
+        outbound: args.host.outbound_config(),
         variables: args
             .variables
             .into_iter()
             // Which values are secret is not known here: none is ever logged.
             .map(|(name, value)| (name, Variable::secret(value)))
             .collect(),
-        ..args.host.runtime_config()?
+        ..PlatformConfig::default()
     };
-    let runtime = Runtime::load(&args.component, runtime_config)?;
-    let server = Server::bind(args.host.server_config()?, runtime).await?;
+    let app = App::single(&args.component, runtime, platform)?;
+    let server = Server::bind(args.host.server_config()?, app).await?;
     println!("Serving {} on {}", args.component.display(), server.url());
     run(server).await
 }
@@ -378,6 +386,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             env: args.env,
             ..args.host.runtime_config()?
         },
+        outbound: args.host.outbound_config(),
     })?;
     let (manifest, app) = (loaded.manifest, loaded.app);
     let server = Server::bind(args.host.server_config()?, app.clone()).await?;

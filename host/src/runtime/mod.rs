@@ -1,53 +1,56 @@
-//! Everything that touches wasmtime: the engine, compiling and pre-instantiating the
-//! component, and running one request in a fresh store with its limits.
+//! The component runtime: runs one `wasi:http` component. It compiles it (through the
+//! code cache, pre-initialised where it can be), links WASI, `wasi:http` and the platform's
+//! [`LinkerExtension`]s, and answers each request in a fresh store (or a reused one) under
+//! the guest limits: memory, deadline, epoch yields. It knows no manifest and no server.
+//!
+//! | File | Concern |
+//! | --- | --- |
+//! | `engine.rs` | [`Engine`]: the wasmtime engine, pooling allocator and epoch ticker shared by the components of an application |
+//! | `config.rs` | [`RuntimeConfig`], [`GuestLimits`] |
+//! | `extension.rs` | [`LinkerExtension`], [`OutgoingHttp`]: how platform interfaces plug in |
+//! | `store.rs` | [`GuestState`], the data of one instance's store, and its memory limiter |
+//! | `cache.rs` | the compiled-code cache |
+//! | `preinit.rs` | pre-initialisation (`wizer-initialize`) |
+//! | `stdio.rs` | guest stdout and stderr as log lines |
+//! | `body.rs` | response bodies that fail when the guest did, request-body errors as `wasi:http` codes |
 
+mod body;
 mod cache;
+mod config;
+mod engine;
+mod extension;
 mod preinit;
 mod stdio;
+mod store;
 
-use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body::Body;
 use http_body_util::BodyExt;
-use http_body_util::combinators::UnsyncBoxBody;
 use tokio::sync::oneshot;
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{
-    Config, Enabled, Engine, InstanceAllocationStrategy, PoolConcurrencyLimitError,
-    PoolingAllocationConfig, ResourceLimiter, Store, UpdateDeadline,
-};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime::{PoolConcurrencyLimitError, Store, UpdateDeadline};
+use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
 use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpView};
 
+pub use self::config::{GuestLimits, RuntimeConfig, default_cache_dir};
+pub use self::engine::{Engine, EngineConfig};
+pub use self::extension::{LinkerExtension, OutgoingHooks, OutgoingHttp};
+pub use self::store::GuestState;
+
+use self::body::FaultAwareBody;
+use self::extension::DenyOutgoing;
 use self::stdio::GuestOutput;
-use crate::body::FaultAwareBody;
-use crate::platform::{Platform, PlatformState, PlatformView};
-use crate::{CircuitBreakers, KeyValue, LoadError, OutboundConfig, RequestError, RuntimeConfig};
-
-/// The body of a response from the guest (or from the host on its behalf).
-pub type ResponseBody = UnsyncBoxBody<Bytes, wasmtime_wasi_http::Error>;
-
-/// What the host knows about a request beyond the request itself.
-#[derive(Debug, Clone)]
-pub struct RequestContext {
-    /// Whether the request arrived over TLS; the guest sees the `https` scheme if so.
-    pub https: bool,
-    /// The client's address, when there is a client socket.
-    pub client_addr: Option<SocketAddr>,
-    /// Identifies the request in the log lines of the host and of the guest's output.
-    pub request_id: u64,
-    /// Held while the guest works on the request and released when it returns or is
-    /// stopped (the server's in-flight permit): a client that reads its response slowly
-    /// keeps the connection, not a slot for requests being handled.
-    pub guard: Option<Arc<dyn std::any::Any + Send + Sync>>,
-}
+use self::store::MemoryLimiter;
+use crate::{
+    Handler, HandlerFuture, LoadError, RequestBody, RequestContext, RequestError, ResponseBody,
+};
 
 /// A component compiled and pre-instantiated once, ready to serve requests, each in a
 /// fresh instance. Cloning is cheap and shares the compiled code.
@@ -59,15 +62,10 @@ pub struct Runtime {
 struct Inner {
     pre: ProxyPre<GuestState>,
     config: RuntimeConfig,
-    stop_ticker: Arc<AtomicBool>,
+    /// Kept for its epoch ticker, which runs while a runtime of the engine lives.
+    engine: Engine,
     /// Instances that served a request and may serve another (instance reuse only).
     idle: Mutex<Vec<Idle>>,
-    /// `config.allowed_outbound`, shared by every store.
-    allowed_outbound: Arc<[crate::OutboundRule]>,
-    /// Circuits of the upstreams this component calls.
-    breakers: CircuitBreakers,
-    /// Key-value stores and variables.
-    platform: Platform,
     /// Whether instances start from a pre-initialised snapshot.
     preinitialized: bool,
 }
@@ -112,17 +110,16 @@ impl Inner {
                 request_id: request_id.clone(),
                 stream: "stderr",
             });
-        let state = GuestState {
+        let hooks = match &self.config.outgoing_http {
+            Some(outgoing) => outgoing.hooks(),
+            None => Box::new(DenyOutgoing),
+        };
+        let mut state = GuestState {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
-            hooks: OutboundPolicy {
-                allowed: self.allowed_outbound.clone(),
-                breakers: self.breakers.clone(),
-                limits: self.config.outbound.clone(),
-            },
-            platform: self.platform.clone(),
-            open_stores: 0,
+            hooks,
+            extensions: http::Extensions::new(),
             limiter: MemoryLimiter {
                 max_bytes: self.config.limits.max_memory_bytes,
                 exceeded: false,
@@ -130,6 +127,9 @@ impl Inner {
             deadline: Instant::now(),
             request_id,
         };
+        for extension in &self.config.extensions {
+            extension.init_store(&mut state);
+        }
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_callback(|ctx| {
@@ -149,26 +149,18 @@ impl Inner {
     }
 }
 
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.stop_ticker.store(true, Ordering::Release);
-    }
-}
-
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtime")
             .field("config", &self.inner.config)
+            .field("engine", &self.inner.engine)
             .finish_non_exhaustive()
     }
 }
 
-/// Bytes of each pooled memory kept resident between instances (reset with memset).
-const KEEP_RESIDENT: usize = 2 << 20;
-
 /// A wasmtime error with its whole chain of causes, on one line (some parser messages span
 /// several).
-fn chain(err: &wasmtime::Error) -> String {
+pub(crate) fn chain(err: &wasmtime::Error) -> String {
     err.chain()
         .map(|cause| {
             cause
@@ -182,18 +174,38 @@ fn chain(err: &wasmtime::Error) -> String {
 }
 
 impl Runtime {
-    /// Reads, compiles and pre-instantiates the component at `path`.
+    /// Reads, compiles and pre-instantiates the component at `path`, on an engine of its
+    /// own sized from `config`.
     pub fn load(path: &Path, config: RuntimeConfig) -> Result<Self, LoadError> {
+        let engine = Engine::new(&EngineConfig::from(&config))?;
+        Self::load_in(&engine, path, config)
+    }
+
+    /// Reads, compiles and pre-instantiates the component at `path` on a shared `engine`:
+    /// every component of an application shares one engine and its pooling allocator.
+    pub fn load_in(engine: &Engine, path: &Path, config: RuntimeConfig) -> Result<Self, LoadError> {
         let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Self::from_bytes(&bytes, path, config)
+        Self::from_bytes_in(engine, &bytes, path, config)
     }
 
-    /// Compiles and pre-instantiates a component from its bytes; `path` names it in errors.
+    /// Compiles and pre-instantiates a component from its bytes, on an engine of its own;
+    /// `path` names it in errors.
     pub fn from_bytes(bytes: &[u8], path: &Path, config: RuntimeConfig) -> Result<Self, LoadError> {
-        let engine = Self::engine(&config)?;
+        let engine = Engine::new(&EngineConfig::from(&config))?;
+        Self::from_bytes_in(&engine, bytes, path, config)
+    }
+
+    /// Compiles and pre-instantiates a component from its bytes on a shared `engine`.
+    pub fn from_bytes_in(
+        shared: &Engine,
+        bytes: &[u8],
+        path: &Path,
+        config: RuntimeConfig,
+    ) -> Result<Self, LoadError> {
+        let engine = shared.wasmtime();
         let started = Instant::now();
         let dir = config.cache_dir.as_deref();
         let not_a_component = |err: wasmtime::Error| LoadError::NotAComponent {
@@ -208,10 +220,10 @@ impl Runtime {
             let build = || {
                 let snapshot =
                     preinit::preinitialize(bytes, config.limits.max_memory_bytes, preinit::FUEL)?;
-                Component::from_binary(&engine, &snapshot)
+                Component::from_binary(engine, &snapshot)
             };
             let variant = preinit::cache_variant(config.limits.max_memory_bytes, preinit::FUEL);
-            match cache::load_or_build(&engine, bytes, dir, &variant, build) {
+            match cache::load_or_build(engine, bytes, dir, &variant, build) {
                 Ok(found) => preinitialized = Some(found),
                 Err(err) => tracing::warn!(
                     component = %path.display(),
@@ -223,8 +235,8 @@ impl Runtime {
         let is_preinitialized = preinitialized.is_some();
         let (component, source) = match preinitialized {
             Some(found) => found,
-            None => cache::load_or_build(&engine, bytes, dir, "", || {
-                Component::from_binary(&engine, bytes)
+            None => cache::load_or_build(engine, bytes, dir, "", || {
+                Component::from_binary(engine, bytes)
             })
             .map_err(not_a_component)?,
         };
@@ -236,11 +248,15 @@ impl Runtime {
             "component ready"
         );
 
-        let mut linker = Linker::<GuestState>::new(&engine);
+        let mut linker = Linker::<GuestState>::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .and_then(|()| wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))
-            .and_then(|()| crate::platform::add_to_linker(&mut linker))
             .map_err(|err| LoadError::Engine(chain(&err)))?;
+        for extension in &config.extensions {
+            extension.add_to_linker(&mut linker).map_err(|err| {
+                LoadError::Engine(format!("{}: {}", extension.name(), chain(&err)))
+            })?;
+        }
         let instance_pre = linker
             .instantiate_pre(&component)
             .map_err(|err| LoadError::Link {
@@ -252,70 +268,15 @@ impl Runtime {
             reason: chain(&err),
         })?;
 
-        let allowed_outbound = config.allowed_outbound.clone().into();
-        let key_value = match &config.key_value {
-            Some(key_value) => key_value.clone(),
-            None => KeyValue::in_memory()?,
-        };
-        let platform = Platform {
-            key_value,
-            stores: config.key_value_stores.clone().into(),
-            variables: Arc::new(config.variables.clone()),
-        };
-        let breakers = CircuitBreakers::new(config.outbound.breaker.clone());
-        let stop_ticker = Arc::new(AtomicBool::new(false));
-        spawn_epoch_ticker(&engine, config.limits.epoch_tick, stop_ticker.clone());
         Ok(Self {
             inner: Arc::new(Inner {
                 pre,
                 config,
-                stop_ticker,
+                engine: shared.clone(),
                 idle: Mutex::new(Vec::new()),
-                allowed_outbound,
-                breakers,
-                platform,
                 preinitialized: is_preinitialized,
             }),
         })
-    }
-
-    /// The engine: epoch interruption for deadlines, and the pooling allocator (instances
-    /// and memories reserved up front, memory initialised copy-on-write from the
-    /// component's image) sized from the limits. Where the pool's address space cannot be
-    /// reserved, instances are allocated on demand instead.
-    fn engine(runtime: &RuntimeConfig) -> Result<Engine, LoadError> {
-        let mut config = Config::new();
-        config.epoch_interruption(true);
-        let slots = runtime.max_instances.max(1);
-        let mut pool = PoolingAllocationConfig::new();
-        pool.total_component_instances(slots)
-            // A std guest is a few core instances (the program, wasi adapters, shims).
-            .total_core_instances(slots.saturating_mul(8))
-            .total_memories(slots.saturating_mul(2))
-            .total_tables(slots.saturating_mul(8))
-            .total_stacks(slots)
-            .max_memory_size(runtime.limits.max_memory_bytes)
-            // Reset the first pages of a slot with memset instead of returning them to the
-            // kernel: madvise on every request costs page faults and cross-core TLB
-            // shootdowns, the largest cost per request in profiles.
-            .linear_memory_keep_resident(KEEP_RESIDENT)
-            .table_keep_resident(KEEP_RESIDENT / 16)
-            .async_stack_keep_resident(KEEP_RESIDENT / 16)
-            // Return what remains to the kernel in batches, with fewer TLB shootdowns.
-            .decommit_batch_size(64)
-            .pagemap_scan(Enabled::Auto);
-        let mut pooled = config.clone();
-        pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        match Engine::new(&pooled) {
-            Ok(engine) => Ok(engine),
-            Err(err) => {
-                tracing::warn!(
-                    "pooling allocator unavailable ({}); allocating on demand",
-                    chain(&err)
-                );
-                Engine::new(&config).map_err(|err| LoadError::Engine(chain(&err)))
-            }
-        }
     }
 
     /// The configuration this runtime was loaded with.
@@ -443,6 +404,14 @@ impl Runtime {
     }
 }
 
+/// The component alone answers every request, as `wasmtime serve` does: no routes, no
+/// platform headers (a Spin application is [`crate::App`]).
+impl Handler for Runtime {
+    fn call(&self, req: http::Request<RequestBody>, ctx: RequestContext) -> HandlerFuture<'_> {
+        Box::pin(self.handle(req, ctx))
+    }
+}
+
 /// Aborts a task when dropped, unless disarmed (set to `None`).
 struct AbortOnDrop(Option<tokio::task::AbortHandle>);
 
@@ -480,211 +449,9 @@ fn classify(err: &wasmtime::Error, store: &Store<GuestState>, deadline: Duration
 #[error("the guest ran past its deadline")]
 struct DeadlinePassed;
 
-/// Advances the engine's epoch every `tick` so running guests check their deadline, until
-/// `stop` is set or the engine is gone.
-fn spawn_epoch_ticker(engine: &Engine, tick: Duration, stop: Arc<AtomicBool>) {
-    let engine = engine.weak();
-    let spawned = std::thread::Builder::new()
-        .name("epoch-ticker".to_owned())
-        .spawn(move || {
-            while !stop.load(Ordering::Acquire) {
-                std::thread::sleep(tick);
-                match engine.upgrade() {
-                    Some(engine) => engine.increment_epoch(),
-                    None => break,
-                }
-            }
-        });
-    if let Err(err) = spawned {
-        // Without the ticker, guests still stop at the tokio deadline whenever they yield.
-        tracing::error!("cannot start the epoch ticker thread: {err}");
-    }
-}
-
-/// The data of one request's store.
-struct GuestState {
-    wasi: WasiCtx,
-    http: WasiHttpCtx,
-    table: ResourceTable,
-    hooks: OutboundPolicy,
-    platform: Platform,
-    open_stores: usize,
-    limiter: MemoryLimiter,
-    deadline: Instant,
-    /// The request being served, for the guest's output lines.
-    request_id: Arc<AtomicU64>,
-}
-
-impl WasiView for GuestState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl WasiHttpView for GuestState {
-    fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: &mut self.hooks,
-        }
-    }
-}
-
-impl PlatformState for GuestState {
-    fn platform(&mut self) -> PlatformView<'_> {
-        PlatformView {
-            platform: &self.platform,
-            open_stores: &mut self.open_stores,
-            table: &mut self.table,
-        }
-    }
-}
-
-/// Outbound HTTP from guests: requests to a destination on the allow-list are sent, within
-/// the host's timeouts and through the upstream's circuit breaker; others get
-/// `HTTP-request-denied` at once, never a hang.
-struct OutboundPolicy {
-    allowed: Arc<[crate::OutboundRule]>,
-    breakers: CircuitBreakers,
-    limits: OutboundConfig,
-}
-
-type OutgoingResult = wasmtime_wasi_http::Result<(
-    http::Response<wasmtime_wasi_http::WasiBody>,
-    Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
-)>;
-
-impl WasiHttpHooks for OutboundPolicy {
-    fn send_request(
-        &mut self,
-        request: http::Request<wasmtime_wasi_http::WasiBody>,
-        options: Option<wasmtime_wasi_http::RequestOptions>,
-        _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
-    ) -> Box<dyn Future<Output = OutgoingResult> + Send> {
-        if !crate::outbound::allowed(&self.allowed, request.uri()) {
-            tracing::warn!(
-                upstream = %upstream_key(request.uri()),
-                "outbound request denied: not in the allowed hosts"
-            );
-            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
-        }
-        let upstream = upstream_key(request.uri());
-        let permit = match self.breakers.try_acquire(&upstream) {
-            Ok(permit) => permit,
-            Err(open) => {
-                tracing::warn!(%upstream, "outbound request failed fast: {open}");
-                let message = open.to_string();
-                return Box::new(async move {
-                    Err(wasmtime_wasi_http::Error::InternalError(Some(message)))
-                });
-            }
-        };
-        let options = cap_timeouts(options, &self.limits);
-        Box::new(async move {
-            match wasmtime_wasi_http::default_send_request(request, Some(options)).await {
-                Ok((res, io)) => {
-                    if res.status().is_server_error() {
-                        permit.failure();
-                    } else {
-                        permit.success();
-                    }
-                    Ok((
-                        res.map(BodyExt::boxed_unsync),
-                        Box::new(io) as Box<dyn Future<Output = _> + Send>,
-                    ))
-                }
-                Err(err) => {
-                    tracing::info!(%upstream, "outbound request failed: {err:?}");
-                    permit.failure();
-                    Err(err)
-                }
-            }
-        })
-    }
-}
-
-/// The circuit an outbound request belongs to: `scheme://authority`.
-/// The circuit an outbound request belongs to, `scheme://host:port` with the host in lower
-/// case and the port made explicit; no user info, path or query (which may hold secrets).
-fn upstream_key(uri: &http::Uri) -> String {
-    let scheme = uri.scheme_str().unwrap_or("http").to_ascii_lowercase();
-    let host = uri.host().unwrap_or_default().to_ascii_lowercase();
-    let port = uri
-        .port_u16()
-        .unwrap_or(if scheme == "https" { 443 } else { 80 });
-    format!("{scheme}://{host}:{port}")
-}
-
-/// The guest's timeouts, never longer than the host's.
-fn cap_timeouts(
-    options: Option<wasmtime_wasi_http::RequestOptions>,
-    limits: &OutboundConfig,
-) -> wasmtime_wasi_http::RequestOptions {
-    let options = options.unwrap_or_default();
-    let cap = |asked: Option<Duration>, max: Duration| Some(asked.map_or(max, |a| a.min(max)));
-    wasmtime_wasi_http::RequestOptions {
-        connect_timeout: cap(options.connect_timeout, limits.connect_timeout),
-        first_byte_timeout: cap(options.first_byte_timeout, limits.first_byte_timeout),
-        // The host has no separate setting: a pause between body chunks gets as long as the
-        // wait for the head.
-        between_bytes_timeout: cap(options.between_bytes_timeout, limits.first_byte_timeout),
-    }
-}
-
-/// Caps linear memory growth and remembers whether the cap was hit.
-struct MemoryLimiter {
-    max_bytes: usize,
-    exceeded: bool,
-}
-
-impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired > self.max_bytes {
-            self.exceeded = true;
-            return Ok(false);
-        }
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(desired <= 1_000_000)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn upstream_keys_are_normalised_and_carry_no_secrets() {
-        let key = |uri: &str| upstream_key(&uri.parse().expect("uri"));
-        assert_eq!(
-            key("http://API.example.com/x?token=1"),
-            "http://api.example.com:80"
-        );
-        assert_eq!(
-            key("https://u:p@api.example.com:8443/"),
-            "https://api.example.com:8443"
-        );
-        assert_eq!(
-            key("https://api.example.com"),
-            key("https://api.example.com:443/y")
-        );
-    }
 
     /// A component whose initialiser traps is loaded as it is: the load goes on to link and
     /// check it (this one exports no handler, the error it then gets), the failed

@@ -63,12 +63,16 @@ async fn the_example_is_preinitialized_and_answers_as_without() -> anyhow::Resul
         let config = host::RuntimeConfig {
             preinitialize,
             cache_dir: Some(cache.clone()),
-            variables: [("jwt_secret".to_owned(), host::Variable::secret(secret))].into(),
             ..host::RuntimeConfig::default()
         };
-        let runtime = host::Runtime::load(std::path::Path::new(HANDLER_WASM), config)?;
+        let platform = host::PlatformConfig {
+            variables: [("jwt_secret".to_owned(), host::Variable::secret(secret))].into(),
+            ..host::PlatformConfig::default()
+        };
+        let runtime =
+            host::Runtime::load(std::path::Path::new(HANDLER_WASM), platform.link(config)?)?;
         assert_eq!(runtime.is_preinitialized(), preinitialize);
-        let app = Harness::from_runtime(runtime);
+        let app = Harness::new(host::App::from(runtime));
 
         let res = app
             .send(http::Request::get("/api/health").body("")?)

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use host::{RuntimeConfig, ServerConfig};
+use host::{PlatformConfig, RuntimeConfig, ServerConfig};
 use http_body_util::Full;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
@@ -32,11 +32,17 @@ async fn upstream() -> anyhow::Result<std::net::SocketAddr> {
 }
 
 async fn fixtures_allowing(rules: &[String]) -> anyhow::Result<TestServer> {
-    let runtime = RuntimeConfig {
+    let platform = PlatformConfig {
         allowed_outbound: rules.iter().map(|r| r.parse()).collect::<Result<_, _>>()?,
-        ..RuntimeConfig::default()
+        ..PlatformConfig::default()
     };
-    TestServer::start_with(FIXTURES_WASM, runtime, ServerConfig::default()).await
+    TestServer::start_platform(
+        FIXTURES_WASM,
+        RuntimeConfig::default(),
+        platform,
+        ServerConfig::default(),
+    )
+    .await
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use bytes::Bytes;
-use host::{Runtime, RuntimeConfig, Server, ServerConfig};
+use host::{App, Handler, PlatformConfig, RuntimeConfig, Server, ServerConfig};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
@@ -33,15 +33,22 @@ impl TestServer {
         runtime: RuntimeConfig,
         server: ServerConfig,
     ) -> anyhow::Result<Self> {
-        let runtime = Runtime::load(component.as_ref(), runtime)?;
-        Self::serve(runtime, server).await
+        Self::start_platform(component, runtime, PlatformConfig::default(), server).await
     }
 
-    /// Serves an application (or a runtime) on 127.0.0.1:0.
-    pub async fn serve(
-        app: impl Into<host::App>,
-        mut server: ServerConfig,
+    /// Serves `component` as `edge-host serve` does, with Spin's platform as `platform` says.
+    pub async fn start_platform(
+        component: &str,
+        runtime: RuntimeConfig,
+        platform: PlatformConfig,
+        server: ServerConfig,
     ) -> anyhow::Result<Self> {
+        let app = App::single(component.as_ref(), runtime, platform)?;
+        Self::serve(app, server).await
+    }
+
+    /// Serves an application (or any handler) on 127.0.0.1:0.
+    pub async fn serve(app: impl Handler, mut server: ServerConfig) -> anyhow::Result<Self> {
         server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         let server = Server::bind(server, app).await?;
         let addr = server.local_addr();

@@ -4,7 +4,7 @@
 use std::io::Read as _;
 use std::time::{Duration, Instant};
 
-use host::{RuntimeConfig, ServerConfig, Variable};
+use host::{PlatformConfig, RuntimeConfig, ServerConfig, Variable};
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -89,11 +89,17 @@ async fn cors_preflight_is_answered_204() -> anyhow::Result<()> {
 #[tokio::test]
 async fn writes_are_401_without_a_token_and_201_with_one() -> anyhow::Result<()> {
     let secret = "e2e-secret-from-the-environment";
-    let runtime = RuntimeConfig {
+    let platform = PlatformConfig {
         variables: [("jwt_secret".to_owned(), Variable::secret(secret))].into(),
-        ..RuntimeConfig::default()
+        ..PlatformConfig::default()
     };
-    let server = TestServer::start_with(HANDLER_WASM, runtime, ServerConfig::default()).await?;
+    let server = TestServer::start_platform(
+        HANDLER_WASM,
+        RuntimeConfig::default(),
+        platform,
+        ServerConfig::default(),
+    )
+    .await?;
     let body = r#"{"name":"Grace Hopper","email":"grace@navy.example"}"#;
     let json_type = ("content-type", "application/json");
 

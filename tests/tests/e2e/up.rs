@@ -68,7 +68,7 @@ impl AppDir {
     async fn up(
         &self,
         env: &[(&str, &str)],
-        defaults: RuntimeConfig,
+        outbound: OutboundConfig,
     ) -> anyhow::Result<TestServer> {
         let env: HashMap<String, String> = env
             .iter()
@@ -79,7 +79,8 @@ impl AppDir {
             manifest: &self.root.join("spin.toml"),
             env: &lookup,
             state_dir: None,
-            defaults,
+            defaults: RuntimeConfig::default(),
+            outbound,
         })?;
         TestServer::serve(loaded.app, ServerConfig::default()).await
     }
@@ -98,7 +99,7 @@ fn text(res: &http::Response<Bytes>) -> String {
 #[tokio::test]
 async fn a_user_survives_a_restart_of_the_host() -> anyhow::Result<()> {
     let dir = AppDir::repository()?;
-    let server = dir.up(&[], RuntimeConfig::default()).await?;
+    let server = dir.up(&[], OutboundConfig::default()).await?;
     let location = create_user(&server, "Grace Hopper", "grace@navy.example").await?;
     let read = server.get(&location).await?;
     assert_eq!(read.status(), 200, "{}", text(&read));
@@ -107,7 +108,7 @@ async fn a_user_survives_a_restart_of_the_host() -> anyhow::Result<()> {
     server.shutdown().await?;
 
     assert!(dir.root.join(".spin/sqlite_key_value.db").is_file());
-    let server = dir.up(&[], RuntimeConfig::default()).await?;
+    let server = dir.up(&[], OutboundConfig::default()).await?;
     let again = server.get(&location).await?;
     assert_eq!(again.status(), 200, "{}", text(&again));
     assert_eq!(json(&again)?["email"], "grace@navy.example");
@@ -122,7 +123,7 @@ async fn writes_need_the_current_etag_in_if_match() -> anyhow::Result<()> {
     let dir = AppDir::repository()?;
     let auth = writer();
     let json_type = ("content-type", "application/json");
-    let server = dir.up(&[], RuntimeConfig::default()).await?;
+    let server = dir.up(&[], OutboundConfig::default()).await?;
     let location = create_user(&server, "Ada Lovelace", "ada@example.org").await?;
     let etag = server.get(&location).await?.headers()["etag"]
         .to_str()?
@@ -232,7 +233,7 @@ fn fixtures_app(upstream_port: u16) -> String {
 async fn only_listed_stores_open_and_data_is_shared_by_instances() -> anyhow::Result<()> {
     let dir = AppDir::fixtures(&fixtures_app(9))?;
     let server = dir
-        .up(&[("SPIN_VARIABLE_TOKEN", "t")], RuntimeConfig::default())
+        .up(&[("SPIN_VARIABLE_TOKEN", "t")], OutboundConfig::default())
         .await?;
 
     let put = server
@@ -257,7 +258,7 @@ async fn only_listed_stores_open_and_data_is_shared_by_instances() -> anyhow::Re
 async fn variables_come_from_the_manifest_or_the_environment() -> anyhow::Result<()> {
     let dir = AppDir::fixtures(&fixtures_app(9))?;
     let server = dir
-        .up(&[("SPIN_VARIABLE_TOKEN", "t")], RuntimeConfig::default())
+        .up(&[("SPIN_VARIABLE_TOKEN", "t")], OutboundConfig::default())
         .await?;
     assert_eq!(text(&server.get("/var/who").await?), "manifest");
     assert_eq!(
@@ -277,7 +278,7 @@ async fn variables_come_from_the_manifest_or_the_environment() -> anyhow::Result
         ("SPIN_VARIABLE_TOKEN", "t"),
         ("SPIN_VARIABLE_WHO", "environment"),
     ];
-    let server = dir.up(&env, RuntimeConfig::default()).await?;
+    let server = dir.up(&env, OutboundConfig::default()).await?;
     assert_eq!(text(&server.get("/var/who").await?), "environment");
     assert_eq!(
         text(&server.get("/var/greeting").await?),
@@ -289,7 +290,7 @@ async fn variables_come_from_the_manifest_or_the_environment() -> anyhow::Result
 #[tokio::test]
 async fn the_example_greeting_is_configured_by_a_variable() -> anyhow::Result<()> {
     let dir = AppDir::repository()?;
-    let server = dir.up(&[], RuntimeConfig::default()).await?;
+    let server = dir.up(&[], OutboundConfig::default()).await?;
     let res = server.get("/api/v1/greeting?name=Ada").await?;
     assert_eq!(res.status(), 200, "{}", text(&res));
     assert_eq!(json(&res)?["message"], "Hello, Ada!");
@@ -298,7 +299,7 @@ async fn the_example_greeting_is_configured_by_a_variable() -> anyhow::Result<()
     let server = dir
         .up(
             &[("SPIN_VARIABLE_GREETING", "Howdy")],
-            RuntimeConfig::default(),
+            OutboundConfig::default(),
         )
         .await?;
     let res = server.get("/api/v1/greeting?name=Ada").await?;
@@ -310,7 +311,7 @@ async fn the_example_greeting_is_configured_by_a_variable() -> anyhow::Result<()
 async fn routes_follow_spin_rules_and_set_spin_headers() -> anyhow::Result<()> {
     let dir = AppDir::fixtures(&fixtures_app(9))?;
     let server = dir
-        .up(&[("SPIN_VARIABLE_TOKEN", "t")], RuntimeConfig::default())
+        .up(&[("SPIN_VARIABLE_TOKEN", "t")], OutboundConfig::default())
         .await?;
 
     // The longest prefix wins.
@@ -366,7 +367,7 @@ async fn routes_follow_spin_rules_and_set_spin_headers() -> anyhow::Result<()> {
 async fn unset_required_variables_stop_the_start() -> anyhow::Result<()> {
     let dir = AppDir::fixtures(&fixtures_app(9))?;
     let err = dir
-        .up(&[], RuntimeConfig::default())
+        .up(&[], OutboundConfig::default())
         .await
         .err()
         .context("a required variable is missing")?;
@@ -422,16 +423,13 @@ async fn upstream(failing: bool) -> anyhow::Result<Upstream> {
     })
 }
 
-fn breaker(failures: u32, reset: Duration) -> RuntimeConfig {
-    RuntimeConfig {
-        outbound: OutboundConfig {
-            breaker: BreakerConfig {
-                failure_threshold: failures,
-                reset_timeout: reset,
-            },
-            ..OutboundConfig::default()
+fn breaker(failures: u32, reset: Duration) -> OutboundConfig {
+    OutboundConfig {
+        breaker: BreakerConfig {
+            failure_threshold: failures,
+            reset_timeout: reset,
         },
-        ..RuntimeConfig::default()
+        ..OutboundConfig::default()
     }
 }
 
@@ -444,7 +442,7 @@ async fn the_allowed_upstream_answers_and_an_unlisted_host_is_denied() -> anyhow
     let server = dir
         .up(
             &[("SPIN_VARIABLE_UPSTREAM_ORIGIN", &origin)],
-            RuntimeConfig::default(),
+            OutboundConfig::default(),
         )
         .await?;
     let res = server.get("/api/v1/upstream/hello?x=1").await?;
@@ -455,7 +453,7 @@ async fn the_allowed_upstream_answers_and_an_unlisted_host_is_denied() -> anyhow
     // The fixture may only reach the port its manifest lists.
     let dir = AppDir::fixtures(&fixtures_app(allowed.addr.port()))?;
     let server = dir
-        .up(&[("SPIN_VARIABLE_TOKEN", "t")], RuntimeConfig::default())
+        .up(&[("SPIN_VARIABLE_TOKEN", "t")], OutboundConfig::default())
         .await?;
     let ok = server
         .get(&format!("/fetch?url=http://{}/", allowed.addr))
@@ -567,7 +565,7 @@ async fn the_breaker_opens_fails_fast_half_opens_and_closes() -> anyhow::Result<
 async fn concurrent_writes_are_all_kept() -> anyhow::Result<()> {
     let dir = AppDir::fixtures(&fixtures_app(9))?;
     let server = dir
-        .up(&[("SPIN_VARIABLE_TOKEN", "t")], RuntimeConfig::default())
+        .up(&[("SPIN_VARIABLE_TOKEN", "t")], OutboundConfig::default())
         .await?;
     let addr = server.addr;
     let writes: Vec<_> = (0..32)
@@ -605,12 +603,9 @@ async fn a_silent_upstream_is_cut_at_the_hosts_first_byte_timeout() -> anyhow::R
         }
     });
     let dir = AppDir::fixtures(&fixtures_app(silent.port()))?;
-    let defaults = RuntimeConfig {
-        outbound: OutboundConfig {
-            first_byte_timeout: Duration::from_millis(300),
-            ..OutboundConfig::default()
-        },
-        ..RuntimeConfig::default()
+    let defaults = OutboundConfig {
+        first_byte_timeout: Duration::from_millis(300),
+        ..OutboundConfig::default()
     };
     let server = dir.up(&[("SPIN_VARIABLE_TOKEN", "t")], defaults).await?;
     let started = std::time::Instant::now();
@@ -639,7 +634,7 @@ component = "main"
 source = "fixtures.wasm"
 "#;
     let dir = AppDir::fixtures(manifest)?;
-    let server = dir.up(&[], RuntimeConfig::default()).await?;
+    let server = dir.up(&[], OutboundConfig::default()).await?;
     let res = server.get("/base/b/request").await?;
     let seen = text(&res);
     assert_eq!(res.status(), 200, "{seen}");
@@ -707,7 +702,7 @@ async fn racing_writers_holding_the_same_etag_lose_no_update() -> anyhow::Result
     let dir = AppDir::repository()?;
     let auth = writer();
     let json_type = ("content-type", "application/json");
-    let server = dir.up(&[], RuntimeConfig::default()).await?;
+    let server = dir.up(&[], OutboundConfig::default()).await?;
     let location = create_user(&server, "Edsger Dijkstra", "ewd@example.org").await?;
     let etag = server.get(&location).await?.headers()["etag"]
         .to_str()?

@@ -16,11 +16,11 @@
 //! ```no_run
 //! use std::path::Path;
 //!
-//! let app = host::manifest::load(Path::new("spin.toml"), &|name| std::env::var(name).ok())?;
+//! let app = host::spin::manifest::load(Path::new("spin.toml"), &|name| std::env::var(name).ok())?;
 //! for route in &app.routes {
 //!     println!("{:?} -> {}", route.route, route.component);
 //! }
-//! # Ok::<(), host::manifest::ManifestError>(())
+//! # Ok::<(), host::spin::manifest::ManifestError>(())
 //! ```
 
 use std::collections::BTreeMap;
@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
 use crate::OutboundRule;
-use crate::routes::RoutePattern;
+use crate::spin::routes::RoutePattern;
 
 /// The prefix of the environment variables that set application variables.
 const ENV_PREFIX: &str = "SPIN_VARIABLE_";

@@ -12,6 +12,8 @@ use std::sync::Arc;
 
 use wasmtime::component::{Linker, ResourceTable};
 
+use crate::{GuestState, LinkerExtension};
+
 pub use self::key_value::{KeyValue, KeyValueError, StoreError};
 pub use self::variables::Variable;
 
@@ -39,6 +41,59 @@ pub(crate) struct Platform {
     pub(crate) variables: Arc<BTreeMap<String, Variable>>,
 }
 
+impl Platform {
+    /// The platform of one component.
+    pub(crate) fn new(
+        key_value: KeyValue,
+        stores: Vec<String>,
+        variables: BTreeMap<String, Variable>,
+    ) -> Self {
+        Self {
+            key_value,
+            stores: stores.into(),
+            variables: Arc::new(variables),
+        }
+    }
+}
+
+/// The platform's state in one instance's store.
+#[derive(Clone)]
+struct PlatformStore {
+    platform: Platform,
+    /// Stores this instance has open.
+    open_stores: usize,
+}
+
+impl LinkerExtension for Platform {
+    fn name(&self) -> &'static str {
+        "Spin key-value and variables"
+    }
+
+    fn add_to_linker(&self, linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
+        add_to_linker(linker)
+    }
+
+    fn init_store(&self, state: &mut GuestState) {
+        state.insert_extension(PlatformStore {
+            platform: self.clone(),
+            open_stores: 0,
+        });
+    }
+}
+
+impl PlatformState for GuestState {
+    fn platform(&mut self) -> PlatformView<'_> {
+        let (table, store) = self
+            .table_and_extension::<PlatformStore>()
+            .expect("the extension that links the platform gives every store its state");
+        PlatformView {
+            platform: &store.platform,
+            open_stores: &mut store.open_stores,
+            table,
+        }
+    }
+}
+
 /// The view of a store's data the platform's host functions work on.
 pub(crate) struct PlatformView<'a> {
     pub(crate) platform: &'a Platform,
@@ -59,9 +114,7 @@ impl wasmtime::component::HasData for HasPlatform {
 }
 
 /// Adds the key-value and variables interfaces to `linker`.
-pub(crate) fn add_to_linker<T: PlatformState + 'static>(
-    linker: &mut Linker<T>,
-) -> wasmtime::Result<()> {
+fn add_to_linker<T: PlatformState + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     fermyon::spin::key_value::add_to_linker::<T, HasPlatform>(linker, T::platform)?;
     fermyon::spin::variables::add_to_linker::<T, HasPlatform>(linker, T::platform)?;
     wasi::keyvalue::store::add_to_linker::<T, HasPlatform>(linker, T::platform)?;

@@ -7,7 +7,7 @@
 //! literal rather than a `:name`.
 //!
 //! ```
-//! use host::routes::{RoutePattern, Router};
+//! use host::spin::routes::{RoutePattern, Router};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let router = Router::new([

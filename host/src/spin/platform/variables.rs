@@ -52,7 +52,7 @@ impl std::fmt::Debug for Variable {
 /// Spin's rule for variable names, the one the manifest checks: lower snake case, starting
 /// with a letter.
 pub(crate) fn valid_name(name: &str) -> bool {
-    crate::manifest::is_snake(name)
+    crate::spin::manifest::is_snake(name)
 }
 
 impl Host for PlatformView<'_> {

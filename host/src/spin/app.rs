@@ -1,21 +1,22 @@
-//! What a server serves: one component for every path (`edge-host serve`), or the routed
-//! components of a Spin application (`edge-host up`).
+//! A Spin application: the routed components of a manifest (`edge-host up`), or one
+//! component for every path (`edge-host serve`), as a [`Handler`].
 //!
 //! Routing follows Spin: the most specific route wins, exact before wildcard, and the
-//! component sees the headers Spin sets: `spin-full-url`, `spin-path-info` (the path below
-//! the route's prefix), `spin-matched-route`, `spin-raw-component-route`,
-//! `spin-component-route`, `spin-base-path`, `spin-path-match-<name>` for `:name` segments,
-//! and `spin-client-addr`. Headers of those names sent by the client are dropped first.
+//! component sees the headers Spin sets ([`super::headers`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use http::{HeaderName, HeaderValue};
-
-use crate::manifest::{AppManifest, ManifestError, Route};
-use crate::routes::{RoutePattern, Router};
-use crate::{KeyValue, LoadError, OutboundRule, Runtime, RuntimeConfig};
+use super::PlatformConfig;
+use super::headers::{full_url, route_headers, set_spin_headers};
+use super::manifest::{AppManifest, ManifestError, Route};
+use super::outbound::OutboundConfig;
+use super::routes::{RoutePattern, Router};
+use crate::{
+    Engine, EngineConfig, Handler, HandlerFuture, KeyValue, LoadError, RequestBody, RequestContext,
+    RequestError, Runtime, RuntimeConfig,
+};
 
 /// A routed set of components. Cloning is cheap.
 #[derive(Clone)]
@@ -26,6 +27,9 @@ pub struct App {
 struct Inner {
     router: Router<Target>,
     base: String,
+    /// The engine every component shares (`None` for an application made of a runtime
+    /// loaded elsewhere).
+    engine: Option<Engine>,
 }
 
 /// A component behind a route.
@@ -57,20 +61,10 @@ fn catch_all() -> RoutePattern {
 }
 
 impl From<Runtime> for App {
-    /// One component serving every path, as if mounted at `/...`.
+    /// One component serving every path, as if mounted at `/...`, with the Spin headers.
+    /// (Its platform is what its [`RuntimeConfig`] links; see [`App::single`].)
     fn from(runtime: Runtime) -> Self {
-        let target = Target {
-            component: "component".to_owned(),
-            runtime,
-        };
-        let router = Router::new(vec![(catch_all(), target)])
-            .unwrap_or_else(|_| unreachable!("one route cannot be a duplicate"));
-        Self {
-            inner: Arc::new(Inner {
-                router,
-                base: "/".to_owned(),
-            }),
-        }
+        Self::one(runtime, None)
     }
 }
 
@@ -82,8 +76,11 @@ pub struct UpOptions<'a> {
     pub env: &'a dyn Fn(&str) -> Option<String>,
     /// Where the key-value database lives; `None`: `.spin/` beside the manifest, as Spin does.
     pub state_dir: Option<PathBuf>,
-    /// What every component starts from before the manifest's settings apply.
+    /// What every component starts from before the manifest's settings apply; it also
+    /// sizes the engine they share.
     pub defaults: RuntimeConfig,
+    /// Timeouts and circuit breaking of every component's outbound HTTP.
+    pub outbound: OutboundConfig,
 }
 
 impl std::fmt::Debug for UpOptions<'_> {
@@ -92,6 +89,7 @@ impl std::fmt::Debug for UpOptions<'_> {
             .field("manifest", &self.manifest)
             .field("state_dir", &self.state_dir)
             .field("defaults", &self.defaults)
+            .field("outbound", &self.outbound)
             .finish_non_exhaustive()
     }
 }
@@ -126,12 +124,12 @@ impl App {
     /// Reads and checks the manifest, opens the key-value database (`sqlite_key_value.db` in
     /// the state directory) and loads every routed component.
     pub fn up(options: UpOptions<'_>) -> Result<Loaded, UpError> {
-        let manifest = crate::manifest::load(options.manifest, options.env)?;
+        let manifest = super::manifest::load(options.manifest, options.env)?;
         let state_dir = options
             .state_dir
             .unwrap_or_else(|| manifest.dir.join(".spin"));
         let key_value = KeyValue::open(&state_dir.join("sqlite_key_value.db"))?;
-        let app = Self::load(&manifest, &options.defaults, &key_value)?;
+        let app = Self::load(&manifest, &options.defaults, &options.outbound, &key_value)?;
         Ok(Loaded {
             manifest,
             key_value,
@@ -139,14 +137,45 @@ impl App {
         })
     }
 
+    /// One component for every path, with Spin's platform as `platform` says: what
+    /// `edge-host serve` runs.
+    pub fn single(
+        path: &Path,
+        runtime: RuntimeConfig,
+        platform: PlatformConfig,
+    ) -> Result<Self, LoadError> {
+        let engine = Engine::new(&EngineConfig::from(&runtime))?;
+        let runtime = Runtime::load_in(&engine, path, platform.link(runtime)?)?;
+        Ok(Self::one(runtime, Some(engine)))
+    }
+
+    /// `runtime` for every path.
+    fn one(runtime: Runtime, engine: Option<Engine>) -> Self {
+        let target = Target {
+            component: "component".to_owned(),
+            runtime,
+        };
+        let router = Router::new(vec![(catch_all(), target)])
+            .unwrap_or_else(|_| unreachable!("one route cannot be a duplicate"));
+        Self {
+            inner: Arc::new(Inner {
+                router,
+                base: "/".to_owned(),
+                engine,
+            }),
+        }
+    }
+
     /// Loads every component a public route of `manifest` reaches, each with `defaults` plus
     /// what the manifest says of it (environment, outbound hosts, key-value stores,
-    /// variables), all sharing `key_value`.
+    /// variables), all sharing `key_value` and one [`Engine`] sized from `defaults`.
     pub fn load(
         manifest: &AppManifest,
         defaults: &RuntimeConfig,
+        outbound: &OutboundConfig,
         key_value: &KeyValue,
     ) -> Result<Self, LoadError> {
+        let engine = Engine::new(&EngineConfig::from(defaults))?;
         let mut runtimes: BTreeMap<&str, Runtime> = BTreeMap::new();
         let mut routes = Vec::new();
         for route in &manifest.routes {
@@ -161,20 +190,19 @@ impl App {
                 None => {
                     let mut config = defaults.clone();
                     config.env.extend(component.environment.iter().cloned());
-                    config.allowed_outbound = component
-                        .allowed_outbound_hosts
-                        .iter()
-                        .cloned()
-                        .chain(defaults.allowed_outbound.iter().cloned())
-                        .collect::<Vec<OutboundRule>>();
-                    config.key_value = Some(key_value.clone());
-                    config.key_value_stores = component.key_value_stores.clone();
-                    config.variables = component
-                        .variables
-                        .iter()
-                        .map(|(name, value)| (name.clone(), value.to_variable()))
-                        .collect();
-                    let runtime = Runtime::load(&component.source, config)?;
+                    let platform = PlatformConfig {
+                        allowed_outbound: component.allowed_outbound_hosts.clone(),
+                        outbound: outbound.clone(),
+                        key_value: Some(key_value.clone()),
+                        key_value_stores: component.key_value_stores.clone(),
+                        variables: component
+                            .variables
+                            .iter()
+                            .map(|(name, value)| (name.clone(), value.to_variable()))
+                            .collect(),
+                    };
+                    let config = platform.link(config)?;
+                    let runtime = Runtime::load_in(&engine, &component.source, config)?;
                     runtimes.insert(&route.component, runtime.clone());
                     runtime
                 }
@@ -192,6 +220,7 @@ impl App {
             inner: Arc::new(Inner {
                 router,
                 base: manifest.base.clone(),
+                engine: Some(engine),
             }),
         })
     }
@@ -205,72 +234,31 @@ impl App {
             .collect()
     }
 
+    /// The engine the application's components share, when it made one.
+    pub fn engine(&self) -> Option<&Engine> {
+        self.inner.engine.as_ref()
+    }
+
     /// The component for `path` and the Spin headers it is to see, or `None` (404).
-    pub(crate) fn route(&self, path: &str) -> Option<(&Runtime, Vec<(HeaderName, String)>)> {
+    fn route(&self, path: &str) -> Option<(&Runtime, Vec<(http::HeaderName, String)>)> {
         let found = self.inner.router.route(path)?;
-        // The route as the manifest wrote it, without the application's base.
-        let base = self.inner.base.trim_end_matches('/');
-        let raw = match found.pattern.as_str().strip_prefix(base) {
-            Some("") => "/",
-            Some(raw) if raw.starts_with('/') => raw,
-            _ => found.pattern.as_str(),
-        };
-        let component_route = raw.strip_suffix("/...").unwrap_or(raw);
-        let mut headers = vec![
-            (
-                HeaderName::from_static("spin-path-info"),
-                found.path_info.clone(),
-            ),
-            (
-                HeaderName::from_static("spin-matched-route"),
-                found.pattern.as_str().to_owned(),
-            ),
-            (
-                HeaderName::from_static("spin-raw-component-route"),
-                raw.to_owned(),
-            ),
-            (
-                HeaderName::from_static("spin-component-route"),
-                component_route.to_owned(),
-            ),
-            (
-                HeaderName::from_static("spin-base-path"),
-                self.inner.base.clone(),
-            ),
-        ];
-        for (name, value) in &found.params {
-            // As Spin names them: `:user_id` is `spin-path-match-user-id`.
-            let name = format!("spin-path-match-{}", name.replace('_', "-"));
-            if let Ok(name) = HeaderName::try_from(name.to_ascii_lowercase()) {
-                headers.push((name, value.clone()));
-            }
-        }
+        let headers = route_headers(&found, &self.inner.base);
         Some((&found.target.runtime, headers))
     }
 }
 
-/// Replaces the client's `spin-*` headers with the host's: the guest must be able to trust
-/// them, as it does under Spin.
-pub(crate) fn set_spin_headers(
-    headers: &mut http::HeaderMap,
-    spin: Vec<(HeaderName, String)>,
-    full_url: &str,
-) {
-    let spoofed: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| name.as_str().starts_with("spin-"))
-        .cloned()
-        .collect();
-    for name in spoofed {
-        headers.remove(name);
-    }
-    let full_url = (
-        HeaderName::from_static("spin-full-url"),
-        full_url.to_owned(),
-    );
-    for (name, value) in spin.into_iter().chain([full_url]) {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(name, value);
-        }
+impl Handler for App {
+    fn call(&self, req: http::Request<RequestBody>, ctx: RequestContext) -> HandlerFuture<'_> {
+        Box::pin(async move {
+            let (mut parts, body) = req.into_parts();
+            let Some((runtime, spin)) = self.route(parts.uri.path()) else {
+                return Err(RequestError::NoRoute(parts.uri.path().to_owned()));
+            };
+            let url = full_url(&parts, ctx.https);
+            set_spin_headers(&mut parts.headers, spin, &url, ctx.client_addr);
+            runtime
+                .handle(http::Request::from_parts(parts, body), ctx)
+                .await
+        })
     }
 }

@@ -1,0 +1,104 @@
+//! The seam between the [server](crate::Server) and what it serves: a [`Handler`] takes an
+//! [`http::Request`] with what the server knows of it ([`RequestContext`]) and returns a
+//! future of the response.
+//!
+//! The server implements HTTP (listeners, protocols, limits, logs) and knows nothing of
+//! what answers; a [`Runtime`](crate::Runtime) answers with one component, an
+//! [`App`](crate::App) routes to the components of a Spin application. Any other type can
+//! be served too:
+//!
+//! ```
+//! use host::{Handler, HandlerFuture, RequestBody, RequestContext, ResponseBody};
+//! use http_body_util::{BodyExt, Full};
+//!
+//! /// Answers every request with its own path.
+//! struct Echo;
+//!
+//! impl Handler for Echo {
+//!     fn call(&self, req: http::Request<RequestBody>, _ctx: RequestContext) -> HandlerFuture<'_> {
+//!         Box::pin(async move {
+//!             let body: ResponseBody = Full::new(req.uri().path().to_owned().into())
+//!                 .map_err(|never| match never {})
+//!                 .boxed_unsync();
+//!             Ok(http::Response::new(body))
+//!         })
+//!     }
+//! }
+//!
+//! # async fn run() -> Result<(), host::ServeError> {
+//! let server = host::Server::bind(host::ServerConfig::default(), Echo).await?;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+
+use crate::RequestError;
+
+/// Any error a body may end with.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The body of a request as a handler receives it.
+pub type RequestBody = UnsyncBoxBody<Bytes, RequestBodyError>;
+
+/// The body of a response, from the guest or from the host on its behalf.
+pub type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// What a [`Handler`] returns: the response head (its body may go on streaming), or the
+/// error the server answers with problem+json.
+pub type HandlerFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<http::Response<ResponseBody>, RequestError>> + Send + 'a>>;
+
+/// Answers requests. The server calls it once per request, concurrently.
+pub trait Handler: Send + Sync + 'static {
+    /// Answers one request.
+    fn call(&self, req: http::Request<RequestBody>, ctx: RequestContext) -> HandlerFuture<'_>;
+}
+
+impl<H: Handler + ?Sized> Handler for Arc<H> {
+    fn call(&self, req: http::Request<RequestBody>, ctx: RequestContext) -> HandlerFuture<'_> {
+        (**self).call(req, ctx)
+    }
+}
+
+/// What the host knows about a request beyond the request itself.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// Whether the request arrived over TLS; the guest sees the `https` scheme if so.
+    pub https: bool,
+    /// The client's address, when there is a client socket.
+    pub client_addr: Option<SocketAddr>,
+    /// Identifies the request in the log lines of the host and of the guest's output.
+    pub request_id: u64,
+    /// Held while the guest works on the request and released when it returns or is
+    /// stopped (the server's in-flight permit): a client that reads its response slowly
+    /// keeps the connection, not a slot for requests being handled.
+    pub guard: Option<Arc<dyn std::any::Any + Send + Sync>>,
+}
+
+/// Why a request body could not be read to its end.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestBodyError {
+    /// More than the server's body limit arrived; the server answers 413.
+    #[error("the request body exceeds {limit} bytes")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The client's connection failed or the stream was reset.
+    #[error(transparent)]
+    Client(#[from] hyper::Error),
+}
+
+impl From<std::convert::Infallible> for RequestBodyError {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
+}

@@ -1,0 +1,127 @@
+//! Configuration of one component's runtime: guest limits, environment, code cache,
+//! instances and the platform's extensions.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::{LinkerExtension, OutgoingHttp};
+
+/// Limits applied to every guest instance.
+#[derive(Debug, Clone)]
+pub struct GuestLimits {
+    /// Largest linear memory one instance may grow to, in bytes. Growing past it fails, which
+    /// a Rust guest turns into a trap: the request is answered 500.
+    pub max_memory_bytes: usize,
+    /// Wall-clock time a guest may run for one request, response body included. Past it the
+    /// instance is stopped (within one epoch tick when it is computing) and the request is
+    /// answered 504 if no response was sent yet.
+    pub deadline: Duration,
+    /// How often running guests check the deadline and yield to other requests.
+    pub epoch_tick: Duration,
+}
+
+impl Default for GuestLimits {
+    fn default() -> Self {
+        Self {
+            max_memory_bytes: 128 * 1024 * 1024,
+            deadline: Duration::from_secs(30),
+            epoch_tick: Duration::from_millis(10),
+        }
+    }
+}
+
+/// How a component is run.
+#[derive(Clone)]
+pub struct RuntimeConfig {
+    /// Limits per instance.
+    pub limits: GuestLimits,
+    /// Environment variables the guest sees. Nothing from the host's environment is passed
+    /// unless it is listed here.
+    pub env: Vec<(String, String)>,
+    /// Directory of the compiled-code cache; `None` compiles at every start.
+    pub cache_dir: Option<PathBuf>,
+    /// Instances alive at once at most: the pooling allocator reserves this many slots up
+    /// front. Requests beyond it are answered 503.
+    pub max_instances: u32,
+    /// Requests one instance serves in turn before it is dropped; 0 or 1 gives every request
+    /// a fresh instance (the default). Only for components that keep no state between
+    /// requests: a WASI 0.2 component may, and with reuse one client could see what another
+    /// left in memory. An instance that fails is never reused.
+    pub instance_reuse: u32,
+    /// Pre-initialise components that export `wizer-initialize` (the default): run it once
+    /// at load, with every import trapping, and start each instance from the snapshot.
+    /// Should it fail, the component is served as it is.
+    pub preinitialize: bool,
+    /// Host interfaces beyond WASI and `wasi:http` (Spin's key-value store and variables,
+    /// say), linked in this order.
+    pub extensions: Vec<Arc<dyn LinkerExtension>>,
+    /// What outgoing `wasi:http` requests do; `None` (the default) refuses them all with
+    /// `HTTP-request-denied`.
+    pub outgoing_http: Option<Arc<dyn OutgoingHttp>>,
+}
+
+/// Environment values often hold secrets: `Debug` shows their names only.
+impl std::fmt::Debug for RuntimeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env: Vec<_> = self
+            .env
+            .iter()
+            .map(|(name, _)| format!("{name}=<redacted>"))
+            .collect();
+        f.debug_struct("RuntimeConfig")
+            .field("limits", &self.limits)
+            .field("env", &env)
+            .field("cache_dir", &self.cache_dir)
+            .field("max_instances", &self.max_instances)
+            .field("instance_reuse", &self.instance_reuse)
+            .field("preinitialize", &self.preinitialize)
+            .field(
+                "extensions",
+                &self.extensions.iter().map(|e| e.name()).collect::<Vec<_>>(),
+            )
+            .field("outgoing_http", &self.outgoing_http.is_some())
+            .finish()
+    }
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            limits: GuestLimits::default(),
+            env: Vec::new(),
+            cache_dir: None,
+            max_instances: 1000,
+            instance_reuse: 0,
+            preinitialize: true,
+            extensions: Vec::new(),
+            outgoing_http: None,
+        }
+    }
+}
+
+/// The default compiled-code cache directory: `$XDG_CACHE_HOME/edge-host`, else
+/// `$HOME/.cache/edge-host`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .map(|base| base.join("edge-host"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_environment_names_not_values() {
+        let config = RuntimeConfig {
+            env: vec![("API_TOKEN".to_owned(), "s3cr3t".to_owned())],
+            ..RuntimeConfig::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(shown.contains("API_TOKEN=<redacted>"), "{shown}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+    }
+}

@@ -1,0 +1,164 @@
+//! The wasmtime engine every component of an application shares: one pooling allocator
+//! (one reservation of address space, one set of instance slots) and one epoch ticker.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use wasmtime::{Config, Enabled, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::chain;
+use crate::{LoadError, RuntimeConfig};
+
+/// Bytes of each pooled memory kept resident between instances (reset with memset).
+const KEEP_RESIDENT: usize = 2 << 20;
+
+/// How the shared engine is sized.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Instances alive at once, over every component of the engine: the pooling allocator
+    /// reserves this many slots up front. Requests beyond it are answered 503.
+    pub max_instances: u32,
+    /// The largest linear memory any instance may have, in bytes (each runtime may set a
+    /// lower limit of its own).
+    pub max_memory_bytes: usize,
+    /// How often running guests check their deadline and yield to other requests.
+    pub epoch_tick: Duration,
+}
+
+impl From<&RuntimeConfig> for EngineConfig {
+    /// The engine for components configured like `config`.
+    fn from(config: &RuntimeConfig) -> Self {
+        Self {
+            max_instances: config.max_instances,
+            max_memory_bytes: config.limits.max_memory_bytes,
+            epoch_tick: config.limits.epoch_tick,
+        }
+    }
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self::from(&RuntimeConfig::default())
+    }
+}
+
+/// A wasmtime engine with epoch interruption and, where the address space can be
+/// reserved, the pooling allocator. Cloning is cheap and shares it: give every
+/// [`Runtime`](crate::Runtime) of an application the same engine
+/// ([`Runtime::load_in`](crate::Runtime::load_in)).
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: wasmtime::Engine,
+    config: EngineConfig,
+    pooling: bool,
+    stop_ticker: Arc<AtomicBool>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Release);
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.inner.config)
+            .field("pooling", &self.inner.pooling)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// The engine: epoch interruption for deadlines, and the pooling allocator (instances
+    /// and memories reserved up front, memory initialised copy-on-write from the
+    /// component's image) sized from `config`. Where the pool's address space cannot be
+    /// reserved, instances are allocated on demand instead (logged).
+    pub fn new(config: &EngineConfig) -> Result<Self, LoadError> {
+        let mut wasm = Config::new();
+        wasm.epoch_interruption(true);
+        let slots = config.max_instances.max(1);
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(slots)
+            // A std guest is a few core instances (the program, wasi adapters, shims).
+            .total_core_instances(slots.saturating_mul(8))
+            .total_memories(slots.saturating_mul(2))
+            .total_tables(slots.saturating_mul(8))
+            .total_stacks(slots)
+            .max_memory_size(config.max_memory_bytes)
+            // Reset the first pages of a slot with memset instead of returning them to the
+            // kernel: madvise on every request costs page faults and cross-core TLB
+            // shootdowns, the largest cost per request in profiles.
+            .linear_memory_keep_resident(KEEP_RESIDENT)
+            .table_keep_resident(KEEP_RESIDENT / 16)
+            .async_stack_keep_resident(KEEP_RESIDENT / 16)
+            // Return what remains to the kernel in batches, with fewer TLB shootdowns.
+            .decommit_batch_size(64)
+            .pagemap_scan(Enabled::Auto);
+        let mut pooled = wasm.clone();
+        pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let (engine, pooling) = match wasmtime::Engine::new(&pooled) {
+            Ok(engine) => (engine, true),
+            Err(err) => {
+                tracing::warn!(
+                    "pooling allocator unavailable ({}); allocating on demand",
+                    chain(&err)
+                );
+                let engine =
+                    wasmtime::Engine::new(&wasm).map_err(|err| LoadError::Engine(chain(&err)))?;
+                (engine, false)
+            }
+        };
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        spawn_epoch_ticker(&engine, config.epoch_tick, stop_ticker.clone());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                config: config.clone(),
+                pooling,
+                stop_ticker,
+            }),
+        })
+    }
+
+    /// Whether instances come from the pooling allocator (`false`: allocated on demand,
+    /// because the pool's address space could not be reserved).
+    pub fn is_pooling(&self) -> bool {
+        self.inner.pooling
+    }
+
+    /// The configuration the engine was made with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    pub(super) fn wasmtime(&self) -> &wasmtime::Engine {
+        &self.inner.engine
+    }
+}
+
+/// Advances the engine's epoch every `tick` so running guests check their deadline, until
+/// `stop` is set or the engine is gone.
+fn spawn_epoch_ticker(engine: &wasmtime::Engine, tick: Duration, stop: Arc<AtomicBool>) {
+    let engine = engine.weak();
+    let spawned = std::thread::Builder::new()
+        .name("epoch-ticker".to_owned())
+        .spawn(move || {
+            while !stop.load(Ordering::Acquire) {
+                std::thread::sleep(tick);
+                match engine.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            }
+        });
+    if let Err(err) = spawned {
+        // Without the ticker, guests still stop at the tokio deadline whenever they yield.
+        tracing::error!("cannot start the epoch ticker thread: {err}");
+    }
+}

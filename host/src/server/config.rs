@@ -1,0 +1,123 @@
+//! Configuration of the server: the listener, TLS, connection and request limits.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Limits applied by the server before and around the guest.
+#[derive(Debug, Clone)]
+pub struct ServerLimits {
+    /// Largest request body, in bytes. A larger `Content-Length` is answered 413 at once; a
+    /// chunked body is cut off at the limit as it arrives and answered 413.
+    pub max_body_bytes: u64,
+    /// Largest request header section (HTTP/1.1 read buffer, HTTP/2 header list), in bytes.
+    /// Larger headers are answered 431. HTTP/1.1 cannot go below 8192.
+    pub max_header_bytes: usize,
+    /// Time a client has to send a complete request header section. On HTTP/1.1 the same
+    /// timer runs while a kept-alive connection waits for its next request, so it is also
+    /// the idle timeout.
+    pub header_read_timeout: Duration,
+    /// A connection with no request in flight for this long is closed (HTTP/2 with GOAWAY).
+    /// On HTTP/1.1 the header-read timeout usually closes it first. Until its first request
+    /// arrives, a connection gets only the header-read timeout (on every protocol).
+    pub idle_timeout: Duration,
+    /// A connection whose client takes no response bytes for this long while the server has
+    /// some to write (a full TCP or HTTP/2 window) is closed, with the requests on it.
+    pub send_timeout: Duration,
+    /// HTTP/2 connections are pinged at this interval and closed when a ping goes unanswered
+    /// for as long again.
+    pub h2_keep_alive: Duration,
+    /// Open connections at most; further clients wait in the listen backlog.
+    pub max_connections: usize,
+    /// Requests being handled (a guest working on them, streaming included) at most;
+    /// further requests are answered 503 with `Retry-After`. A response the client is slow
+    /// to take holds its connection, not one of these.
+    pub max_in_flight: usize,
+    /// Concurrent streams per HTTP/2 connection.
+    pub h2_max_concurrent_streams: u32,
+}
+
+impl ServerLimits {
+    /// Refuses limits that would serve nothing: zero timeouts, no connection, no request.
+    pub(crate) fn check(&self) -> Result<(), crate::ServeError> {
+        let zero = [
+            (
+                self.header_read_timeout.is_zero(),
+                "the header-read timeout is zero",
+            ),
+            (self.idle_timeout.is_zero(), "the idle timeout is zero"),
+            (self.send_timeout.is_zero(), "the send timeout is zero"),
+            (self.max_connections == 0, "no connection is allowed"),
+            (self.max_in_flight == 0, "no request in flight is allowed"),
+            (
+                self.h2_max_concurrent_streams == 0,
+                "no HTTP/2 stream is allowed",
+            ),
+        ];
+        match zero.into_iter().find(|(bad, _)| *bad) {
+            Some((_, what)) => Err(crate::ServeError::Limit(what)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 10 * 1024 * 1024,
+            max_header_bytes: 16 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(60),
+            h2_keep_alive: Duration::from_secs(20),
+            max_connections: 1024,
+            max_in_flight: 256,
+            h2_max_concurrent_streams: 128,
+        }
+    }
+}
+
+/// Where the certificate and key come from.
+#[derive(Debug, Clone)]
+pub enum TlsConfig {
+    /// PEM files: a certificate chain (leaf first) and a PKCS#8, PKCS#1 or SEC1 key. The
+    /// files are watched and reloaded when they change.
+    Files {
+        /// Certificate chain, PEM.
+        cert: PathBuf,
+        /// Private key, PEM.
+        key: PathBuf,
+    },
+    /// A certificate for `localhost`, `127.0.0.1` and `::1` made at start-up.
+    SelfSigned,
+}
+
+/// How the server listens.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to bind; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// TLS termination, or plain HTTP (HTTP/1.1 and h2c) when `None`.
+    pub tls: Option<TlsConfig>,
+    /// Connection and request limits.
+    pub limits: ServerLimits,
+    /// How long in-flight requests may take to finish after a shutdown signal.
+    pub shutdown_grace: Duration,
+    /// Threads that serve connections, each with a single-threaded async runtime of its
+    /// own: a connection, its requests and their guests stay on one thread, never handed
+    /// between threads. 0 (the default) serves them on the caller's runtime; at most
+    /// [`crate::MAX_WORKERS`].
+    pub workers: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            tls: None,
+            limits: ServerLimits::default(),
+            shutdown_grace: Duration::from_secs(5),
+            workers: 0,
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! One accepted connection: TLS, protocol detection (HTTP/1.1, HTTP/2 by ALPN or prior
+//! knowledge), its timeouts, and each request's way to the handler and back: in-flight
+//! slot, body limit, forwarding headers, problem+json for errors, the access-log line.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use http::{HeaderValue, header};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio_io_timeout::TimeoutStream;
+
+use super::Shared;
+use super::activity::{Active, Activity, Counting, WatchedBody};
+use super::body::{CountedBody, LimitedBody};
+use super::problem;
+use crate::{RequestContext, RequestError, ResponseBody, ServerLimits};
+
+pub(super) fn connection_builder(limits: &ServerLimits) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes.max(8192));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.h2_max_concurrent_streams)
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .keep_alive_interval(limits.h2_keep_alive)
+        .keep_alive_timeout(limits.h2_keep_alive);
+    builder
+}
+
+/// The byte stream under HTTP: a TCP socket, or TLS over one.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+/// One accepted connection.
+pub(super) struct Connection {
+    pub(super) peer: SocketAddr,
+    pub(super) shared: Arc<Shared>,
+    pub(super) builder: Arc<auto::Builder<TokioExecutor>>,
+    pub(super) stop: watch::Receiver<bool>,
+}
+
+impl Connection {
+    pub(super) async fn serve(
+        self,
+        stream: TcpStream,
+        acceptor: Option<tokio_rustls::TlsAcceptor>,
+    ) {
+        let peer = self.peer;
+        let io: Box<dyn Io> = match acceptor {
+            None => Box::new(stream),
+            Some(acceptor) => {
+                let timeout = self.shared.limits.header_read_timeout;
+                match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(tls)) => Box::new(tls),
+                    Ok(Err(err)) => {
+                        tracing::debug!(client = %peer, "TLS handshake failed: {err}");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(client = %peer, "TLS handshake timed out");
+                        return;
+                    }
+                }
+            }
+        };
+        // A client that stops taking response bytes (a zero TCP or HTTP/2 window) makes a
+        // write wait; past the send timeout the write fails and the connection ends, with
+        // its requests and their in-flight slots.
+        let activity = Arc::new(Activity::default());
+        let mut io = TimeoutStream::new(Counting {
+            inner: io,
+            written: activity.clone(),
+        });
+        io.set_write_timeout(Some(self.shared.limits.send_timeout));
+        let service = ConnService {
+            shared: self.shared.clone(),
+            peer,
+            activity: activity.clone(),
+        };
+        let conn = self
+            .builder
+            .serve_connection(TokioIo::new(Box::pin(io)), service);
+        tokio::pin!(conn);
+        let mut stop = self.stop;
+        let limits = &self.shared.limits;
+        let mut closing = false;
+        let result = loop {
+            // Until its first request a connection gets the header-read timeout, whatever
+            // the protocol (hyper's own header timer covers HTTP/1.1 requests only, not the
+            // protocol detection, the HTTP/2 preface or silence after a TLS handshake).
+            let limit = if activity.seen_any() {
+                limits.idle_timeout
+            } else {
+                limits.header_read_timeout
+            };
+            let tick = limit.min(limits.send_timeout).min(Duration::from_secs(1));
+            let idle_check = tokio::time::sleep(tick);
+            tokio::select! {
+                result = conn.as_mut() => break result,
+                changed = stop.changed(), if !closing => {
+                    // A send of `true` or the server going away: either way, wind down.
+                    let _ = changed;
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+                () = idle_check => {
+                    if !closing && activity.idle_for().is_some_and(|idle| idle >= limit) {
+                        tracing::debug!(client = %peer, "closing idle connection");
+                        closing = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                    // A response that has bytes for the client but is not taken (a zero
+                    // HTTP/2 window, a full TCP buffer) ends the connection, graceful or not.
+                    if activity
+                        .stalled_for()
+                        .is_some_and(|stalled| stalled >= limits.send_timeout)
+                    {
+                        tracing::info!(client = %peer, "closing a connection whose client takes no response bytes");
+                        break Ok(());
+                    }
+                }
+            }
+        };
+        if let Err(err) = result {
+            tracing::debug!(client = %peer, "connection ended with an error: {err}");
+        }
+    }
+}
+
+/// The hyper service of one connection.
+#[derive(Clone)]
+struct ConnService {
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    activity: Arc<Activity>,
+}
+
+impl hyper::service::Service<http::Request<Incoming>> for ConnService {
+    type Response = http::Response<ResponseBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn call(&self, req: http::Request<Incoming>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move {
+            let active = this.activity.start();
+            Ok(this.shared.respond(req, this.peer, active).await)
+        })
+    }
+}
+
+impl Shared {
+    /// Answers one request and arranges its access-log line for when the body is done.
+    async fn respond(
+        self: Arc<Self>,
+        req: http::Request<Incoming>,
+        peer: SocketAddr,
+        active: Active,
+    ) -> http::Response<ResponseBody> {
+        let start = Instant::now();
+        let request_id = self.next_request_id.fetch_add(1, Ordering::Relaxed);
+        let method = req.method().clone();
+        let path = req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| req.uri().path().to_owned(), ToString::to_string);
+        let version = req.version();
+
+        // Held while the guest works on the request (streaming included), released when it
+        // returns or is stopped; how fast the client reads is the connection's business.
+        let response = match self.in_flight.clone().try_acquire_owned() {
+            Ok(permit) => self.dispatch(req, peer, request_id, permit).await,
+            Err(_) => Err(RequestError::Overloaded),
+        };
+        let response = response.unwrap_or_else(|err| {
+            if err.is_guest_fault() {
+                tracing::warn!(request_id, "answering {}: {err}", err.status().as_u16());
+            } else {
+                tracing::info!(request_id, "answering {}: {err}", err.status().as_u16());
+            }
+            problem::for_error(&err)
+        });
+        let status = response.status().as_u16();
+        // No content for HEAD, whatever the guest wrote (hyper drops it on HTTP/1.1 only).
+        let head = method == http::Method::HEAD;
+        response.map(move |body| {
+            let body = if head {
+                http_body_util::Empty::new()
+                    .map_err(|never| match never {})
+                    .boxed_unsync()
+            } else {
+                body
+            };
+            let watched = active.0.watch();
+            let body = WatchedBody {
+                inner: body,
+                watched,
+            };
+            CountedBody::new(body, move |bytes, complete| {
+                // A HEAD answer has no content to complete: hyper never polls it.
+                let complete = complete || head;
+                drop(active);
+                tracing::info!(
+                    target: "access",
+                    request_id,
+                    client = %peer,
+                    method = %method,
+                    path = %path,
+                    protocol = ?version,
+                    status,
+                    bytes,
+                    complete,
+                    duration_ms = start.elapsed().as_secs_f64() * 1000.0,
+                );
+            })
+            .boxed_unsync()
+        })
+    }
+
+    async fn dispatch(
+        &self,
+        req: http::Request<Incoming>,
+        peer: SocketAddr,
+        request_id: u64,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) -> Result<http::Response<ResponseBody>, RequestError> {
+        let limit = self.limits.max_body_bytes;
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > limit) {
+            return Err(RequestError::BodyTooLarge { limit });
+        }
+
+        let (mut parts, body) = req.into_parts();
+        set_forwarding_headers(&mut parts.headers, peer, self.https);
+        let (body, exceeded) = LimitedBody::new(body, limit);
+        let ctx = RequestContext {
+            https: self.https,
+            client_addr: Some(peer),
+            request_id,
+            guard: Some(Arc::new(permit)),
+        };
+        let req = http::Request::from_parts(parts, body.boxed_unsync());
+        let result = self.handler.call(req, ctx).await;
+        if exceeded.load(Ordering::Acquire) {
+            return Err(RequestError::BodyTooLarge { limit });
+        }
+        result
+    }
+}
+
+/// Tells the guest who the client is. This host is the edge: whatever forwarding headers
+/// the client sent are replaced, never trusted.
+fn set_forwarding_headers(headers: &mut http::HeaderMap, peer: SocketAddr, https: bool) {
+    let proto = if https { "https" } else { "http" };
+    let ip = peer.ip().to_string();
+    let node = match peer.ip() {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => format!("\"[{v6}]\""),
+    };
+    let pairs = [
+        ("x-forwarded-for", ip.clone()),
+        ("x-forwarded-proto", proto.to_owned()),
+        ("forwarded", format!("for={node};proto={proto}")),
+    ];
+    for (name, value) in pairs {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    // Other proxies' spellings, which only a proxy in front could have set: there is none.
+    for name in ["x-forwarded-host", "x-forwarded-port", "x-real-ip"] {
+        headers.remove(name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarding_headers_replace_client_supplied_ones() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
+        headers.insert("x-real-ip", HeaderValue::from_static("6.6.6.6"));
+        headers.insert("x-forwarded-host", HeaderValue::from_static("evil.example"));
+        let peer: SocketAddr = "[::1]:4000".parse().expect("addr");
+        set_forwarding_headers(&mut headers, peer, true);
+        assert_eq!(headers["x-forwarded-for"], "::1");
+        assert_eq!(headers["x-forwarded-proto"], "https");
+        assert_eq!(headers["forwarded"], "for=\"[::1]\";proto=https");
+        assert_eq!(headers.get_all("x-forwarded-for").iter().count(), 1);
+        assert!(!headers.contains_key("x-real-ip"));
+        assert!(!headers.contains_key("x-forwarded-host"));
+    }
+}

@@ -1,0 +1,234 @@
+//! The generic HTTP server: serves any [`Handler`] over HTTP/1.1 with keep-alive, HTTP/2 by
+//! ALPN over TLS or with prior knowledge (h2c) on a plain socket, with every listener limit,
+//! access logs and graceful shutdown. It knows no component, no manifest and no platform.
+//!
+//! | File | Concern |
+//! | --- | --- |
+//! | `mod.rs` | [`Server`]: bind, the accept loop, shutdown |
+//! | `config.rs` | [`ServerConfig`], [`ServerLimits`], [`TlsConfig`] |
+//! | `connection.rs` | one connection: TLS, protocols, timeouts; each request's way to the handler and back |
+//! | `activity.rs` | what a connection is doing, for the idle and send timeouts |
+//! | `workers.rs` | worker threads with a single-threaded runtime each |
+//! | `body.rs` | request bodies counted against the limit, response bodies counted for the log |
+//! | `tls.rs` | rustls configuration, certificates from files (reloaded) or self-signed |
+//! | `problem.rs` | problem+json responses the server writes itself |
+
+mod activity;
+mod body;
+mod config;
+mod connection;
+mod problem;
+mod tls;
+mod workers;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+#[cfg(test)]
+pub(crate) use self::body::LimitedBody;
+pub use self::config::{ServerConfig, ServerLimits, TlsConfig};
+pub(crate) use self::problem::for_error as problem_for_error;
+pub use self::tls::self_signed_localhost;
+pub use self::workers::MAX_WORKERS;
+
+use self::connection::{Connection, connection_builder};
+use self::tls::Tls;
+use self::workers::Workers;
+use crate::{Handler, ServeError};
+
+/// A bound listener serving a [`Handler`]: a component ([`crate::Runtime`]), a Spin
+/// application ([`crate::App`]) or any other.
+pub struct Server {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    tls: Option<Tls>,
+    shared: Arc<Shared>,
+    shutdown_grace: Duration,
+    workers: usize,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// State every connection shares.
+struct Shared {
+    handler: Box<dyn Handler>,
+    limits: ServerLimits,
+    https: bool,
+    in_flight: Arc<Semaphore>,
+    next_request_id: AtomicU64,
+}
+
+impl Server {
+    /// Binds the listen address and prepares TLS; nothing is served until [`Server::run_until`].
+    ///
+    /// `handler` answers every request: a [`crate::Runtime`] (one component, as is), a
+    /// [`crate::App`] (a Spin application, or `edge-host serve`'s one component) or any
+    /// other [`Handler`].
+    pub async fn bind(config: ServerConfig, handler: impl Handler) -> Result<Self, ServeError> {
+        config.limits.check()?;
+        if config.workers > MAX_WORKERS {
+            return Err(ServeError::Limit("more than 1024 worker threads"));
+        }
+        let tls = config.tls.as_ref().map(Tls::new).transpose()?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServeError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let local_addr = listener.local_addr().map_err(|source| ServeError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let shared = Arc::new(Shared {
+            handler: Box::new(handler),
+            https: tls.is_some(),
+            in_flight: Arc::new(Semaphore::new(config.limits.max_in_flight)),
+            limits: config.limits,
+            next_request_id: AtomicU64::new(1),
+        });
+        Ok(Self {
+            listener,
+            local_addr,
+            tls,
+            shared,
+            shutdown_grace: config.shutdown_grace,
+            workers: config.workers,
+        })
+    }
+
+    /// The bound address (with the real port when port 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The SHA-256 fingerprint of the certificate served at start-up, when TLS is on.
+    pub fn tls_fingerprint(&self) -> Option<&str> {
+        self.tls.as_ref().map(|tls| tls.fingerprint.as_str())
+    }
+
+    /// The URL clients reach the server at.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.local_addr)
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, gives in-flight requests
+    /// the configured grace period to finish, and returns.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+        let Self {
+            listener,
+            tls,
+            shared,
+            shutdown_grace,
+            workers,
+            ..
+        } = self;
+        let workers = Workers::start(workers).await?;
+        let acceptor = tls
+            .as_ref()
+            .map(|tls| tokio_rustls::TlsAcceptor::from(tls.config.clone()));
+        let reloader = tls.as_ref().and_then(Tls::spawn_reloader);
+        let builder = Arc::new(connection_builder(&shared.limits));
+        let max_connections = shared.limits.max_connections;
+        let connections = Arc::new(Semaphore::new(max_connections));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        tokio::pin!(shutdown);
+
+        loop {
+            // Back-pressure: at the connection limit, stop accepting; the kernel queues.
+            let permit = tokio::select! {
+                permit = connections.clone().acquire_owned() => permit,
+                () = &mut shutdown => break,
+            };
+            let Ok(permit) = permit else { break };
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(err) => {
+                        // EMFILE and friends: pause rather than spin.
+                        tracing::warn!("accept failed: {err}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let conn = Connection {
+                peer,
+                shared: shared.clone(),
+                builder: builder.clone(),
+                stop: stop_rx.clone(),
+            };
+            let acceptor = acceptor.clone();
+            match workers.next() {
+                None => {
+                    tasks.spawn(async move {
+                        let _permit = permit;
+                        conn.serve(stream, acceptor).await;
+                    });
+                }
+                Some(worker) => {
+                    // Registered again with the worker's own reactor, so that its readiness
+                    // wakes that thread.
+                    let stream = match stream.into_std() {
+                        Ok(stream) => stream,
+                        Err(err) => {
+                            tracing::warn!(client = %peer, "cannot hand the connection over: {err}");
+                            continue;
+                        }
+                    };
+                    tasks.spawn_on(
+                        async move {
+                            let _permit = permit;
+                            match TcpStream::from_std(stream) {
+                                Ok(stream) => conn.serve(stream, acceptor).await,
+                                Err(err) => {
+                                    tracing::warn!(client = %peer, "cannot serve the connection: {err}");
+                                }
+                            }
+                        },
+                        worker,
+                    );
+                }
+            }
+            // Reap finished connections so the set holds only open ones.
+            while tasks.try_join_next().is_some() {}
+        }
+
+        drop(listener);
+        if let Some(reloader) = reloader {
+            reloader.abort();
+        }
+        let open = max_connections - connections.available_permits();
+        tracing::info!(open_connections = open, grace = ?shutdown_grace, "shutting down: no longer accepting");
+        // Connections finish their current requests and close; each returns its permit.
+        let _ = stop_tx.send(true);
+        let all_closed =
+            connections.acquire_many(u32::try_from(max_connections).unwrap_or(u32::MAX));
+        match tokio::time::timeout(shutdown_grace, all_closed).await {
+            Ok(_) => tracing::info!("all connections finished"),
+            Err(_) => tracing::warn!("grace period over, closing the remaining connections"),
+        }
+        // Whatever is left stops here, also for a library caller whose runtime goes on.
+        tasks.shutdown().await;
+        workers.stop().await;
+        Ok(())
+    }
+}

@@ -1,0 +1,82 @@
+//! The Spin application layer: a manifest (`spin.toml`) becomes routes to components, each
+//! run by a [`Runtime`](crate::Runtime) with Spin's platform plugged in: the `spin-*`
+//! headers, the key-value store and variables (`fermyon:spin/*@2.0.0`,
+//! `wasi:keyvalue`), and outbound HTTP within the allow-list, timeouts and circuit breaker.
+//! `edge-host serve` is the one-component application ([`App::single`]).
+//!
+//! | File | Concern |
+//! | --- | --- |
+//! | `app.rs` | [`App`]: manifest → components on one shared engine; the [`Handler`](crate::Handler) |
+//! | `manifest.rs` | spin.toml, read and checked |
+//! | `routes.rs` | Spin's route patterns and the most-specific-wins router |
+//! | `headers.rs` | the `spin-*` headers a component sees |
+//! | `platform/` | key-value (SQLite) and variables, linked as a [`LinkerExtension`](crate::LinkerExtension) |
+//! | `outbound/` | allowed outbound hosts, timeouts, circuit breakers, as the runtime's [`OutgoingHttp`](crate::OutgoingHttp) |
+
+mod app;
+mod headers;
+pub mod manifest;
+mod outbound;
+mod platform;
+pub mod routes;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub use self::app::{App, Loaded, UpError, UpOptions};
+pub use self::outbound::{
+    BreakerConfig, CircuitBreakers, CircuitOpen, InvalidOutboundRule, OutboundConfig, OutboundRule,
+    Permit,
+};
+pub use self::platform::{KeyValue, KeyValueError, StoreError, Variable};
+
+use self::outbound::OutboundPolicy;
+use self::platform::Platform;
+use crate::{LoadError, RuntimeConfig};
+
+/// What Spin's platform gives one component.
+#[derive(Debug, Clone)]
+pub struct PlatformConfig {
+    /// Destinations the guest may send HTTP requests to; anything else is refused with
+    /// `HTTP-request-denied`. Empty (the default) refuses all outbound HTTP.
+    pub allowed_outbound: Vec<OutboundRule>,
+    /// Timeouts and circuit breaking of outbound HTTP.
+    pub outbound: OutboundConfig,
+    /// The key-value database behind `fermyon:spin/key-value`; `None` gives the component
+    /// its own in-memory database.
+    pub key_value: Option<KeyValue>,
+    /// Key-value store labels the guest may open; others are `access-denied`.
+    pub key_value_stores: Vec<String>,
+    /// The values `fermyon:spin/variables` gives the guest, by name.
+    pub variables: BTreeMap<String, Variable>,
+}
+
+impl Default for PlatformConfig {
+    fn default() -> Self {
+        Self {
+            allowed_outbound: Vec::new(),
+            outbound: OutboundConfig::default(),
+            key_value: None,
+            key_value_stores: vec!["default".to_owned()],
+            variables: BTreeMap::new(),
+        }
+    }
+}
+
+impl PlatformConfig {
+    /// `runtime` with this platform plugged in: the key-value and variables interfaces as a
+    /// linker extension, the outbound policy as its outgoing HTTP.
+    pub fn link(self, mut runtime: RuntimeConfig) -> Result<RuntimeConfig, LoadError> {
+        let key_value = match self.key_value {
+            Some(key_value) => key_value,
+            None => KeyValue::in_memory()?,
+        };
+        let platform = Platform::new(key_value, self.key_value_stores, self.variables);
+        runtime.extensions.push(Arc::new(platform));
+        runtime.outgoing_http = Some(Arc::new(OutboundPolicy::new(
+            self.allowed_outbound,
+            self.outbound,
+        )));
+        Ok(runtime)
+    }
+}

@@ -1,0 +1,171 @@
+//! Outbound HTTP of Spin components: requests to a destination on the component's
+//! `allowed_outbound_hosts` ([`OutboundRule`]) are sent within the host's timeouts
+//! ([`OutboundConfig`]) and through the upstream's circuit breaker
+//! ([`CircuitBreakers`]); others get `HTTP-request-denied` at once. Plugged into the
+//! runtime as its [`OutgoingHttp`].
+
+mod breaker;
+mod rules;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use wasmtime_wasi_http::WasiHttpHooks;
+
+pub use self::breaker::{BreakerConfig, CircuitBreakers, CircuitOpen, Permit};
+pub use self::rules::{InvalidOutboundRule, OutboundRule};
+
+use crate::{OutgoingHooks, OutgoingHttp};
+
+/// Outbound HTTP: timeouts the host enforces whatever the guest asks, and circuit breaking.
+#[derive(Debug, Clone)]
+pub struct OutboundConfig {
+    /// Longest wait for a connection (a guest may ask for less).
+    pub connect_timeout: Duration,
+    /// Longest wait for the response head once connected (a guest may ask for less).
+    pub first_byte_timeout: Duration,
+    /// When an upstream's circuit opens, and for how long.
+    pub breaker: BreakerConfig,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(5),
+            first_byte_timeout: Duration::from_secs(30),
+            breaker: BreakerConfig::default(),
+        }
+    }
+}
+
+/// Outbound HTTP from guests: requests to a destination on the allow-list are sent, within
+/// the host's timeouts and through the upstream's circuit breaker; others get
+/// `HTTP-request-denied` at once, never a hang.
+#[derive(Clone)]
+pub(crate) struct OutboundPolicy {
+    allowed: Arc<[OutboundRule]>,
+    breakers: CircuitBreakers,
+    limits: OutboundConfig,
+}
+
+impl OutboundPolicy {
+    /// The policy of one component: its rules, its circuits and the host's timeouts.
+    pub(crate) fn new(allowed: Vec<OutboundRule>, limits: OutboundConfig) -> Self {
+        Self {
+            allowed: allowed.into(),
+            breakers: CircuitBreakers::new(limits.breaker.clone()),
+            limits,
+        }
+    }
+}
+
+impl OutgoingHttp for OutboundPolicy {
+    fn hooks(&self) -> OutgoingHooks {
+        Box::new(self.clone())
+    }
+}
+
+type OutgoingResult = wasmtime_wasi_http::Result<(
+    http::Response<wasmtime_wasi_http::WasiBody>,
+    Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+)>;
+
+impl WasiHttpHooks for OutboundPolicy {
+    fn send_request(
+        &mut self,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+    ) -> Box<dyn Future<Output = OutgoingResult> + Send> {
+        if !rules::allowed(&self.allowed, request.uri()) {
+            tracing::warn!(
+                upstream = %upstream_key(request.uri()),
+                "outbound request denied: not in the allowed hosts"
+            );
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        let upstream = upstream_key(request.uri());
+        let permit = match self.breakers.try_acquire(&upstream) {
+            Ok(permit) => permit,
+            Err(open) => {
+                tracing::warn!(%upstream, "outbound request failed fast: {open}");
+                let message = open.to_string();
+                return Box::new(async move {
+                    Err(wasmtime_wasi_http::Error::InternalError(Some(message)))
+                });
+            }
+        };
+        let options = cap_timeouts(options, &self.limits);
+        Box::new(async move {
+            match wasmtime_wasi_http::default_send_request(request, Some(options)).await {
+                Ok((res, io)) => {
+                    if res.status().is_server_error() {
+                        permit.failure();
+                    } else {
+                        permit.success();
+                    }
+                    Ok((
+                        res.map(BodyExt::boxed_unsync),
+                        Box::new(io) as Box<dyn Future<Output = _> + Send>,
+                    ))
+                }
+                Err(err) => {
+                    tracing::info!(%upstream, "outbound request failed: {err:?}");
+                    permit.failure();
+                    Err(err)
+                }
+            }
+        })
+    }
+}
+
+/// The circuit an outbound request belongs to, `scheme://host:port` with the host in lower
+/// case and the port made explicit; no user info, path or query (which may hold secrets).
+fn upstream_key(uri: &http::Uri) -> String {
+    let scheme = uri.scheme_str().unwrap_or("http").to_ascii_lowercase();
+    let host = uri.host().unwrap_or_default().to_ascii_lowercase();
+    let port = uri
+        .port_u16()
+        .unwrap_or(if scheme == "https" { 443 } else { 80 });
+    format!("{scheme}://{host}:{port}")
+}
+
+/// The guest's timeouts, never longer than the host's.
+fn cap_timeouts(
+    options: Option<wasmtime_wasi_http::RequestOptions>,
+    limits: &OutboundConfig,
+) -> wasmtime_wasi_http::RequestOptions {
+    let options = options.unwrap_or_default();
+    let cap = |asked: Option<Duration>, max: Duration| Some(asked.map_or(max, |a| a.min(max)));
+    wasmtime_wasi_http::RequestOptions {
+        connect_timeout: cap(options.connect_timeout, limits.connect_timeout),
+        first_byte_timeout: cap(options.first_byte_timeout, limits.first_byte_timeout),
+        // The host has no separate setting: a pause between body chunks gets as long as the
+        // wait for the head.
+        between_bytes_timeout: cap(options.between_bytes_timeout, limits.first_byte_timeout),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_keys_are_normalised_and_carry_no_secrets() {
+        let key = |uri: &str| upstream_key(&uri.parse().expect("uri"));
+        assert_eq!(
+            key("http://API.example.com/x?token=1"),
+            "http://api.example.com:80"
+        );
+        assert_eq!(
+            key("https://u:p@api.example.com:8443/"),
+            "https://api.example.com:8443"
+        );
+        assert_eq!(
+            key("https://api.example.com"),
+            key("https://api.example.com:443/y")
+        );
+    }
+}
