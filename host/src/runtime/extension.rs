@@ -42,7 +42,8 @@ pub trait OutgoingHttp: Send + Sync + 'static {
 /// Refuses every outgoing request: the default of a runtime without [`OutgoingHttp`].
 pub(super) struct DenyOutgoing;
 
-type OutgoingResult = wasmtime_wasi_http::Result<(
+/// What [`WasiHttpHooks::send_request`] resolves to.
+pub(crate) type OutgoingResult = wasmtime_wasi_http::Result<(
     http::Response<wasmtime_wasi_http::WasiBody>,
     Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
 )>;

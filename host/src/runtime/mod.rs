@@ -41,6 +41,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpView};
 
 pub use self::config::{GuestLimits, RuntimeConfig, default_cache_dir};
 pub use self::engine::{Engine, EngineConfig};
+pub(crate) use self::extension::OutgoingResult;
 pub use self::extension::{LinkerExtension, OutgoingHooks, OutgoingHttp};
 pub use self::store::GuestState;
 

@@ -100,7 +100,7 @@ async fn the_example_is_preinitialized_and_answers_as_without() -> anyhow::Resul
     // No `wizer-initialize` export: nothing to pre-initialise.
     let fixtures = host::Runtime::load(
         std::path::Path::new(FIXTURES_WASM),
-        host::RuntimeConfig::default(),
+        host::PlatformConfig::default().link(host::RuntimeConfig::default())?,
     )?;
     assert!(!fixtures.is_preinitialized());
     std::fs::remove_dir_all(&cache)?;

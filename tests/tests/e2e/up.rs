@@ -743,3 +743,45 @@ async fn racing_writers_holding_the_same_etag_lose_no_update() -> anyhow::Result
     assert_eq!(name, format!("Writer {}", won[0]).as_str());
     Ok(())
 }
+
+/// One engine and one pooling allocator for the whole application: with an engine per
+/// component, each reserving its own address space, pooling was silently lost past about
+/// 15 components.
+#[tokio::test]
+async fn an_application_of_twenty_components_shares_one_pooling_engine() -> anyhow::Result<()> {
+    let mut manifest =
+        String::from("spin_manifest_version = 2\n\n[application]\nname = \"twenty\"\n");
+    for i in 0..20 {
+        manifest.push_str(&format!(
+            "\n[[trigger.http]]\nroute = \"/c{i}/...\"\ncomponent = \"c{i}\"\n\n\
+             [component.c{i}]\nsource = \"fixtures.wasm\"\nenvironment = {{ NAME = \"c{i}\" }}\n"
+        ));
+    }
+    let dir = AppDir::fixtures(&manifest)?;
+    let cache = dir.root.join("code-cache");
+    let lookup = |_: &str| None;
+    let loaded = App::up(UpOptions {
+        manifest: &dir.root.join("spin.toml"),
+        env: &lookup,
+        state_dir: None,
+        defaults: RuntimeConfig {
+            cache_dir: Some(cache),
+            ..RuntimeConfig::default()
+        },
+        outbound: OutboundConfig::default(),
+    })?;
+    assert_eq!(loaded.app.routes().len(), 20);
+    let engine = loaded
+        .app
+        .engine()
+        .context("the application made an engine")?;
+    assert!(engine.is_pooling(), "{engine:?}");
+    let server = TestServer::serve(loaded.app, ServerConfig::default()).await?;
+    for i in 0..20 {
+        let res = server.get(&format!("/c{i}/env/NAME")).await?;
+        assert_eq!(res.status(), 200, "{}", text(&res));
+        assert_eq!(text(&res), format!("c{i}"));
+    }
+    server.shutdown().await?;
+    Ok(())
+}

@@ -17,6 +17,7 @@ use wasmtime_wasi_http::WasiHttpHooks;
 pub use self::breaker::{BreakerConfig, CircuitBreakers, CircuitOpen, Permit};
 pub use self::rules::{InvalidOutboundRule, OutboundRule};
 
+use crate::runtime::OutgoingResult;
 use crate::{OutgoingHooks, OutgoingHttp};
 
 /// Outbound HTTP: timeouts the host enforces whatever the guest asks, and circuit breaking.
@@ -66,11 +67,6 @@ impl OutgoingHttp for OutboundPolicy {
         Box::new(self.clone())
     }
 }
-
-type OutgoingResult = wasmtime_wasi_http::Result<(
-    http::Response<wasmtime_wasi_http::WasiBody>,
-    Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
-)>;
 
 impl WasiHttpHooks for OutboundPolicy {
     fn send_request(
