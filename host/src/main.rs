@@ -461,7 +461,11 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            match err.downcast_ref::<host::UpError>() {
+                // Each problem with its line and column.
+                Some(host::UpError::Manifest(manifest)) => eprintln!("error: {manifest:#}"),
+                _ => eprintln!("error: {err:#}"),
+            }
             ExitCode::FAILURE
         }
     }

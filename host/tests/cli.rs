@@ -134,3 +134,29 @@ fn zero_or_out_of_range_limits_are_refused_before_anything_starts() {
         assert!(stderr.contains(flag) && stderr.contains(says), "{stderr}");
     }
 }
+
+#[test]
+fn manifest_errors_give_the_line_and_column() {
+    let dir = app_dir(
+        "positions",
+        "spin_manifest_version = 2\n\n[application]\nname = \"p\"\n\n[[trigger.http]]\nroute = 5\ncomponent = \"api\"\n\n[component.api]\nsource = \"api.wasm\"\n  sorce = \"typo.wasm\"\n",
+    );
+    let manifest = dir.join("spin.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_edge-host"))
+        .args(["up", "-f", manifest.to_str().expect("utf-8 path")])
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .expect("the binary runs");
+    std::fs::remove_dir_all(&dir).expect("remove temp dir");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let file = manifest.display().to_string();
+    assert!(
+        stderr.contains(&format!("{file}:7:9: `trigger.http[0].route`")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{file}:12:3: `component.api.sorce`: unknown key")),
+        "{stderr}"
+    );
+}

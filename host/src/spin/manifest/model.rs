@@ -1,0 +1,101 @@
+//! What a loaded manifest is: the application, its routes and its components, resolved.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::OutboundRule;
+use crate::spin::routes::RoutePattern;
+
+/// A loaded and validated application.
+#[derive(Debug, Clone)]
+pub struct AppManifest {
+    /// The manifest file, as given to [`load`](super::load).
+    pub path: PathBuf,
+    /// The manifest's directory, against which relative paths are resolved.
+    pub dir: PathBuf,
+    /// `application.name`.
+    pub name: String,
+    /// `application.version`.
+    pub version: Option<String>,
+    /// `application.trigger.http.base`, normalised (`/` when not given, else without a
+    /// trailing slash, such as `/api`). It is already part of every route in [`Self::routes`].
+    pub base: String,
+    /// The HTTP triggers, in file order, with the application's base already applied.
+    pub routes: Vec<HttpRoute>,
+    /// The components by id.
+    pub components: BTreeMap<String, ComponentManifest>,
+}
+
+/// One `[[trigger.http]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRoute {
+    /// Where the component is reachable.
+    pub route: Route,
+    /// The id of the component that handles it (a key of [`AppManifest::components`]).
+    pub component: String,
+}
+
+/// The `route` of an HTTP trigger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// A route pattern, base included.
+    Pattern(RoutePattern),
+    /// `{ private = true }`: not routable from outside; reachable only by other components.
+    Private,
+}
+
+/// One `[component.<id>]`.
+#[derive(Debug, Clone)]
+pub struct ComponentManifest {
+    /// The component id.
+    pub id: String,
+    /// The `.wasm` file, resolved against the manifest's directory (it exists).
+    pub source: PathBuf,
+    /// `allowed_outbound_hosts`, templates expanded.
+    pub allowed_outbound_hosts: Vec<OutboundRule>,
+    /// `key_value_stores`: the labels of the stores the component may open.
+    pub key_value_stores: Vec<String>,
+    /// `environment`, in file order.
+    pub environment: Vec<(String, String)>,
+    /// The component's variables, templates expanded.
+    pub variables: BTreeMap<String, VariableValue>,
+}
+
+/// The resolved value of a component variable. Its `Debug` never shows a secret value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VariableValue {
+    pub(super) value: String,
+    pub(super) secret: bool,
+}
+
+impl VariableValue {
+    /// The value.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// Whether the value comes from a secret application variable (and must not be logged).
+    pub fn is_secret(&self) -> bool {
+        self.secret
+    }
+
+    /// The value as the runtime serves it to the guest.
+    pub fn to_variable(&self) -> crate::Variable {
+        if self.secret {
+            crate::Variable::secret(self.value.clone())
+        } else {
+            crate::Variable::plain(self.value.clone())
+        }
+    }
+}
+
+impl fmt::Debug for VariableValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.secret {
+            f.write_str("<secret>")
+        } else {
+            write!(f, "{:?}", self.value)
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! `[component.<id>]`: ids, outbound hosts, key-value stores, environment, variables, the
+//! Spin features edge-host refuses, and the component file.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use toml::de::DeValue;
+use toml::{Spanned, Value};
+
+use super::variables::{AppVariables, not_a_variable_name};
+use super::{Resolver, is_empty, is_kebab, is_snake};
+use crate::OutboundRule;
+use crate::spin::manifest::error::{a, join};
+use crate::spin::manifest::model::{ComponentManifest, VariableValue};
+use crate::spin::manifest::raw::{self, Checked};
+
+impl Resolver<'_, '_> {
+    /// `[component.<id>]`: the ids declared, and the components that could be read.
+    pub(super) fn components(
+        &mut self,
+        value: Option<&Spanned<DeValue<'_>>>,
+        dir: &Path,
+        variables: &AppVariables,
+    ) -> (BTreeSet<String>, BTreeMap<String, ComponentManifest>) {
+        let (mut ids, mut components) = (BTreeSet::new(), BTreeMap::new());
+        let Some(table) = value.and_then(|value| self.table("component", value)) else {
+            return (ids, components);
+        };
+        for (id, value) in table {
+            let (span, id) = (id.span(), id.get_ref().to_string());
+            let key = join("component", &id);
+            if !is_kebab(&id) {
+                self.problem(
+                    &key,
+                    span,
+                    format!("`{id}` is not a component id (kebab case: lowercase letters and digits in words joined by `-`, starting with a letter)"),
+                );
+            }
+            if let Some(component) = self.item(&key, value) {
+                let component = self.component(&id, component, &key, value.span(), dir, variables);
+                components.insert(id.clone(), component);
+            }
+            ids.insert(id);
+        }
+        (ids, components)
+    }
+
+    fn component(
+        &mut self,
+        id: &str,
+        component: Checked<raw::Component>,
+        key: &str,
+        span: Range<usize>,
+        dir: &Path,
+        variables: &AppVariables,
+    ) -> ComponentManifest {
+        self.unknown(key, &component);
+        let spec = component.value;
+        let mut component = ComponentManifest {
+            id: id.to_owned(),
+            source: PathBuf::new(),
+            allowed_outbound_hosts: Vec::new(),
+            key_value_stores: Vec::new(),
+            environment: Vec::new(),
+            variables: BTreeMap::new(),
+        };
+        for (i, template) in spec
+            .allowed_outbound_hosts
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let item_key = format!("{key}.allowed_outbound_hosts[{i}]");
+            let Some((text, secret)) = self.expand(&template, &item_key, variables) else {
+                continue;
+            };
+            match text.parse::<OutboundRule>() {
+                Ok(rule) if secret => component
+                    .allowed_outbound_hosts
+                    .push(rule.shown_as(template.get_ref())),
+                Ok(rule) => component.allowed_outbound_hosts.push(rule),
+                Err(_) if secret => self.problem(
+                    item_key,
+                    template.span(),
+                    "not a valid outbound host (scheme://host[:port]); the value comes from a secret variable and is not shown",
+                ),
+                Err(e) => self.problem(item_key, template.span(), e.to_string()),
+            }
+        }
+        for (i, label) in spec.key_value_stores.into_iter().flatten().enumerate() {
+            let (span, label) = (label.span(), label.into_inner());
+            if is_kebab(&label) || is_snake(&label) {
+                component.key_value_stores.push(label);
+            } else {
+                self.problem(
+                    format!("{key}.key_value_stores[{i}]"),
+                    span,
+                    format!("`{label}` is not a store label (kebab-case or snake_case, such as \"default\")"),
+                );
+            }
+        }
+        let environment_key = join(key, "environment");
+        for (name, value) in spec.environment.into_iter().flat_map(|entries| entries.0) {
+            let (span, name) = (name.span(), name.into_inner());
+            if name.is_empty() || name.contains('=') || name.contains('\0') {
+                let item_key = join(&environment_key, &name);
+                self.problem(item_key, span, "not an environment variable name");
+            } else {
+                component.environment.push((name, value));
+            }
+        }
+        let variables_key = join(key, "variables");
+        for (name, template) in spec.variables.into_iter().flat_map(|entries| entries.0) {
+            let (span, name) = (name.span(), name.into_inner());
+            let item_key = join(&variables_key, &name);
+            if !is_snake(&name) {
+                self.problem(item_key, span, not_a_variable_name(&name));
+            } else if let Some((value, secret)) = self.expand(&template, &item_key, variables) {
+                component
+                    .variables
+                    .insert(name, VariableValue { value, secret });
+            }
+        }
+        let build_command = spec.build.and_then(|build| {
+            self.unknown(&join(key, "build"), &build);
+            build.value.command.map(|command| command.0)
+        });
+        let unsupported = [
+            (
+                "files",
+                spec.files,
+                "components get no file system; embed the files in the component or serve them from an upstream",
+            ),
+            (
+                "exclude_files",
+                spec.exclude_files,
+                "components get no file system",
+            ),
+            (
+                "allowed_http_hosts",
+                spec.allowed_http_hosts,
+                "use allowed_outbound_hosts with full URLs, such as \"https://example.com\"",
+            ),
+            (
+                "sqlite_databases",
+                spec.sqlite_databases,
+                "there is no SQLite interface; use key_value_stores",
+            ),
+            ("ai_models", spec.ai_models, "there is no LLM interface"),
+            (
+                "dependencies",
+                spec.dependencies,
+                "compose the component before serving it (for example with `wac plug`)",
+            ),
+        ];
+        for (name, value, why) in unsupported {
+            if let Some(value) = value.filter(|value| !is_empty(value.get_ref())) {
+                let message = format!("not supported by edge-host: {why}");
+                self.problem(join(key, name), value.span(), message);
+            }
+        }
+        if let Some(inherit) = spec
+            .dependencies_inherit_configuration
+            .filter(|b| *b.get_ref())
+        {
+            let key = join(key, "dependencies_inherit_configuration");
+            let message = "not supported by edge-host: there are no dependencies";
+            self.problem(key, inherit.span(), message);
+        }
+        let source_key = join(key, "source");
+        match spec.source {
+            Some(source) => {
+                if let Some(path) = self.source(&source_key, &source, dir, build_command) {
+                    component.source = path;
+                }
+            }
+            None => self.problem(
+                source_key,
+                span,
+                "missing: the path of the component's .wasm file",
+            ),
+        }
+        component
+    }
+
+    /// `source` (at `key`): the path of an existing file, resolved against `dir`.
+    fn source(
+        &mut self,
+        key: &str,
+        source: &Spanned<Value>,
+        dir: &Path,
+        build_command: Option<String>,
+    ) -> Option<PathBuf> {
+        let span = source.span();
+        let message = match source.get_ref() {
+            Value::String(path) if path.trim().is_empty() => "must not be empty".to_owned(),
+            Value::String(path) => {
+                let resolved = dir.join(path);
+                if resolved.is_file() {
+                    return Some(resolved);
+                } else if resolved.exists() {
+                    format!("{} is not a file", resolved.display())
+                } else {
+                    let hint = match build_command {
+                        Some(command) => format!("build it first: `{command}`"),
+                        None => "has the component been built?".to_owned(),
+                    };
+                    format!("no such file: {} ({hint})", resolved.display())
+                }
+            }
+            Value::Table(t) if t.contains_key("url") => "remote sources ({ url, digest }) are not supported by edge-host: download the component and give its path".to_owned(),
+            Value::Table(t) if t.contains_key("package") || t.contains_key("registry") => "registry sources are not supported by edge-host: fetch the component and give its path".to_owned(),
+            other => format!("expected the path of a .wasm file, found {}", a(other.type_str())),
+        };
+        self.problem(key, span, message);
+        None
+    }
+}
