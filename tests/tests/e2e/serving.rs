@@ -116,6 +116,40 @@ async fn http1_keep_alive_serves_several_requests_on_one_connection() -> anyhow:
     Ok(())
 }
 
+/// The server serves any handler: a bare runtime answers as `wasmtime serve` would, without
+/// Spin's headers (the client's `spin-*` headers pass as any other), while the Spin
+/// application layer replaces them with its own.
+#[tokio::test]
+async fn a_bare_runtime_is_served_without_the_spin_layer() -> anyhow::Result<()> {
+    let config = host::PlatformConfig::default().link(RuntimeConfig::default())?;
+    let runtime = host::Runtime::load(FIXTURES_WASM.as_ref(), config)?;
+    let bare = TestServer::serve(runtime.clone(), ServerConfig::default()).await?;
+    let spin = TestServer::serve(host::App::from(runtime), ServerConfig::default()).await?;
+    for (server, spin_layer) in [(&bare, false), (&spin, true)] {
+        let mut req = request("GET", "/request", "")?;
+        req.headers_mut()
+            .insert("spin-matched-route", "/from-the-client".parse()?);
+        let res = send(server.addr, Proto::Http1, req).await?;
+        assert_eq!(res.status(), 200);
+        let text = String::from_utf8_lossy(res.body());
+        assert!(text.contains("x-forwarded-for: 127.0.0.1\n"), "{text}");
+        assert_eq!(text.contains("spin-full-url: "), spin_layer, "{text}");
+        assert_eq!(
+            text.contains("spin-client-addr: 127.0.0.1:"),
+            spin_layer,
+            "{text}"
+        );
+        assert_eq!(
+            text.contains("spin-matched-route: /from-the-client"),
+            !spin_layer,
+            "{text}"
+        );
+    }
+    bare.shutdown().await?;
+    spin.shutdown().await?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn the_guest_sees_scheme_authority_path_and_client_address() -> anyhow::Result<()> {
     let server = TestServer::start(FIXTURES_WASM).await?;
