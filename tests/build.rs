@@ -15,7 +15,7 @@ fn main() {
 
     for path in [
         "handler",
-        "fixtures",
+        "tests/fixtures",
         "scripts/build-guest",
         "Cargo.lock",
         "Cargo.toml",
