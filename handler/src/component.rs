@@ -1,37 +1,49 @@
-//! The component's entry point: exports the application as `wasi:http/incoming-handler`.
-//! (The platform modules [`kv`](crate::kv), [`config`](crate::config) and
-//! [`client`](crate::client) hold the other host calls.)
+//! The component glue: serves a handler through spin-sdk's streaming
+//! `wasi:http/incoming-handler` signature. Compiled for `wasm32` alone. (The platform modules
+//! [`kv`](crate::kv), [`config`](crate::config) and [`client`](crate::client) hold the other
+//! host calls.)
 //!
-//! It uses spin-sdk's streaming signature: the request is read into an
-//! [`http::Request<Vec<u8>>`](crate::Request), [`app::handle`](crate::app::handle) answers
-//! it, and the response is written through the `ResponseOutparam`: status and headers, the
-//! buffered body, then each chunk of a [`BodyStream`], flushed as it comes, so server-sent
-//! events reach the client one by one. Dropping the body sink finishes the body.
-#![expect(
-    unsafe_code,
-    reason = "spin-sdk's #[http_component] expands to the unsafe canonical-ABI export"
-)]
+//! A crate's own component exports the handler with spin-sdk's `#[http_component]` and
+//! hands each request to [`serve`]:
+//!
+//! ```ignore
+//! use spin_sdk::http::{IncomingRequest, ResponseOutparam};
+//!
+//! #[spin_sdk::http_component]
+//! async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+//!     edge_toolkit::component::serve(req, out, my_app::handle).await;
+//! }
+//! ```
+//!
+//! The request is read into an [`http::Request<Vec<u8>>`](crate::Request), the handler
+//! answers it, and the response is written through the `ResponseOutparam`: status and
+//! headers, the buffered body, then each chunk of a [`BodyStream`], flushed as it comes, so
+//! server-sent events reach the client one by one. Dropping the body sink finishes the body.
 
 use futures::SinkExt;
 use http::StatusCode;
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam, Scheme};
-use spin_sdk::http_component;
 
 use crate::stream::BodyStream;
 use crate::{Problem, Request, Response};
 
-/// The component's entry point: one request in, one (possibly streamed) response out.
-#[http_component]
-async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+/// Answers one request with `handler`: reads it ([`read_request`]; a request that cannot be
+/// read is answered with its `400` problem, not passed on), then sends what `handler`
+/// returns ([`write_response`]).
+pub async fn serve<F>(req: IncomingRequest, out: ResponseOutparam, handler: F)
+where
+    F: FnOnce(Request) -> Response,
+{
     let res = match read_request(req).await {
-        Ok(req) => crate::app::handle(req),
+        Ok(req) => handler(req),
         Err(problem) => problem.into_response(),
     };
     write_response(res, out).await;
 }
 
-/// The incoming request as an `http::Request`, its body read whole.
-async fn read_request(req: IncomingRequest) -> Result<Request, Problem> {
+/// The incoming request as an `http::Request`, its body read whole; a `400` problem when its
+/// method, target or body cannot be read.
+pub async fn read_request(req: IncomingRequest) -> Result<Request, Problem> {
     let bad_request = |detail: String| Problem::new(StatusCode::BAD_REQUEST).with_detail(detail);
     let method = req.method().to_string();
     let method = http::Method::from_bytes(method.as_bytes())
@@ -93,8 +105,9 @@ fn fields_of(res: Response) -> (Response, Fields) {
     }
 }
 
-/// Sends `res`: status and headers, the buffered body, then the stream's chunks.
-async fn write_response(res: Response, out: ResponseOutparam) {
+/// Sends `res` through `out`: status and headers (headers the host refuses make it a `500`
+/// problem), the buffered body, then the chunks of its [`BodyStream`], if any.
+pub async fn write_response(res: Response, out: ResponseOutparam) {
     // After `fields_of`: a response replaced by a 500 problem has no stream to send.
     let (mut res, fields) = fields_of(res);
     let stream = BodyStream::take_from(&mut res);
@@ -116,30 +129,4 @@ async fn write_response(res: Response, out: ResponseOutparam) {
             return;
         }
     }
-}
-
-/// The `wizer-initialize` export: builds the route table ([`crate::app::init`]) so that a
-/// pre-initialiser can snapshot the instance with it built. It calls nothing on the host.
-mod preinit {
-    ::spin_sdk::wit_bindgen::generate!({
-        inline: "
-            package edge-toolkit:handler;
-
-            world preinit {
-                /// Builds what every request needs; calls no import.
-                export wizer-initialize: func();
-            }
-        ",
-        runtime_path: "::spin_sdk::wit_bindgen::rt",
-    });
-
-    struct Preinit;
-
-    impl Guest for Preinit {
-        fn wizer_initialize() {
-            crate::app::init();
-        }
-    }
-
-    export!(Preinit);
 }

@@ -112,7 +112,7 @@ pub mod body;
 pub mod cache;
 pub mod client;
 #[cfg(target_arch = "wasm32")]
-mod component;
+pub mod component;
 pub mod config;
 pub mod cookie;
 mod group;

@@ -51,6 +51,8 @@
 //! §8.8.3 forbids. Writes (`POST`, `PUT`, `PATCH`, `DELETE`) also pass [`JwtAuth`] and a
 //! 64 KiB [`BodyLimit`] of their own; upstream `POST`s a [`MAX_UPSTREAM_BODY`] limit.
 
+#[cfg(target_arch = "wasm32")]
+mod component;
 mod events;
 mod greeting;
 mod settings;
