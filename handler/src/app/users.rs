@@ -146,7 +146,18 @@ fn new_id() -> Result<String, Problem> {
         Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
             .with_detail(format!("no random source for a user id: {err}"))
     })?;
-    Ok(crate::hex::lower(&bytes))
+    Ok(hex(&bytes))
+}
+
+/// `bytes` as lowercase hex digits, two per byte, in one allocation.
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for &byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    text
 }
 
 /// A user as read from (or written to) the store: the value, its bytes and their tag.
