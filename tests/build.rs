@@ -14,8 +14,9 @@ fn main() {
     let script = root.join("scripts/build-guest");
 
     for path in [
-        "handler",
-        "fixtures",
+        "handler/toolkit",
+        "handler/example",
+        "tests/fixtures",
         "scripts/build-guest",
         "Cargo.lock",
         "Cargo.toml",
@@ -51,9 +52,9 @@ fn main() {
     );
 
     let consts = format!(
-        "/// The example application's component.\npub const HANDLER_WASM: &str = {:?};\n\
+        "/// The example application's component.\npub const EXAMPLE_WASM: &str = {:?};\n\
          /// The misbehaving fixture component.\npub const FIXTURES_WASM: &str = {:?};\n",
-        wasm_dir.join("handler.wasm"),
+        wasm_dir.join("example.wasm"),
         wasm_dir.join("fixtures.wasm"),
     );
     std::fs::write(out_dir.join("components.rs"), consts).expect("OUT_DIR is writable");

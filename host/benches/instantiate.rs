@@ -20,7 +20,7 @@ fn handler_wasm() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let out = Command::new("bash")
         .arg(root.join("scripts/build-guest"))
-        .args(["-p", "handler"])
+        .args(["-p", "example"])
         .output()
         .expect("scripts/build-guest runs");
     assert!(
@@ -29,7 +29,7 @@ fn handler_wasm() -> PathBuf {
         String::from_utf8_lossy(&out.stderr)
     );
     let dir = String::from_utf8_lossy(&out.stdout);
-    PathBuf::from(dir.lines().last().expect("the output dir").trim()).join("handler.wasm")
+    PathBuf::from(dir.lines().last().expect("the output dir").trim()).join("example.wasm")
 }
 
 fn bench(c: &mut Criterion) {

@@ -19,7 +19,7 @@ use crate::{App, Handler, LoadError, PlatformConfig, RequestContext, RequestErro
 /// # async fn run() -> anyhow::Result<()> {
 /// use host::Harness;
 ///
-/// let app = Harness::load("target/guest/wasm32-wasip2/release/handler.wasm")?;
+/// let app = Harness::load("target/guest/wasm32-wasip2/release/example.wasm")?;
 /// let res = app.send(http::Request::get("/api/health").body("")?).await?;
 /// assert_eq!(res.status(), 200);
 /// assert_eq!(res.headers()["content-type"], "application/json");

@@ -2,7 +2,7 @@
 
 use wasmparser::{Parser, Payload};
 
-use crate::support::HANDLER_WASM;
+use crate::support::EXAMPLE_WASM;
 
 /// Top-level imports and exports of a component, by name.
 fn interface(bytes: &[u8]) -> anyhow::Result<(Vec<String>, Vec<String>)> {
@@ -40,10 +40,10 @@ const SPIN_IMPORTS: [&str; 5] = [
 
 #[test]
 fn handler_exports_incoming_handler_and_imports_only_what_spin_provides() -> anyhow::Result<()> {
-    let bytes = std::fs::read(HANDLER_WASM)?;
+    let bytes = std::fs::read(EXAMPLE_WASM)?;
     assert!(
         wasmparser::Parser::is_component(&bytes),
-        "{HANDLER_WASM} is a component"
+        "{EXAMPLE_WASM} is a component"
     );
     let (imports, exports) = interface(&bytes)?;
 

@@ -2,11 +2,11 @@
 
 use host::Harness;
 
-use crate::support::{FIXTURES_WASM, HANDLER_WASM};
+use crate::support::{EXAMPLE_WASM, FIXTURES_WASM};
 
 #[tokio::test]
 async fn harness_sends_requests_without_sockets() -> anyhow::Result<()> {
-    let app = Harness::load(HANDLER_WASM)?;
+    let app = Harness::load(EXAMPLE_WASM)?;
     let res = app
         .send(http::Request::get("/api/health").body("")?)
         .await?;
@@ -70,7 +70,7 @@ async fn the_example_is_preinitialized_and_answers_as_without() -> anyhow::Resul
             ..host::PlatformConfig::default()
         };
         let runtime =
-            host::Runtime::load(std::path::Path::new(HANDLER_WASM), platform.link(config)?)?;
+            host::Runtime::load(std::path::Path::new(EXAMPLE_WASM), platform.link(config)?)?;
         assert_eq!(runtime.is_preinitialized(), preinitialize);
         let app = Harness::new(host::App::from(runtime));
 
@@ -90,7 +90,7 @@ async fn the_example_is_preinitialized_and_answers_as_without() -> anyhow::Resul
         let stale = crate::support::writer(); // the development secret, replaced here
         let res = app.send(post(stale)?).await?;
         assert_eq!(res.status(), 401, "preinitialize: {preinitialize}");
-        let fresh = crate::support::token(secret, handler::app::WRITE_SCOPE);
+        let fresh = crate::support::token(secret, example::WRITE_SCOPE);
         let res = app.send(post(fresh)?).await?;
         assert_eq!(res.status(), 201, "preinitialize: {preinitialize}");
         let body: serde_json::Value = serde_json::from_slice(res.body())?;

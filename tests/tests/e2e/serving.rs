@@ -7,12 +7,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::support::{
-    FIXTURES_WASM, HANDLER_WASM, Proto, TestServer, assert_problem, json, request, send,
+    EXAMPLE_WASM, FIXTURES_WASM, Proto, TestServer, assert_problem, json, request, send,
 };
 
 #[tokio::test]
 async fn health_is_200_json_with_status_and_timestamp() -> anyhow::Result<()> {
-    let server = TestServer::start(HANDLER_WASM).await?;
+    let server = TestServer::start(EXAMPLE_WASM).await?;
     let res = server.get("/api/health").await?;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/json");
@@ -25,7 +25,7 @@ async fn health_is_200_json_with_status_and_timestamp() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn unknown_path_is_404_problem_json() -> anyhow::Result<()> {
-    let server = TestServer::start(HANDLER_WASM).await?;
+    let server = TestServer::start(EXAMPLE_WASM).await?;
     let res = server.get("/nope").await?;
     let body = assert_problem(&res, 404)?;
     assert_eq!(body["instance"], "/nope");
@@ -34,7 +34,7 @@ async fn unknown_path_is_404_problem_json() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn head_and_unsupported_methods_do_not_break_anything() -> anyhow::Result<()> {
-    let server = TestServer::start(HANDLER_WASM).await?;
+    let server = TestServer::start(EXAMPLE_WASM).await?;
 
     let head = send(
         server.addr,
@@ -79,7 +79,7 @@ async fn head_and_unsupported_methods_do_not_break_anything() -> anyhow::Result<
 
 #[tokio::test]
 async fn h2c_prior_knowledge_is_served() -> anyhow::Result<()> {
-    let server = TestServer::start(HANDLER_WASM).await?;
+    let server = TestServer::start(EXAMPLE_WASM).await?;
     let res = send(
         server.addr,
         Proto::Http2,
@@ -94,7 +94,7 @@ async fn h2c_prior_knowledge_is_served() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn http1_keep_alive_serves_several_requests_on_one_connection() -> anyhow::Result<()> {
-    let server = TestServer::start(HANDLER_WASM).await?;
+    let server = TestServer::start(EXAMPLE_WASM).await?;
     let mut stream = TcpStream::connect(server.addr).await?;
     for _ in 0..3 {
         stream
@@ -242,7 +242,7 @@ async fn worker_threads_serve_http1_and_h2c_connections() -> anyhow::Result<()> 
         workers: 2,
         ..ServerConfig::default()
     };
-    let server = TestServer::start_with(HANDLER_WASM, RuntimeConfig::default(), config).await?;
+    let server = TestServer::start_with(EXAMPLE_WASM, RuntimeConfig::default(), config).await?;
     // Connections are handed out in turn: four of each protocol reach both workers.
     for _ in 0..4 {
         for proto in [Proto::Http1, Proto::Http2] {

@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use tests::{FIXTURES_WASM, HANDLER_WASM};
+pub use tests::{EXAMPLE_WASM, FIXTURES_WASM};
 
 /// A host serving one component on 127.0.0.1:0, shut down when dropped.
 pub struct TestServer {
@@ -136,19 +136,19 @@ pub fn request_with(
 pub fn token(secret: &str, scope: &str) -> String {
     let claims = serde_json::json!({
         "sub": "e2e",
-        "iss": handler::app::JWT_ISSUER,
+        "iss": example::JWT_ISSUER,
         "scope": scope,
         "exp": 4_102_444_800_i64,
     });
     format!(
         "Bearer {}",
-        handler::middleware::auth::jwt::sign_hs256(&claims, secret)
+        edge_toolkit::middleware::auth::jwt::sign_hs256(&claims, secret)
     )
 }
 
 /// A write token for the example application's default (development) secret.
 pub fn writer() -> String {
-    token(handler::app::DEV_JWT_SECRET, handler::app::WRITE_SCOPE)
+    token(example::DEV_JWT_SECRET, example::WRITE_SCOPE)
 }
 
 /// Creates a user in the example application; returns its path.

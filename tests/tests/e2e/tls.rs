@@ -14,7 +14,7 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use crate::support::{
-    FIXTURES_WASM, HANDLER_WASM, Proto, TestServer, json, request, send_on, tls_client,
+    EXAMPLE_WASM, FIXTURES_WASM, Proto, TestServer, json, request, send_on, tls_client,
 };
 
 /// Connects over TLS with a client trusting `cert_der` and offering `alpn`.
@@ -100,7 +100,7 @@ async fn tls_server(tls: TlsConfig) -> anyhow::Result<TestServer> {
         tls: Some(tls),
         ..ServerConfig::default()
     };
-    TestServer::start_with(HANDLER_WASM, RuntimeConfig::default(), config).await
+    TestServer::start_with(EXAMPLE_WASM, RuntimeConfig::default(), config).await
 }
 
 #[tokio::test]

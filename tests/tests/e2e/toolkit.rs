@@ -10,13 +10,13 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use crate::support::{
-    HANDLER_WASM, Proto, TestServer, assert_problem, create_user, json, request, request_with,
+    EXAMPLE_WASM, Proto, TestServer, assert_problem, create_user, json, request, request_with,
     send, token,
 };
 
 #[tokio::test]
 async fn etag_revalidation_is_a_304_round_trip() -> anyhow::Result<()> {
-    let server = TestServer::start(HANDLER_WASM).await?;
+    let server = TestServer::start(EXAMPLE_WASM).await?;
     let location = create_user(&server, "Ada Lovelace", "ada@example.org").await?;
     let first = server.get(&location).await?;
     assert_eq!(first.status(), 200);
@@ -51,7 +51,7 @@ async fn etag_revalidation_is_a_304_round_trip() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn cors_preflight_is_answered_204() -> anyhow::Result<()> {
-    let server = TestServer::start(HANDLER_WASM).await?;
+    let server = TestServer::start(EXAMPLE_WASM).await?;
     let res = send(
         server.addr,
         Proto::Http1,
@@ -94,7 +94,7 @@ async fn writes_are_401_without_a_token_and_201_with_one() -> anyhow::Result<()>
         ..PlatformConfig::default()
     };
     let server = TestServer::start_platform(
-        HANDLER_WASM,
+        EXAMPLE_WASM,
         RuntimeConfig::default(),
         platform,
         ServerConfig::default(),
@@ -116,7 +116,7 @@ async fn writes_are_401_without_a_token_and_201_with_one() -> anyhow::Result<()>
     );
 
     // Signed with the development default, which the `jwt_secret` variable replaced.
-    let stale = token(handler::app::DEV_JWT_SECRET, handler::app::WRITE_SCOPE);
+    let stale = token(example::DEV_JWT_SECRET, example::WRITE_SCOPE);
     let res = send(
         server.addr,
         Proto::Http1,
@@ -153,7 +153,7 @@ async fn writes_are_401_without_a_token_and_201_with_one() -> anyhow::Result<()>
             .contains(r#"error="insufficient_scope""#)
     );
 
-    let writer = token(secret, handler::app::WRITE_SCOPE);
+    let writer = token(secret, example::WRITE_SCOPE);
     let res = send(
         server.addr,
         Proto::Http1,
@@ -181,8 +181,8 @@ async fn writes_are_401_without_a_token_and_201_with_one() -> anyhow::Result<()>
 
 #[tokio::test]
 async fn bad_bodies_are_415_400_and_422() -> anyhow::Result<()> {
-    let server = TestServer::start(HANDLER_WASM).await?;
-    let auth = token(handler::app::DEV_JWT_SECRET, handler::app::WRITE_SCOPE);
+    let server = TestServer::start(EXAMPLE_WASM).await?;
+    let auth = token(example::DEV_JWT_SECRET, example::WRITE_SCOPE);
     // (Content-Type, body, status, fragment of the detail)
     let cases = [
         (
@@ -240,7 +240,7 @@ async fn bad_bodies_are_415_400_and_422() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn gzip_and_br_decompress_to_the_identity_json() -> anyhow::Result<()> {
-    let server = TestServer::start(HANDLER_WASM).await?;
+    let server = TestServer::start(EXAMPLE_WASM).await?;
     for n in 0..10 {
         create_user(&server, &format!("User number {n}"), "someone@example.org").await?;
     }
@@ -283,7 +283,7 @@ async fn gzip_and_br_decompress_to_the_identity_json() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn server_sent_events_arrive_one_by_one() -> anyhow::Result<()> {
-    let server = TestServer::start(HANDLER_WASM).await?;
+    let server = TestServer::start(EXAMPLE_WASM).await?;
     let stream = TcpStream::connect(server.addr).await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(conn);
@@ -339,7 +339,7 @@ async fn server_sent_events_arrive_one_by_one() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn health_and_unknown_paths_are_unchanged() -> anyhow::Result<()> {
-    let server = TestServer::start(HANDLER_WASM).await?;
+    let server = TestServer::start(EXAMPLE_WASM).await?;
     let res = server.get("/api/health").await?;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["cache-control"], "no-store");

@@ -16,7 +16,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::support::{
-    FIXTURES_WASM, HANDLER_WASM, Proto, TestServer, assert_problem, create_user, json,
+    EXAMPLE_WASM, FIXTURES_WASM, Proto, TestServer, assert_problem, create_user, json,
     request_with, send, writer,
 };
 
@@ -51,7 +51,7 @@ impl AppDir {
             .trim_matches('"');
         let wasm = dir.root.join(source);
         std::fs::create_dir_all(wasm.parent().context("source has a directory")?)?;
-        std::fs::copy(HANDLER_WASM, &wasm)?;
+        std::fs::copy(EXAMPLE_WASM, &wasm)?;
         std::fs::write(dir.root.join("spin.toml"), manifest)?;
         Ok(dir)
     }

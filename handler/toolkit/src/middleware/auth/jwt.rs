@@ -1,0 +1,479 @@
+//! JSON Web Tokens signed with HMAC SHA-256 (`HS256`,
+//! [RFC 7518 §3.2](https://www.rfc-editor.org/rfc/rfc7518#section-3.2)): verification and
+//! signing.
+//!
+//! ```text
+//! token = base64url(header) "." base64url(payload) "." base64url(HMAC-SHA256(key, header "." payload))
+//! ```
+//!
+//! Only `HS256` is accepted: a token whose header names another algorithm, `none` included,
+//! is refused before its signature is looked at, so an attacker cannot pick the algorithm.
+//!
+//! ```
+//! use std::time::Duration;
+//! use edge_toolkit::middleware::auth::{JwtError, JwtValidator, jwt};
+//!
+//! let now = 1_700_000_000;
+//! let token = jwt::sign_hs256(
+//!     &serde_json::json!({"sub": "ada", "iss": "edge-toolkit", "exp": now + 60}),
+//!     b"secret",
+//! );
+//! let validator = JwtValidator::hs256(b"secret").with_issuer("edge-toolkit");
+//! let claims = validator.verify_at(&token, now)?;
+//! assert_eq!(claims.subject(), Some("ada"));
+//!
+//! assert_eq!(validator.verify_at(&token, now + 3600), Err(JwtError::Expired));
+//! let forged = JwtValidator::hs256(b"other secret");
+//! assert_eq!(forged.verify_at(&token, now), Err(JwtError::BadSignature));
+//! # Ok::<(), JwtError>(())
+//! ```
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+
+use crate::middleware::auth::Claims;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Why a token was refused. The messages are safe to send to the client (they become the
+/// `error_description` of the `WWW-Authenticate` challenge).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JwtError {
+    /// Not three base64url segments of JSON objects.
+    #[error("the token is malformed: {reason}")]
+    Malformed {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The header's `alg` is not `HS256` (`none` included).
+    #[error("the token's algorithm is not accepted; only HS256 is")]
+    UnsupportedAlgorithm {
+        /// The `alg` the header named.
+        alg: String,
+    },
+    /// The header lists `crit` extensions, none of which this verifier understands.
+    #[error("the token uses critical header extensions that are not supported")]
+    CriticalExtension,
+    /// The signature does not match the header and payload under the key.
+    #[error("the token's signature is invalid")]
+    BadSignature,
+    /// `exp` is in the past (beyond the leeway).
+    #[error("the token has expired")]
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    /// A claim the validator requires is absent.
+    #[error("the token lacks the `{name}` claim")]
+    MissingClaim {
+        /// The claim's name.
+        name: &'static str,
+    },
+    /// A registered claim does not have its registered type.
+    #[error("the token's `{name}` claim has the wrong type")]
+    InvalidClaim {
+        /// The claim's name.
+        name: &'static str,
+    },
+    /// `iss` is not the expected issuer.
+    #[error("the token was issued by another issuer")]
+    WrongIssuer,
+    /// `aud` does not name the expected audience.
+    #[error("the token is meant for another audience")]
+    WrongAudience,
+}
+
+/// The rules a token must pass: the HS256 key, and the `iss`, `aud`, `exp` and `nbf` checks.
+///
+/// By default `exp` is required and a leeway of 30 seconds absorbs clock skew in `exp` and
+/// `nbf`; `iss` and `aud` are checked once an expected value is set.
+///
+/// ```
+/// use std::time::Duration;
+/// use edge_toolkit::middleware::auth::{JwtError, JwtValidator, jwt};
+///
+/// let validator = JwtValidator::hs256(b"k")
+///     .with_audience("api")
+///     .with_leeway(Duration::from_secs(5));
+/// let token = jwt::sign_hs256(&serde_json::json!({"aud": ["web", "api"], "exp": 100}), b"k");
+/// assert!(validator.verify_at(&token, 104).is_ok()); // within the leeway
+/// assert_eq!(validator.verify_at(&token, 105), Err(JwtError::Expired));
+/// ```
+#[derive(Clone)]
+pub struct JwtValidator {
+    key: Vec<u8>,
+    issuer: Option<String>,
+    audience: Option<String>,
+    leeway: Duration,
+    require_exp: bool,
+}
+
+impl fmt::Debug for JwtValidator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the key.
+        f.debug_struct("JwtValidator")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("leeway", &self.leeway)
+            .field("require_exp", &self.require_exp)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwtValidator {
+    /// Verifies HS256 tokens signed with `secret`.
+    pub fn hs256(secret: impl AsRef<[u8]>) -> Self {
+        Self {
+            key: secret.as_ref().to_vec(),
+            issuer: None,
+            audience: None,
+            leeway: Duration::from_secs(30),
+            require_exp: true,
+        }
+    }
+
+    /// Requires `iss` to be exactly `issuer`.
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Requires `aud` (a string or an array) to contain `audience`.
+    pub fn with_audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// How far `exp` and `nbf` may be off, for clock skew (default 30 seconds).
+    pub fn with_leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Whether a token without `exp` is refused (default `true`: tokens must expire).
+    pub fn with_required_exp(mut self, required: bool) -> Self {
+        self.require_exp = required;
+        self
+    }
+
+    /// Verifies `token` against the current time.
+    pub fn verify(&self, token: &str) -> Result<Claims, JwtError> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        self.verify_at(token, now)
+    }
+
+    /// Verifies `token` as of `now` (seconds since the Unix epoch): the algorithm, then the
+    /// signature, then the claims.
+    pub fn verify_at(&self, token: &str, now: i64) -> Result<Claims, JwtError> {
+        let mut parts = token.split('.');
+        let (Some(header_b64), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(JwtError::Malformed {
+                reason: "a JWS compact token has three segments",
+            });
+        };
+        let header = decode_json(header_b64, "the header is not base64url-encoded JSON")?;
+        match header.get("alg") {
+            Some(Value::String(alg)) if alg == "HS256" => {}
+            Some(Value::String(alg)) => {
+                return Err(JwtError::UnsupportedAlgorithm { alg: alg.clone() });
+            }
+            _ => {
+                return Err(JwtError::Malformed {
+                    reason: "the header has no `alg`",
+                });
+            }
+        }
+        if header.get("crit").is_some() {
+            return Err(JwtError::CriticalExtension);
+        }
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|_| JwtError::Malformed {
+                reason: "the signature is not base64url",
+            })?;
+        let signed = &token[..header_b64.len() + 1 + payload.len()];
+        let mut mac =
+            HmacSha256::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
+        mac.update(signed.as_bytes());
+        mac.verify_slice(&signature)
+            .map_err(|_| JwtError::BadSignature)?;
+
+        let claims = Claims::from_json(decode_json(
+            payload,
+            "the payload is not base64url-encoded JSON",
+        )?)?;
+        self.check(&claims, now)?;
+        Ok(claims)
+    }
+
+    fn check(&self, claims: &Claims, now: i64) -> Result<(), JwtError> {
+        let leeway = i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX);
+        match claims.expires_at() {
+            // RFC 7519 §4.1.4: the current time must be before `exp`.
+            Some(exp) if now >= exp.saturating_add(leeway) => return Err(JwtError::Expired),
+            None if self.require_exp => return Err(JwtError::MissingClaim { name: "exp" }),
+            _ => {}
+        }
+        if let Some(nbf) = claims.not_before()
+            && now.saturating_add(leeway) < nbf
+        {
+            return Err(JwtError::NotYetValid);
+        }
+        if let Some(issuer) = &self.issuer
+            && claims.issuer() != Some(issuer.as_str())
+        {
+            return Err(JwtError::WrongIssuer);
+        }
+        if let Some(audience) = &self.audience
+            && !claims.audience().iter().any(|a| a == audience)
+        {
+            return Err(JwtError::WrongAudience);
+        }
+        Ok(())
+    }
+}
+
+fn decode_json(segment: &str, reason: &'static str) -> Result<Value, JwtError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| JwtError::Malformed { reason })?;
+    match serde_json::from_slice(&bytes) {
+        Ok(value @ Value::Object(_)) => Ok(value),
+        _ => Err(JwtError::Malformed { reason }),
+    }
+}
+
+/// Signs `claims` into an HS256 token with `secret`: for tests, examples and development
+/// tools. (A production issuer is usually an identity provider.)
+///
+/// ```
+/// use edge_toolkit::middleware::auth::{JwtValidator, jwt};
+///
+/// let token = jwt::sign_hs256(&serde_json::json!({"sub": "ada", "exp": 4102444800_i64}), b"k");
+/// assert_eq!(token.split('.').count(), 3);
+/// assert!(token.starts_with("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."));
+/// let claims = JwtValidator::hs256(b"k").verify(&token)?;
+/// assert_eq!(claims.subject(), Some("ada"));
+/// # Ok::<(), edge_toolkit::middleware::auth::JwtError>(())
+/// ```
+pub fn sign_hs256(claims: &Value, secret: impl AsRef<[u8]>) -> String {
+    const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
+    sign_with_header(HEADER, claims, secret.as_ref())
+}
+
+/// A token with any header, signed with HS256: lets tests build tokens a correct issuer
+/// would never make.
+fn sign_with_header(header: &str, claims: &Value, secret: &[u8]) -> String {
+    let mut token = URL_SAFE_NO_PAD.encode(header);
+    token.push('.');
+    token.push_str(&URL_SAFE_NO_PAD.encode(claims.to_string()));
+    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length");
+    mac.update(token.as_bytes());
+    token.push('.');
+    token.push_str(&URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()));
+    token
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const NOW: i64 = 1_700_000_000;
+    const KEY: &[u8] = b"test-secret";
+
+    fn validator() -> JwtValidator {
+        JwtValidator::hs256(KEY)
+            .with_issuer("edge-toolkit")
+            .with_audience("api")
+            .with_leeway(Duration::from_secs(10))
+    }
+
+    fn good() -> Value {
+        json!({"sub": "ada", "iss": "edge-toolkit", "aud": "api", "exp": NOW + 60, "nbf": NOW - 60})
+    }
+
+    fn with(claim: &str, value: Value) -> Value {
+        let mut claims = good();
+        claims[claim] = value;
+        claims
+    }
+
+    fn without(claim: &str) -> Value {
+        let mut claims = good();
+        if let Value::Object(map) = &mut claims {
+            map.remove(claim);
+        }
+        claims
+    }
+
+    #[test]
+    fn accepts_and_rejects() {
+        let unsigned = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#),
+            URL_SAFE_NO_PAD.encode(good().to_string())
+        );
+        // (case, token, expected)
+        let cases: Vec<(&str, String, Result<(), JwtError>)> = vec![
+            ("valid", sign_hs256(&good(), KEY), Ok(())),
+            (
+                "audience in an array",
+                sign_hs256(&with("aud", json!(["web", "api"])), KEY),
+                Ok(()),
+            ),
+            (
+                "expired within leeway",
+                sign_hs256(&with("exp", json!(NOW - 9)), KEY),
+                Ok(()),
+            ),
+            (
+                "nbf within leeway",
+                sign_hs256(&with("nbf", json!(NOW + 10)), KEY),
+                Ok(()),
+            ),
+            (
+                "bad signature",
+                sign_hs256(&good(), b"another key"),
+                Err(JwtError::BadSignature),
+            ),
+            (
+                "expired",
+                sign_hs256(&with("exp", json!(NOW - 10)), KEY),
+                Err(JwtError::Expired),
+            ),
+            (
+                "not yet valid",
+                sign_hs256(&with("nbf", json!(NOW + 11)), KEY),
+                Err(JwtError::NotYetValid),
+            ),
+            (
+                "wrong issuer",
+                sign_hs256(&with("iss", json!("someone")), KEY),
+                Err(JwtError::WrongIssuer),
+            ),
+            (
+                "no issuer",
+                sign_hs256(&without("iss"), KEY),
+                Err(JwtError::WrongIssuer),
+            ),
+            (
+                "wrong audience",
+                sign_hs256(&with("aud", json!(["web"])), KEY),
+                Err(JwtError::WrongAudience),
+            ),
+            (
+                "no audience",
+                sign_hs256(&without("aud"), KEY),
+                Err(JwtError::WrongAudience),
+            ),
+            (
+                "no exp",
+                sign_hs256(&without("exp"), KEY),
+                Err(JwtError::MissingClaim { name: "exp" }),
+            ),
+            (
+                "exp of the wrong type",
+                sign_hs256(&with("exp", json!("soon")), KEY),
+                Err(JwtError::InvalidClaim { name: "exp" }),
+            ),
+            (
+                "alg none, unsigned",
+                unsigned,
+                Err(JwtError::UnsupportedAlgorithm { alg: "none".into() }),
+            ),
+            (
+                "alg none, signed anyway",
+                sign_with_header(r#"{"alg":"none"}"#, &good(), KEY),
+                Err(JwtError::UnsupportedAlgorithm { alg: "none".into() }),
+            ),
+            (
+                "alg HS512",
+                sign_with_header(r#"{"alg":"HS512"}"#, &good(), KEY),
+                Err(JwtError::UnsupportedAlgorithm {
+                    alg: "HS512".into(),
+                }),
+            ),
+            (
+                "alg missing",
+                sign_with_header(r#"{"typ":"JWT"}"#, &good(), KEY),
+                Err(JwtError::Malformed {
+                    reason: "the header has no `alg`",
+                }),
+            ),
+            (
+                "crit header",
+                sign_with_header(r#"{"alg":"HS256","crit":["x"]}"#, &good(), KEY),
+                Err(JwtError::CriticalExtension),
+            ),
+            (
+                "payload not an object",
+                sign_with_header(r#"{"alg":"HS256"}"#, &json!([1, 2]), KEY),
+                Err(JwtError::Malformed {
+                    reason: "the payload is not base64url-encoded JSON",
+                }),
+            ),
+        ];
+        let validator = validator();
+        for (case, token, expected) in cases {
+            let result = validator.verify_at(&token, NOW).map(|_| ());
+            assert_eq!(result, expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn malformed_tokens() {
+        let valid = sign_hs256(&good(), KEY);
+        let mut tampered_payload: Vec<&str> = valid.split('.').collect();
+        let other_payload = URL_SAFE_NO_PAD.encode(with("sub", json!("eve")).to_string());
+        tampered_payload[1] = &other_payload;
+        let tampered = tampered_payload.join(".");
+        let cases = [
+            "".to_owned(),
+            "abc".to_owned(),
+            "a.b".to_owned(),
+            "a.b.c.d".to_owned(),
+            "!!!.e30.sig".to_owned(),
+            format!("{}=", valid),
+            format!("{valid}.extra"),
+        ];
+        let validator = validator();
+        for token in cases {
+            assert!(
+                matches!(
+                    validator.verify_at(&token, NOW),
+                    Err(JwtError::Malformed { .. })
+                ),
+                "{token:?}: {:?}",
+                validator.verify_at(&token, NOW)
+            );
+        }
+        assert_eq!(
+            validator.verify_at(&tampered, NOW),
+            Err(JwtError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn exp_can_be_optional_and_debug_hides_the_key() {
+        let lenient = JwtValidator::hs256(KEY).with_required_exp(false);
+        let token = sign_hs256(&json!({"sub": "x"}), KEY);
+        assert!(lenient.verify_at(&token, NOW).is_ok());
+        assert!(!format!("{lenient:?}").contains("test-secret"));
+        // The current-time variant agrees for a token that expires far in the future.
+        let token = sign_hs256(&json!({"exp": 4_102_444_800_i64}), KEY);
+        assert!(JwtValidator::hs256(KEY).verify(&token).is_ok());
+    }
+}

@@ -1,0 +1,651 @@
+//! Method routing on top of [`matchit`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use http::{HeaderValue, Method, StatusCode, header};
+
+use crate::{Middleware, Problem, Request, Response, Stack};
+
+/// The header in which Spin passes the request path relative to the component's route.
+pub const SPIN_PATH_INFO: &str = "spin-path-info";
+
+/// Something that answers a request: any `Fn(Request) -> Result<Response, Problem>`.
+pub trait Handler: Send + Sync + 'static {
+    /// Handles one request.
+    fn call(&self, req: Request) -> Result<Response, Problem>;
+}
+
+impl<F> Handler for F
+where
+    F: Fn(Request) -> Result<Response, Problem> + Send + Sync + 'static,
+{
+    fn call(&self, req: Request) -> Result<Response, Problem> {
+        self(req)
+    }
+}
+
+/// An error in the route table, found while building the router.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RouteError {
+    /// The path is not valid matchit syntax or conflicts with another route's path.
+    #[error("invalid route `{path}`: {source}")]
+    Path {
+        /// The route as written.
+        path: String,
+        /// What matchit objected to.
+        source: matchit::InsertError,
+    },
+    /// A group prefix that is neither empty nor starts with `/`.
+    #[error("invalid group prefix `{prefix}`: it must start with `/`")]
+    Prefix {
+        /// The prefix as written.
+        prefix: String,
+    },
+    /// The same method was registered twice for one path.
+    #[error("route `{method} {path}` is registered twice")]
+    Duplicate {
+        /// The route as written.
+        path: String,
+        /// The method registered twice.
+        method: Method,
+    },
+}
+
+/// The path parameters of the matched route, stored in the request's extensions.
+///
+/// ```
+/// use edge_toolkit::{PathParams, Problem, Router};
+///
+/// # fn main() -> Result<(), edge_toolkit::RouteError> {
+/// let router = Router::new().get("/users/{id}", |req: edge_toolkit::Request| {
+///     let id: u64 = PathParams::of(&req).parse("id")?;
+///     Ok(edge_toolkit::json_response(http::StatusCode::OK, &id))
+/// })?;
+/// let ok = router.handle(http::Request::get("/users/42").body(vec![]).unwrap());
+/// assert_eq!(ok.body().as_slice(), b"42");
+/// let bad = router.handle(http::Request::get("/users/x").body(vec![]).unwrap());
+/// assert_eq!(bad.status(), 400);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathParams(Vec<(String, String)>);
+
+static NO_PARAMS: PathParams = PathParams(Vec::new());
+
+impl PathParams {
+    /// The parameters of `req`; empty when the request did not come through a [`Router`].
+    pub fn of(req: &Request) -> &PathParams {
+        req.extensions().get::<PathParams>().unwrap_or(&NO_PARAMS)
+    }
+
+    /// The raw value of parameter `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Parameter `name` parsed as `T`; a missing or unparsable value is a 400 problem.
+    pub fn parse<T>(&self, name: &str) -> Result<T, Problem>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        let raw = self.get(name).ok_or_else(|| {
+            Problem::new(StatusCode::BAD_REQUEST)
+                .with_detail(format!("path parameter `{name}` is missing"))
+        })?;
+        raw.parse().map_err(|err| {
+            Problem::new(StatusCode::BAD_REQUEST).with_detail(format!(
+                "path parameter `{name}` = {raw:?} is invalid: {err}"
+            ))
+        })
+    }
+
+    /// All parameters in route order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+/// The handlers registered for one path, by method.
+#[derive(Default)]
+struct Endpoint {
+    methods: Vec<(Method, Box<dyn Handler>)>,
+}
+
+impl Endpoint {
+    fn find(&self, method: &Method) -> Option<&dyn Handler> {
+        self.methods
+            .iter()
+            .find(|(m, _)| m == method)
+            .map(|(_, h)| h.as_ref())
+    }
+
+    /// The `Allow` value: registered methods, plus `HEAD` when `GET` exists and `OPTIONS`.
+    fn allow(&self) -> HeaderValue {
+        let mut names: Vec<&str> = self.methods.iter().map(|(m, _)| m.as_str()).collect();
+        if self.find(&Method::GET).is_some() && self.find(&Method::HEAD).is_none() {
+            names.push(Method::HEAD.as_str());
+        }
+        if self.find(&Method::OPTIONS).is_none() {
+            names.push(Method::OPTIONS.as_str());
+        }
+        HeaderValue::from_str(&names.join(", "))
+            .expect("method names are tokens, which are valid header values")
+    }
+}
+
+/// Routes requests to handlers by path and method.
+///
+/// Route syntax is matchit's: static segments, named parameters (`/users/{id}`) and a final
+/// catch-all (`/files/{*path}`). A spin.toml route such as `/api/...` decides which requests
+/// reach the component at all; inside it, this router matches the path Spin passes in the
+/// `spin-path-info` header (the part after the spin.toml route's prefix), or the request
+/// path when no such header is present (any other wasi:http host). Spin and `edge-host`
+/// replace whatever `spin-*` headers a client sends; a host that passes client headers
+/// through unchanged (`wasmtime serve`) lets a client pick the route with that header, so
+/// behind such a host, make no access decisions on the URL path in front of it.
+///
+/// Paths are matched as sent, percent-encoding included: `/user%73` is not `/users`, and
+/// parameters arrive still encoded.
+///
+/// Behaviour a client can rely on:
+/// - a path no route matches is `404`; a path that matches with a method no route accepts
+///   is `405` with `Allow` listing the methods that would work (RFC 9110 §15.5.6);
+/// - `HEAD` is answered by the `GET` handler with the body removed and the headers kept;
+/// - `OPTIONS` is answered `204` with `Allow`, unless a route registers `OPTIONS` itself;
+/// - trailing slashes are significant: `/users` and `/users/` are different routes, and a
+///   request for one never matches the other.
+///
+/// # Middleware
+///
+/// [`Router::layer`] wraps the whole dispatch, so a global [`Middleware`] sees every
+/// response, including the router's own `404`, `405` and `OPTIONS` answers, and errors
+/// arrive at it already rendered as problem+json responses. [`Router::route_with`] wraps a
+/// single route's handler in a [`Stack`]. `HEAD` bodies are removed after all middleware has
+/// run, so middleware sees a `HEAD` response with the body `GET` would have had.
+///
+/// ```
+/// use edge_toolkit::{Router, Request, Response, Stack, from_fn, Next};
+/// use http::{HeaderValue, Method};
+///
+/// fn stamp(name: &'static str) -> impl edge_toolkit::Middleware {
+///     from_fn(move |req: Request, next: Next<'_>| {
+///         let mut res = next.run(req)?;
+///         res.headers_mut().append("x-layer", HeaderValue::from_static(name));
+///         Ok(res)
+///     })
+/// }
+///
+/// # fn main() -> Result<(), edge_toolkit::RouteError> {
+/// let router = Router::new()
+///     .layer(stamp("global"))
+///     .route_with(Method::GET, "/a", |_req: Request| Ok(Response::new(vec![])),
+///         Stack::new().layer(stamp("route")))?;
+///
+/// let res = router.handle(http::Request::get("/a").body(vec![]).unwrap());
+/// let layers: Vec<_> = res.headers().get_all("x-layer").iter().collect();
+/// assert_eq!(layers, ["route", "global"]);
+///
+/// // Global middleware also sees the router's own answers.
+/// let res = router.handle(http::Request::get("/missing").body(vec![]).unwrap());
+/// assert_eq!(res.status(), 404);
+/// assert_eq!(res.headers()["x-layer"], "global");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Default)]
+pub struct Router {
+    paths: matchit::Router<usize>,
+    endpoints: Vec<Endpoint>,
+    // Ordered, not hashed: no per-instance random seed for a map used while building.
+    by_path: BTreeMap<String, usize>,
+    layers: Stack,
+}
+
+impl fmt::Debug for Router {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let routes: Vec<_> = self.by_path.keys().collect();
+        f.debug_struct("Router")
+            .field("routes", &routes)
+            .field("layers", &self.layers.len())
+            .finish()
+    }
+}
+
+impl Router {
+    /// An empty router: every request is a 404.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers `handler` for `method` requests to `path` (matchit syntax).
+    pub fn route(
+        mut self,
+        method: Method,
+        path: &str,
+        handler: impl Handler,
+    ) -> Result<Self, RouteError> {
+        let index = match self.by_path.get(path) {
+            Some(&index) => index,
+            None => {
+                let index = self.endpoints.len();
+                self.paths
+                    .insert(path, index)
+                    .map_err(|source| RouteError::Path {
+                        path: path.to_owned(),
+                        source,
+                    })?;
+                self.endpoints.push(Endpoint::default());
+                self.by_path.insert(path.to_owned(), index);
+                index
+            }
+        };
+        let endpoint = &mut self.endpoints[index];
+        if endpoint.find(&method).is_some() {
+            return Err(RouteError::Duplicate {
+                path: path.to_owned(),
+                method,
+            });
+        }
+        endpoint.methods.push((method, Box::new(handler)));
+        Ok(self)
+    }
+
+    /// Registers `handler` for `method` requests to `path`, wrapped in the route's own `stack`
+    /// of middleware (which runs inside the router's global layers).
+    pub fn route_with(
+        self,
+        method: Method,
+        path: &str,
+        handler: impl Handler,
+        stack: Stack,
+    ) -> Result<Self, RouteError> {
+        self.route(method, path, stack.handler(handler))
+    }
+
+    /// Adds `middleware` around the whole router, inside the layers added so far (the first
+    /// added is the outermost). It applies to every request, whether or not a route matches.
+    pub fn layer(mut self, middleware: impl Middleware) -> Self {
+        self.layers = self.layers.layer(middleware);
+        self
+    }
+
+    /// Registers a `GET` route (which also answers `HEAD`).
+    pub fn get(self, path: &str, handler: impl Handler) -> Result<Self, RouteError> {
+        self.route(Method::GET, path, handler)
+    }
+
+    /// Registers a `POST` route.
+    pub fn post(self, path: &str, handler: impl Handler) -> Result<Self, RouteError> {
+        self.route(Method::POST, path, handler)
+    }
+
+    /// Registers a `PUT` route.
+    pub fn put(self, path: &str, handler: impl Handler) -> Result<Self, RouteError> {
+        self.route(Method::PUT, path, handler)
+    }
+
+    /// Registers a `PATCH` route.
+    pub fn patch(self, path: &str, handler: impl Handler) -> Result<Self, RouteError> {
+        self.route(Method::PATCH, path, handler)
+    }
+
+    /// Registers a `DELETE` route.
+    pub fn delete(self, path: &str, handler: impl Handler) -> Result<Self, RouteError> {
+        self.route(Method::DELETE, path, handler)
+    }
+
+    /// The path the routes are matched against: Spin's `spin-path-info` when present.
+    fn routing_path(req: &Request) -> String {
+        req.headers()
+            .get(SPIN_PATH_INFO)
+            .and_then(|v| v.to_str().ok())
+            .map(|p| if p.is_empty() { "/" } else { p })
+            .unwrap_or_else(|| req.uri().path())
+            .to_owned()
+    }
+
+    /// Answers a request: the handler's response, or a problem+json error.
+    pub fn handle(&self, req: Request) -> Response {
+        let path = Self::routing_path(&req);
+        let render = |problem: Problem| problem.with_instance(path.as_str()).into_response();
+        let head = req.method() == Method::HEAD;
+        let endpoint = |req: Request| Ok(self.dispatch(req, &path).unwrap_or_else(render));
+        let mut res = self.layers.run(req, &endpoint).unwrap_or_else(render);
+        if head {
+            // RFC 9110 §9.3.2: the same header fields as GET, without content. Content-Length
+            // is what GET would have sent (`0` for an empty body), except where a response
+            // has none: 1xx, 204 and 304, or a body streamed in chunks of unknown total.
+            let status = res.status();
+            let has_length = !(status.is_informational()
+                || status == StatusCode::NO_CONTENT
+                || status == StatusCode::NOT_MODIFIED
+                || crate::stream::BodyStream::is_streaming(&res));
+            if has_length {
+                let len = res.body().len();
+                res.headers_mut()
+                    .entry(header::CONTENT_LENGTH)
+                    .or_insert_with(|| HeaderValue::from(len));
+            }
+            res.body_mut().clear();
+            // A streamed body is content too: it is never sent for HEAD.
+            res.extensions_mut().remove::<crate::stream::BodyStream>();
+        }
+        res
+    }
+
+    fn dispatch(&self, mut req: Request, path: &str) -> Result<Response, Problem> {
+        let matched = self.paths.at(path).map_err(|_| {
+            Problem::new(StatusCode::NOT_FOUND).with_detail(format!("no route matches {path}"))
+        })?;
+        let endpoint = &self.endpoints[*matched.value];
+        let params = PathParams(
+            matched
+                .params
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        );
+        req.extensions_mut().insert(params);
+
+        let method = req.method().clone();
+        if let Some(handler) = endpoint.find(&method) {
+            return handler.call(req);
+        }
+        if method == Method::HEAD
+            && let Some(get) = endpoint.find(&Method::GET)
+        {
+            // `handle` removes the body once every middleware has seen the response.
+            return get.call(req);
+        }
+        if method == Method::OPTIONS {
+            let mut res = http::Response::new(Vec::new());
+            *res.status_mut() = StatusCode::NO_CONTENT;
+            res.headers_mut().insert(header::ALLOW, endpoint.allow());
+            return Ok(res);
+        }
+        Err(Problem::new(StatusCode::METHOD_NOT_ALLOWED)
+            .with_detail(format!("{method} is not allowed on {path}"))
+            .with_header(header::ALLOW, endpoint.allow()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json_response;
+
+    fn ok(body: &'static str) -> impl Handler {
+        move |_req: Request| Ok(http::Response::new(body.as_bytes().to_vec()))
+    }
+
+    fn request(method: Method, path: &str) -> Request {
+        http::Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Vec::new())
+            .expect("valid request")
+    }
+
+    fn router() -> Router {
+        Router::new()
+            .get("/users", ok("list"))
+            .and_then(|r| r.post("/users", ok("created")))
+            .and_then(|r| {
+                r.get("/users/{id}", |req: Request| {
+                    let id: u32 = PathParams::of(&req).parse("id")?;
+                    Ok(json_response(StatusCode::OK, &id))
+                })
+            })
+            .and_then(|r| {
+                r.get("/files/{*rest}", |req: Request| {
+                    let rest = PathParams::of(&req)
+                        .get("rest")
+                        .unwrap_or_default()
+                        .to_owned();
+                    Ok(http::Response::new(rest.into_bytes()))
+                })
+            })
+            .expect("valid routes")
+    }
+
+    #[test]
+    fn routes_by_method_and_path() {
+        let cases = [
+            (Method::GET, "/users", 200, "list"),
+            (Method::POST, "/users", 200, "created"),
+            (Method::GET, "/users/7", 200, "7"),
+            (Method::GET, "/files/a/b.txt", 200, "a/b.txt"),
+        ];
+        let router = router();
+        for (method, path, status, body) in cases {
+            let res = router.handle(request(method.clone(), path));
+            assert_eq!(res.status(), status, "{method} {path}");
+            assert_eq!(res.body().as_slice(), body.as_bytes(), "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn unknown_path_is_404_problem() {
+        let res = router().handle(request(Method::GET, "/nope"));
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            res.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        let body: serde_json::Value = serde_json::from_slice(res.body()).expect("json");
+        assert_eq!(body["status"], 404);
+        assert_eq!(body["instance"], "/nope");
+    }
+
+    #[test]
+    fn trailing_slash_is_significant() {
+        assert_eq!(
+            router().handle(request(Method::GET, "/users/")).status(),
+            404
+        );
+    }
+
+    #[test]
+    fn wrong_method_is_405_with_allow() {
+        let res = router().handle(request(Method::DELETE, "/users"));
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(res.headers()[header::ALLOW], "GET, POST, HEAD, OPTIONS");
+        assert_eq!(
+            res.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+    }
+
+    #[test]
+    fn head_uses_get_without_body() {
+        let res = router().handle(request(Method::HEAD, "/users"));
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.body().is_empty());
+        assert_eq!(res.headers()[header::CONTENT_LENGTH], "4");
+    }
+
+    #[test]
+    fn head_of_an_empty_body_says_content_length_0_except_where_none_is_sent() {
+        let router = Router::new()
+            .get("/empty", |_req: Request| Ok(Response::new(Vec::new())))
+            .and_then(|r| {
+                r.get("/none", |_req: Request| {
+                    let mut res = Response::new(Vec::new());
+                    *res.status_mut() = StatusCode::NO_CONTENT;
+                    Ok(res)
+                })
+            })
+            .expect("valid routes");
+        let res = router.handle(request(Method::HEAD, "/empty"));
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()[header::CONTENT_LENGTH], "0");
+        let res = router.handle(request(Method::HEAD, "/none"));
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        assert!(!res.headers().contains_key(header::CONTENT_LENGTH));
+    }
+
+    #[test]
+    fn options_answers_allow() {
+        let res = router().handle(request(Method::OPTIONS, "/users/3"));
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        assert_eq!(res.headers()[header::ALLOW], "GET, HEAD, OPTIONS");
+    }
+
+    #[test]
+    fn bad_typed_param_is_400() {
+        let res = router().handle(request(Method::GET, "/users/abc"));
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        let body: serde_json::Value = serde_json::from_slice(res.body()).expect("json");
+        assert!(body["detail"].as_str().unwrap_or_default().contains("`id`"));
+    }
+
+    #[test]
+    fn spin_path_info_is_routed_when_mounted_under_a_prefix() {
+        let mut req = request(Method::GET, "/api/users/9");
+        req.headers_mut()
+            .insert(SPIN_PATH_INFO, HeaderValue::from_static("/users/9"));
+        let res = router().handle(req);
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.body().as_slice(), b"9");
+    }
+
+    #[test]
+    fn duplicate_and_conflicting_routes_are_errors() {
+        let dup = Router::new()
+            .get("/a", ok("1"))
+            .and_then(|r| r.get("/a", ok("2")));
+        assert!(matches!(dup, Err(RouteError::Duplicate { .. })));
+        let conflict = Router::new()
+            .get("/a/{x}", ok("1"))
+            .and_then(|r| r.get("/a/{y}", ok("2")));
+        assert!(matches!(conflict, Err(RouteError::Path { .. })));
+    }
+
+    /// Appends `name` to `x-layer` on the way out, and records the body length it saw.
+    fn stamp(name: &'static str) -> impl Middleware {
+        crate::from_fn(move |req: Request, next: crate::Next<'_>| {
+            let mut result = next.run(req);
+            let seen = match &result {
+                Ok(res) => res.body().len(),
+                Err(_) => 0,
+            };
+            let headers = crate::middleware::chain::headers_of(&mut result);
+            headers.append("x-layer", HeaderValue::from_static(name));
+            headers.append("x-seen-len", HeaderValue::from(seen));
+            result
+        })
+    }
+
+    #[test]
+    fn global_layers_see_every_answer() {
+        let router = router().layer(stamp("outer")).layer(stamp("inner"));
+        // (method, path, status)
+        let cases = [
+            (Method::GET, "/users", 200),
+            (Method::GET, "/nope", 404),
+            (Method::DELETE, "/users", 405),
+            (Method::OPTIONS, "/users", 204),
+            (Method::GET, "/users/abc", 400),
+            (Method::HEAD, "/users", 200),
+        ];
+        for (method, path, status) in cases {
+            let res = router.handle(request(method.clone(), path));
+            assert_eq!(res.status(), status, "{method} {path}");
+            let layers: Vec<_> = res.headers().get_all("x-layer").iter().collect();
+            assert_eq!(layers, ["inner", "outer"], "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn global_layer_sees_rendered_problems_with_instance() {
+        let router = router().layer(stamp("outer"));
+        let res = router.handle(request(Method::GET, "/nope"));
+        assert_eq!(
+            res.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        let body: serde_json::Value = serde_json::from_slice(res.body()).expect("json");
+        assert_eq!(body["instance"], "/nope");
+        // The layer saw the rendered problem body, not an Err.
+        assert_eq!(res.headers()["x-seen-len"], res.body().len().to_string());
+    }
+
+    #[test]
+    fn problems_from_global_layers_are_rendered() {
+        let router = router().layer(crate::from_fn(|_req: Request, _next: crate::Next<'_>| {
+            Err(Problem::new(StatusCode::TOO_MANY_REQUESTS))
+        }));
+        let res = router.handle(request(Method::GET, "/users"));
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        let body: serde_json::Value = serde_json::from_slice(res.body()).expect("json");
+        assert_eq!(body["instance"], "/users");
+    }
+
+    #[test]
+    fn route_layers_wrap_only_their_route() {
+        let router = Router::new()
+            .layer(stamp("global"))
+            .route_with(
+                Method::GET,
+                "/a",
+                ok("a"),
+                crate::Stack::new().layer(stamp("route")),
+            )
+            .and_then(|r| r.get("/b", ok("b")))
+            .expect("valid routes");
+        let res = router.handle(request(Method::GET, "/a"));
+        assert_eq!(res.body().as_slice(), b"a");
+        let layers: Vec<_> = res.headers().get_all("x-layer").iter().collect();
+        assert_eq!(layers, ["route", "global"]);
+        let res = router.handle(request(Method::GET, "/b"));
+        let layers: Vec<_> = res.headers().get_all("x-layer").iter().collect();
+        assert_eq!(layers, ["global"]);
+        // HEAD goes through the GET route's layers too.
+        let res = router.handle(request(Method::HEAD, "/a"));
+        let layers: Vec<_> = res.headers().get_all("x-layer").iter().collect();
+        assert_eq!(layers, ["route", "global"]);
+    }
+
+    #[test]
+    fn head_body_is_removed_after_middleware() {
+        let router = router().layer(stamp("outer"));
+        let res = router.handle(request(Method::HEAD, "/users"));
+        assert!(res.body().is_empty());
+        // The layer saw GET's body, and Content-Length says how long it was.
+        assert_eq!(res.headers()["x-seen-len"], "4");
+        assert_eq!(res.headers()[header::CONTENT_LENGTH], "4");
+
+        // A HEAD to a missing path has no body either.
+        let res = router.handle(request(Method::HEAD, "/nope"));
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        assert!(res.body().is_empty());
+        assert!(res.headers().contains_key(header::CONTENT_LENGTH));
+
+        // An empty answer (a 304, say) gets no Content-Length of 0.
+        let empty = Router::new()
+            .get("/e", |_req: Request| {
+                let mut res = http::Response::new(Vec::new());
+                *res.status_mut() = StatusCode::NOT_MODIFIED;
+                Ok(res)
+            })
+            .expect("valid route");
+        let res = empty.handle(request(Method::HEAD, "/e"));
+        assert!(!res.headers().contains_key(header::CONTENT_LENGTH));
+    }
+
+    #[test]
+    fn debug_lists_routes_and_layer_count() {
+        let router = router().layer(stamp("x"));
+        let debug = format!("{router:?}");
+        assert!(debug.contains("\"/users\""), "{debug}");
+        assert!(debug.contains("layers: 1"), "{debug}");
+    }
+}
