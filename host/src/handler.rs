@@ -3,9 +3,8 @@
 //! future of the response.
 //!
 //! The server implements HTTP (listeners, protocols, limits, logs) and knows nothing of
-//! what answers; a [`Runtime`](crate::Runtime) answers with one component, an
-//! [`App`](crate::App) routes to the components of a Spin application. Any other type can
-//! be served too:
+//! what answers; an [`App`](crate::App) routes to the components of a Spin application (or
+//! serves one component for every path). Any other type can be served too:
 //!
 //! ```
 //! use host::{Handler, HandlerFuture, RequestBody, RequestContext, ResponseBody};

@@ -63,7 +63,7 @@ pub use handler::{
 pub use harness::Harness;
 pub use runtime::{
     Engine, EngineConfig, GuestLimits, GuestState, LinkerExtension, OutgoingHooks, OutgoingHttp,
-    Runtime, RuntimeConfig, default_cache_dir,
+    OutgoingResult, Runtime, RuntimeConfig, default_cache_dir,
 };
 pub use server::{
     MAX_WORKERS, Server, ServerConfig, ServerLimits, TlsConfig, self_signed_localhost,

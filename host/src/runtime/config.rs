@@ -11,13 +11,18 @@ use crate::{LinkerExtension, OutgoingHttp};
 #[derive(Debug, Clone)]
 pub struct GuestLimits {
     /// Largest linear memory one instance may grow to, in bytes. Growing past it fails, which
-    /// a Rust guest turns into a trap: the request is answered 500.
+    /// a Rust guest turns into a trap: the request is answered 500. On a shared [`Engine`]
+    /// it may not exceed the engine's [`EngineConfig::max_memory_bytes`].
+    ///
+    /// [`Engine`]: crate::Engine
+    /// [`EngineConfig::max_memory_bytes`]: crate::EngineConfig::max_memory_bytes
     pub max_memory_bytes: usize,
     /// Wall-clock time a guest may run for one request, response body included. Past it the
     /// instance is stopped (within one epoch tick when it is computing) and the request is
     /// answered 504 if no response was sent yet.
     pub deadline: Duration,
-    /// How often running guests check the deadline and yield to other requests.
+    /// How often running guests check the deadline and yield to other requests. The engine's
+    /// setting: it applies where [`Runtime::load`](crate::Runtime::load) makes the engine.
     pub epoch_tick: Duration,
 }
 
@@ -42,7 +47,9 @@ pub struct RuntimeConfig {
     /// Directory of the compiled-code cache; `None` compiles at every start.
     pub cache_dir: Option<PathBuf>,
     /// Instances alive at once at most: the pooling allocator reserves this many slots up
-    /// front. Requests beyond it are answered 503.
+    /// front. Requests beyond it are answered 503. The engine's setting, shared by every
+    /// component on it (for `edge-host up`, the whole application): it applies where
+    /// [`Runtime::load`](crate::Runtime::load) or [`App`](crate::App) makes the engine.
     pub max_instances: u32,
     /// Requests one instance serves in turn before it is dropped; 0 or 1 gives every request
     /// a fresh instance (the default). Only for components that keep no state between

@@ -1,8 +1,8 @@
 //! The wasmtime engine every component of an application shares: one pooling allocator
 //! (one reservation of address space, one set of instance slots) and one epoch ticker.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use wasmtime::{Config, Enabled, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -57,6 +57,14 @@ struct Inner {
     config: EngineConfig,
     pooling: bool,
     stop_ticker: Arc<AtomicBool>,
+    /// The idle instances of the engine's runtimes (instance reuse), which hold pool slots.
+    idle_pools: Mutex<Vec<Weak<dyn IdlePool>>>,
+}
+
+/// Instances a runtime keeps for later requests, each holding a slot of the shared pool.
+pub(super) trait IdlePool: Send + Sync {
+    /// Drops every idle instance; returns how many there were.
+    fn release(&self) -> usize;
 }
 
 impl Drop for Inner {
@@ -122,8 +130,35 @@ impl Engine {
                 config: config.clone(),
                 pooling,
                 stop_ticker,
+                idle_pools: Mutex::new(Vec::new()),
             }),
         })
+    }
+
+    /// Registers a runtime's idle instances, for [`Engine::release_idle`].
+    pub(super) fn register_idle_pool(&self, pool: Weak<dyn IdlePool>) {
+        let mut pools = self
+            .inner
+            .idle_pools
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        pools.retain(|pool| pool.strong_count() > 0);
+        pools.push(pool);
+    }
+
+    /// Drops the idle instances of every runtime of the engine, so that a request that
+    /// found the pool full gets a slot: idle instances of one component never starve the
+    /// others. Returns how many were dropped.
+    pub(super) fn release_idle(&self) -> usize {
+        let pools: Vec<_> = {
+            let pools = self
+                .inner
+                .idle_pools
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            pools.iter().filter_map(Weak::upgrade).collect()
+        };
+        pools.iter().map(|pool| pool.release()).sum()
     }
 
     /// Whether instances come from the pooling allocator (`false`: allocated on demand,

@@ -43,7 +43,7 @@ pub trait OutgoingHttp: Send + Sync + 'static {
 pub(super) struct DenyOutgoing;
 
 /// What [`WasiHttpHooks::send_request`] resolves to.
-pub(crate) type OutgoingResult = wasmtime_wasi_http::Result<(
+pub type OutgoingResult = wasmtime_wasi_http::Result<(
     http::Response<wasmtime_wasi_http::WasiBody>,
     Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
 )>;

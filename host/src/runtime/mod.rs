@@ -41,17 +41,14 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpView};
 
 pub use self::config::{GuestLimits, RuntimeConfig, default_cache_dir};
 pub use self::engine::{Engine, EngineConfig};
-pub(crate) use self::extension::OutgoingResult;
-pub use self::extension::{LinkerExtension, OutgoingHooks, OutgoingHttp};
+pub use self::extension::{LinkerExtension, OutgoingHooks, OutgoingHttp, OutgoingResult};
 pub use self::store::GuestState;
 
 use self::body::FaultAwareBody;
 use self::extension::DenyOutgoing;
 use self::stdio::GuestOutput;
 use self::store::MemoryLimiter;
-use crate::{
-    Handler, HandlerFuture, LoadError, RequestBody, RequestContext, RequestError, ResponseBody,
-};
+use crate::{LoadError, RequestContext, RequestError, ResponseBody};
 
 /// A component compiled and pre-instantiated once, ready to serve requests, each in a
 /// fresh instance. Cloning is cheap and shares the compiled code.
@@ -69,6 +66,14 @@ struct Inner {
     idle: Mutex<Vec<Idle>>,
     /// Whether instances start from a pre-initialised snapshot.
     preinitialized: bool,
+}
+
+impl engine::IdlePool for Inner {
+    fn release(&self) -> usize {
+        let released = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
+        // Dropped outside the lock: their stores return their pool slots.
+        released.len()
+    }
 }
 
 /// An instance kept for its next request.
@@ -93,7 +98,7 @@ impl Inner {
         }
         let mut pool = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         // Never keep more idle instances than could run at once.
-        if pool.len() < self.config.max_instances as usize {
+        if pool.len() < self.engine.config().max_instances as usize {
             pool.push(idle);
         }
     }
@@ -206,6 +211,14 @@ impl Runtime {
         path: &Path,
         config: RuntimeConfig,
     ) -> Result<Self, LoadError> {
+        let ceiling = shared.config().max_memory_bytes;
+        if config.limits.max_memory_bytes > ceiling {
+            return Err(LoadError::Engine(format!(
+                "the memory limit of {} ({} bytes) is above its engine's ({ceiling} bytes)",
+                path.display(),
+                config.limits.max_memory_bytes
+            )));
+        }
         let engine = shared.wasmtime();
         let started = Instant::now();
         let dir = config.cache_dir.as_deref();
@@ -269,15 +282,24 @@ impl Runtime {
             reason: chain(&err),
         })?;
 
-        Ok(Self {
-            inner: Arc::new(Inner {
-                pre,
-                config,
-                engine: shared.clone(),
-                idle: Mutex::new(Vec::new()),
-                preinitialized: is_preinitialized,
-            }),
-        })
+        let reuse = config.instance_reuse > 1;
+        let inner = Arc::new(Inner {
+            pre,
+            config,
+            engine: shared.clone(),
+            idle: Mutex::new(Vec::new()),
+            preinitialized: is_preinitialized,
+        });
+        if reuse {
+            let pool: Arc<dyn engine::IdlePool> = inner.clone();
+            shared.register_idle_pool(Arc::downgrade(&pool));
+        }
+        Ok(Self { inner })
+    }
+
+    /// The engine the component runs on.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
     }
 
     /// The configuration this runtime was loaded with.
@@ -353,7 +375,18 @@ impl Runtime {
             let run = async {
                 let proxy = match proxy.take() {
                     Some(proxy) => proxy,
-                    None => inner.pre.instantiate_async(&mut store).await?,
+                    None => match inner.pre.instantiate_async(&mut store).await {
+                        Ok(proxy) => proxy,
+                        // The pool the application shares is full: idle instances (of
+                        // any of its components) give their slots to this request.
+                        Err(err)
+                            if err.is::<PoolConcurrencyLimitError>()
+                                && inner.engine.release_idle() > 0 =>
+                        {
+                            inner.pre.instantiate_async(&mut store).await?
+                        }
+                        Err(err) => return Err(err),
+                    },
                 };
                 proxy
                     .wasi_http_incoming_handler()
@@ -402,14 +435,6 @@ impl Runtime {
                 Err(join) => Err(RequestError::Host(format!("the guest task failed: {join}"))),
             },
         }
-    }
-}
-
-/// The component alone answers every request, as `wasmtime serve` does: no routes, no
-/// platform headers (a Spin application is [`crate::App`]).
-impl Handler for Runtime {
-    fn call(&self, req: http::Request<RequestBody>, ctx: RequestContext) -> HandlerFuture<'_> {
-        Box::pin(self.handle(req, ctx))
     }
 }
 

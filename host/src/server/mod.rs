@@ -42,8 +42,8 @@ use self::tls::Tls;
 use self::workers::Workers;
 use crate::{Handler, ServeError};
 
-/// A bound listener serving a [`Handler`]: a component ([`crate::Runtime`]), a Spin
-/// application ([`crate::App`]) or any other.
+/// A bound listener serving a [`Handler`]: a Spin application ([`crate::App`]) or any
+/// other.
 pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
@@ -74,9 +74,8 @@ struct Shared {
 impl Server {
     /// Binds the listen address and prepares TLS; nothing is served until [`Server::run_until`].
     ///
-    /// `handler` answers every request: a [`crate::Runtime`] (one component, as is), a
-    /// [`crate::App`] (a Spin application, or `edge-host serve`'s one component) or any
-    /// other [`Handler`].
+    /// `handler` answers every request: an [`App`](crate::App) (a Spin application, or
+    /// `edge-host serve`'s one component) or any other [`Handler`].
     pub async fn bind(config: ServerConfig, handler: impl Handler) -> Result<Self, ServeError> {
         config.limits.check()?;
         if config.workers > MAX_WORKERS {

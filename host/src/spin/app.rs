@@ -27,9 +27,8 @@ pub struct App {
 struct Inner {
     router: Router<Target>,
     base: String,
-    /// The engine every component shares (`None` for an application made of a runtime
-    /// loaded elsewhere).
-    engine: Option<Engine>,
+    /// The engine every component shares.
+    engine: Engine,
 }
 
 /// A component behind a route.
@@ -64,7 +63,7 @@ impl From<Runtime> for App {
     /// One component serving every path, as if mounted at `/...`, with the Spin headers.
     /// (Its platform is what its [`RuntimeConfig`] links; see [`App::single`].)
     fn from(runtime: Runtime) -> Self {
-        Self::one(runtime, None)
+        Self::one(runtime)
     }
 }
 
@@ -144,13 +143,13 @@ impl App {
         runtime: RuntimeConfig,
         platform: PlatformConfig,
     ) -> Result<Self, LoadError> {
-        let engine = Engine::new(&EngineConfig::from(&runtime))?;
-        let runtime = Runtime::load_in(&engine, path, platform.link(runtime)?)?;
-        Ok(Self::one(runtime, Some(engine)))
+        let runtime = Runtime::load(path, platform.link(runtime)?)?;
+        Ok(Self::one(runtime))
     }
 
     /// `runtime` for every path.
-    fn one(runtime: Runtime, engine: Option<Engine>) -> Self {
+    fn one(runtime: Runtime) -> Self {
+        let engine = runtime.engine().clone();
         let target = Target {
             component: "component".to_owned(),
             runtime,
@@ -220,7 +219,7 @@ impl App {
             inner: Arc::new(Inner {
                 router,
                 base: manifest.base.clone(),
-                engine: Some(engine),
+                engine,
             }),
         })
     }
@@ -234,9 +233,9 @@ impl App {
             .collect()
     }
 
-    /// The engine the application's components share, when it made one.
-    pub fn engine(&self) -> Option<&Engine> {
-        self.inner.engine.as_ref()
+    /// The engine the application's components share.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
     }
 
     /// The component for `path` and the Spin headers it is to see, or `None` (404).

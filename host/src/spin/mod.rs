@@ -7,7 +7,7 @@
 //! | File | Concern |
 //! | --- | --- |
 //! | `app.rs` | [`App`]: manifest → components on one shared engine; the [`Handler`](crate::Handler) |
-//! | `manifest.rs` | spin.toml, read and checked |
+//! | `manifest/` | spin.toml, read by serde types and checked, problems with their line and column |
 //! | `routes.rs` | Spin's route patterns and the most-specific-wins router |
 //! | `headers.rs` | the `spin-*` headers a component sees |
 //! | `platform/` | key-value (SQLite) and variables, linked as a [`LinkerExtension`](crate::LinkerExtension) |
@@ -65,7 +65,8 @@ impl Default for PlatformConfig {
 
 impl PlatformConfig {
     /// `runtime` with this platform plugged in: the key-value and variables interfaces as a
-    /// linker extension, the outbound policy as its outgoing HTTP.
+    /// linker extension (link a platform once: twice is a load error, the interfaces
+    /// defined twice), the outbound policy as its outgoing HTTP (replacing any other).
     pub fn link(self, mut runtime: RuntimeConfig) -> Result<RuntimeConfig, LoadError> {
         let key_value = match self.key_value {
             Some(key_value) => key_value,

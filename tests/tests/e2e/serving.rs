@@ -116,14 +116,27 @@ async fn http1_keep_alive_serves_several_requests_on_one_connection() -> anyhow:
     Ok(())
 }
 
-/// The server serves any handler: a bare runtime answers as `wasmtime serve` would, without
-/// Spin's headers (the client's `spin-*` headers pass as any other), while the Spin
-/// application layer replaces them with its own.
+/// A handler of the caller's: the runtime alone, as `wasmtime serve` runs a component.
+struct Bare(host::Runtime);
+
+impl host::Handler for Bare {
+    fn call(
+        &self,
+        req: http::Request<host::RequestBody>,
+        ctx: host::RequestContext,
+    ) -> host::HandlerFuture<'_> {
+        Box::pin(self.0.handle(req, ctx))
+    }
+}
+
+/// The server serves any handler: the runtime alone answers without Spin's headers (the
+/// client's `spin-*` headers pass as any other), while the Spin application layer replaces
+/// them with its own.
 #[tokio::test]
 async fn a_bare_runtime_is_served_without_the_spin_layer() -> anyhow::Result<()> {
     let config = host::PlatformConfig::default().link(RuntimeConfig::default())?;
     let runtime = host::Runtime::load(FIXTURES_WASM.as_ref(), config)?;
-    let bare = TestServer::serve(runtime.clone(), ServerConfig::default()).await?;
+    let bare = TestServer::serve(Bare(runtime.clone()), ServerConfig::default()).await?;
     let spin = TestServer::serve(host::App::from(runtime), ServerConfig::default()).await?;
     for (server, spin_layer) in [(&bare, false), (&spin, true)] {
         let mut req = request("GET", "/request", "")?;
