@@ -54,6 +54,16 @@ fn app_dir(name: &str, manifest: &str) -> std::path::PathBuf {
     dir
 }
 
+/// `edge-host up -f MANIFEST` on a free port, without `SPIN_VARIABLE_TOKEN`.
+fn up(manifest: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_edge-host"))
+        .args(["up", "-f", manifest.to_str().expect("utf-8 path")])
+        .args(["--listen", "127.0.0.1:0"])
+        .env_remove("SPIN_VARIABLE_TOKEN")
+        .output()
+        .expect("the binary runs")
+}
+
 #[test]
 fn manifest_errors_name_the_file_and_key_and_nothing_starts() {
     let dir = app_dir(
@@ -81,12 +91,7 @@ allowed_outbound_hosts = ["{{ nope }}"]
 "#,
     );
     let manifest = dir.join("spin.toml");
-    let out = Command::new(env!("CARGO_BIN_EXE_edge-host"))
-        .args(["up", "-f", manifest.to_str().expect("utf-8 path")])
-        .args(["--listen", "127.0.0.1:0"])
-        .env_remove("SPIN_VARIABLE_TOKEN")
-        .output()
-        .expect("the binary runs");
+    let out = up(&manifest);
     std::fs::remove_dir_all(&dir).expect("remove temp dir");
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -142,11 +147,7 @@ fn manifest_errors_give_the_line_and_column() {
         "spin_manifest_version = 2\n\n[application]\nname = \"p\"\n\n[[trigger.http]]\nroute = 5\ncomponent = \"api\"\n\n[component.api]\nsource = \"api.wasm\"\n  sorce = \"typo.wasm\"\n",
     );
     let manifest = dir.join("spin.toml");
-    let out = Command::new(env!("CARGO_BIN_EXE_edge-host"))
-        .args(["up", "-f", manifest.to_str().expect("utf-8 path")])
-        .args(["--listen", "127.0.0.1:0"])
-        .output()
-        .expect("the binary runs");
+    let out = up(&manifest);
     std::fs::remove_dir_all(&dir).expect("remove temp dir");
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);

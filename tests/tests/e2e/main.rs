@@ -8,6 +8,7 @@ mod limits;
 mod outbound;
 mod reuse;
 mod serving;
+mod shared_engine;
 mod support;
 mod tls;
 mod toolkit;

@@ -21,8 +21,8 @@ use crate::support::{
 };
 
 /// An application directory in the temp dir, removed when dropped.
-struct AppDir {
-    root: PathBuf,
+pub(crate) struct AppDir {
+    pub(crate) root: PathBuf,
 }
 
 impl AppDir {
@@ -57,7 +57,7 @@ impl AppDir {
     }
 
     /// A manifest of the caller's, with the fixture component at `fixtures.wasm`.
-    fn fixtures(manifest: &str) -> anyhow::Result<Self> {
+    pub(crate) fn fixtures(manifest: &str) -> anyhow::Result<Self> {
         let dir = Self::empty("fixtures")?;
         std::fs::copy(FIXTURES_WASM, dir.root.join("fixtures.wasm"))?;
         std::fs::write(dir.root.join("spin.toml"), manifest)?;
@@ -70,19 +70,29 @@ impl AppDir {
         env: &[(&str, &str)],
         outbound: OutboundConfig,
     ) -> anyhow::Result<TestServer> {
+        let loaded = self.load(env, RuntimeConfig::default(), outbound)?;
+        TestServer::serve(loaded.app, ServerConfig::default()).await
+    }
+
+    /// Loads the application as `edge-host up` does, with `env` as the process environment.
+    pub(crate) fn load(
+        &self,
+        env: &[(&str, &str)],
+        defaults: RuntimeConfig,
+        outbound: OutboundConfig,
+    ) -> anyhow::Result<host::Loaded> {
         let env: HashMap<String, String> = env
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         let lookup = |name: &str| env.get(name).cloned();
-        let loaded = App::up(UpOptions {
+        Ok(App::up(UpOptions {
             manifest: &self.root.join("spin.toml"),
             env: &lookup,
             state_dir: None,
-            defaults: RuntimeConfig::default(),
+            defaults,
             outbound,
-        })?;
-        TestServer::serve(loaded.app, ServerConfig::default()).await
+        })?)
     }
 }
 
@@ -92,7 +102,7 @@ impl Drop for AppDir {
     }
 }
 
-fn text(res: &http::Response<Bytes>) -> String {
+pub(crate) fn text(res: &http::Response<Bytes>) -> String {
     String::from_utf8_lossy(res.body()).into_owned()
 }
 
@@ -741,93 +751,5 @@ async fn racing_writers_holding_the_same_etag_lose_no_update() -> anyhow::Result
     assert_eq!(won.len(), 1, "exactly one writer wins: {won:?}");
     let name = json(&server.get(&location).await?)?["name"].clone();
     assert_eq!(name, format!("Writer {}", won[0]).as_str());
-    Ok(())
-}
-
-/// One engine and one pooling allocator for the whole application: with an engine per
-/// component, each reserving its own address space, pooling was silently lost past about
-/// 15 components.
-#[tokio::test]
-async fn an_application_of_twenty_components_shares_one_pooling_engine() -> anyhow::Result<()> {
-    let mut manifest =
-        String::from("spin_manifest_version = 2\n\n[application]\nname = \"twenty\"\n");
-    for i in 0..20 {
-        manifest.push_str(&format!(
-            "\n[[trigger.http]]\nroute = \"/c{i}/...\"\ncomponent = \"c{i}\"\n\n\
-             [component.c{i}]\nsource = \"fixtures.wasm\"\nenvironment = {{ NAME = \"c{i}\" }}\n"
-        ));
-    }
-    let dir = AppDir::fixtures(&manifest)?;
-    let cache = dir.root.join("code-cache");
-    let lookup = |_: &str| None;
-    let loaded = App::up(UpOptions {
-        manifest: &dir.root.join("spin.toml"),
-        env: &lookup,
-        state_dir: None,
-        defaults: RuntimeConfig {
-            cache_dir: Some(cache),
-            ..RuntimeConfig::default()
-        },
-        outbound: OutboundConfig::default(),
-    })?;
-    assert_eq!(loaded.app.routes().len(), 20);
-    let engine = loaded.app.engine();
-    assert!(engine.is_pooling(), "{engine:?}");
-    let server = TestServer::serve(loaded.app, ServerConfig::default()).await?;
-    for i in 0..20 {
-        let res = server.get(&format!("/c{i}/env/NAME")).await?;
-        assert_eq!(res.status(), 200, "{}", text(&res));
-        assert_eq!(text(&res), format!("c{i}"));
-    }
-    server.shutdown().await?;
-    Ok(())
-}
-
-/// Components share the application's pool of instance slots; with instance reuse, the
-/// idle instances of one component give their slots up when another needs one, instead of
-/// starving it with 503s.
-#[tokio::test]
-async fn idle_instances_of_one_component_never_starve_another() -> anyhow::Result<()> {
-    let manifest = r#"
-spin_manifest_version = 2
-
-[application]
-name = "shared-pool"
-
-[[trigger.http]]
-route = "/a/..."
-component = "a"
-
-[[trigger.http]]
-route = "/b/..."
-component = "b"
-
-[component.a]
-source = "fixtures.wasm"
-
-[component.b]
-source = "fixtures.wasm"
-"#;
-    let dir = AppDir::fixtures(manifest)?;
-    let lookup = |_: &str| None;
-    let loaded = App::up(UpOptions {
-        manifest: &dir.root.join("spin.toml"),
-        env: &lookup,
-        state_dir: None,
-        defaults: RuntimeConfig {
-            max_instances: 1,
-            instance_reuse: 100,
-            ..RuntimeConfig::default()
-        },
-        outbound: OutboundConfig::default(),
-    })?;
-    let server = TestServer::serve(loaded.app, ServerConfig::default()).await?;
-    // Each request leaves its instance idle, holding the only slot.
-    for path in ["/a/count", "/b/count", "/a/count", "/b/count"] {
-        let res = server.get(path).await?;
-        assert_eq!(res.status(), 200, "{path}: {}", text(&res));
-        assert_eq!(text(&res), "1", "{path}: a fresh instance");
-    }
-    server.shutdown().await?;
     Ok(())
 }
