@@ -31,31 +31,53 @@ fn main() {
         println!("cargo:rerun-if-env-changed={var}");
     }
 
-    let output = Command::new("bash")
-        .arg(&script)
-        .arg("--target-dir")
-        .arg(out_dir.join("guest"))
-        .output()
-        .unwrap_or_else(|err| panic!("cannot run {}: {err}", script.display()));
-    if !output.status.success() {
-        // Shown by cargo when the build script fails: the guest's compiler output.
-        eprintln!("{}", String::from_utf8_lossy(&output.stderr));
-        panic!("{} failed ({})", script.display(), output.status);
+    let build = |args: &[&str]| -> PathBuf {
+        let output = Command::new("bash")
+            .arg(&script)
+            .arg("--target-dir")
+            .arg(out_dir.join("guest"))
+            .args(args)
+            .output()
+            .unwrap_or_else(|err| panic!("cannot run {}: {err}", script.display()));
+        if !output.status.success() {
+            // Shown by cargo when the build script fails: the guest's compiler output.
+            eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+            panic!("{} {args:?} failed ({})", script.display(), output.status);
+        }
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        PathBuf::from(
+            stdout
+                .lines()
+                .last()
+                .expect("build-guest prints the output dir")
+                .trim(),
+        )
+    };
+
+    // The example as a WASI 0.3 component first: both builds write `example.wasm`, so this
+    // one is copied aside (cargo keeps each feature set's artefacts, so neither rebuilds the
+    // other).
+    let p3_dir = build(&["-p", "example", "-p", "fixtures", "--features", "example/wasi-p3,fixtures/wasi-p3"]);
+    let p3_out = out_dir.join("p3");
+    std::fs::create_dir_all(&p3_out).expect("OUT_DIR is writable");
+    for name in ["example", "fixtures"] {
+        std::fs::copy(
+            p3_dir.join(format!("{name}.wasm")),
+            p3_out.join(format!("{name}.wasm")),
+        )
+        .unwrap_or_else(|err| panic!("cannot copy the 0.3 {name}.wasm: {err}"));
     }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let wasm_dir = PathBuf::from(
-        stdout
-            .lines()
-            .last()
-            .expect("build-guest prints the output dir")
-            .trim(),
-    );
+    let wasm_dir = build(&[]);
 
     let consts = format!(
-        "/// The example application's component.\npub const EXAMPLE_WASM: &str = {:?};\n\
-         /// The misbehaving fixture component.\npub const FIXTURES_WASM: &str = {:?};\n",
+        "/// The example application's component (WASI 0.2).\npub const EXAMPLE_WASM: &str = {:?};\n\
+         /// The misbehaving fixture component (WASI 0.2).\npub const FIXTURES_WASM: &str = {:?};\n\
+         /// The example application built as a WASI 0.3 component.\npub const EXAMPLE_P3_WASM: &str = {:?};\n\
+         /// The misbehaving fixture built as a WASI 0.3 component.\npub const FIXTURES_P3_WASM: &str = {:?};\n",
         wasm_dir.join("example.wasm"),
         wasm_dir.join("fixtures.wasm"),
+        p3_out.join("example.wasm"),
+        p3_out.join("fixtures.wasm"),
     );
     std::fs::write(out_dir.join("components.rs"), consts).expect("OUT_DIR is writable");
 }

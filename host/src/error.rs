@@ -26,21 +26,28 @@ pub enum LoadError {
         /// What the parser or compiler said.
         reason: String,
     },
-    /// The component needs an import this host does not provide.
-    #[error("{path} imports something this host does not provide: {reason}")]
+    /// The component needs an import this host does not provide, or its handler export
+    /// does not have the type its world gives it.
+    #[error("{path} targets {world}, but this host cannot run it: {reason}")]
     Link {
         /// The file given.
         path: PathBuf,
-        /// The unsatisfied import.
+        /// The world its exports say it targets.
+        world: crate::World,
+        /// The unsatisfied import or the mismatched export.
         reason: String,
     },
-    /// The component does not export `wasi:http/incoming-handler@0.2.x`.
-    #[error("{path} does not export wasi:http/incoming-handler@0.2: {reason}")]
+    /// The component exports neither `wasi:http/incoming-handler@0.2.x` (WASI 0.2) nor
+    /// `wasi:http/handler@0.3.x` (WASI 0.3).
+    #[error(
+        "{path} is no HTTP handler: it exports neither wasi:http/incoming-handler@0.2 \
+         (WASI 0.2) nor wasi:http/handler@0.3 (WASI 0.3), but {exports}"
+    )]
     NotAHandler {
         /// The file given.
         path: PathBuf,
-        /// What was missing.
-        reason: String,
+        /// What it exports instead.
+        exports: String,
     },
     /// The wasm engine could not be set up with the requested configuration.
     #[error("cannot configure the wasm engine: {0}")]

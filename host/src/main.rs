@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use host::{
-    App, BreakerConfig, GuestLimits, OutboundConfig, PlatformConfig, RuntimeConfig, Server,
+    App, BreakerConfig, ConcurrentReuse, GuestLimits, OutboundConfig, PlatformConfig, RuntimeConfig, Server,
     ServerConfig, ServerLimits, TlsConfig, Variable,
 };
 
@@ -155,6 +155,19 @@ struct HostArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     instance_reuse: u32,
 
+    /// WASI 0.3 components: requests one instance serves in all before it is retired
+    /// (1: a fresh instance per request).
+    #[arg(long, value_name = "N", default_value_t = 128, value_parser = positive_u32)]
+    reuse_max_requests: u32,
+
+    /// WASI 0.3 components: requests one instance serves at once.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = positive_u32)]
+    reuse_max_concurrent: u32,
+
+    /// WASI 0.3 components: how long an instance with nothing to do is kept.
+    #[arg(long, default_value = "1s", value_parser = positive_duration)]
+    reuse_idle_timeout: Duration,
+
     /// Do not pre-initialise: a component exporting `wizer-initialize` otherwise has it run
     /// once at load and every instance starts from the snapshot.
     #[arg(long)]
@@ -214,6 +227,11 @@ impl HostArgs {
             },
             max_instances: self.max_instances,
             instance_reuse: self.instance_reuse,
+            concurrent_reuse: ConcurrentReuse {
+                max_requests: self.reuse_max_requests,
+                max_concurrent: self.reuse_max_concurrent,
+                idle_timeout: self.reuse_idle_timeout,
+            },
             preinitialize: !self.no_preinit,
             ..RuntimeConfig::default()
         })
@@ -273,6 +291,15 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
 /// A count above zero (a limit of zero would serve nothing).
 fn positive_count(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
+/// A count from 1 to `u32::MAX`.
+fn positive_u32(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
         Ok(0) => Err("must be at least 1".to_owned()),
         Ok(n) => Ok(n),
         Err(err) => Err(err.to_string()),

@@ -25,11 +25,24 @@ impl From<RequestBodyError> for wasmtime_wasi_http::Error {
 pub(super) struct FaultAwareBody<B> {
     inner: B,
     fault: Arc<std::sync::OnceLock<crate::RequestError>>,
+    /// Held until the body is done with (the server's in-flight permit, where the guest task
+    /// does not hold it).
+    _guard: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 impl<B> FaultAwareBody<B> {
     pub(super) fn new(inner: B, fault: Arc<std::sync::OnceLock<crate::RequestError>>) -> Self {
-        Self { inner, fault }
+        Self {
+            inner,
+            fault,
+            _guard: None,
+        }
+    }
+
+    /// Holds `guard` until the body is dropped.
+    pub(super) fn with_guard(mut self, guard: Option<Arc<dyn std::any::Any + Send + Sync>>) -> Self {
+        self._guard = guard;
+        self
     }
 }
 

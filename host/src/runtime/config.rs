@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{LinkerExtension, OutgoingHttp};
+use crate::{ConcurrentReuse, LinkerExtension, OutgoingHttp};
 
 /// Limits applied to every guest instance.
 #[derive(Debug, Clone)]
@@ -51,11 +51,15 @@ pub struct RuntimeConfig {
     /// component on it (for `edge-host up`, the whole application): it applies where
     /// [`Runtime::load`](crate::Runtime::load) or [`App`](crate::App) makes the engine.
     pub max_instances: u32,
-    /// Requests one instance serves in turn before it is dropped; 0 or 1 gives every request
-    /// a fresh instance (the default). Only for components that keep no state between
-    /// requests: a WASI 0.2 component may, and with reuse one client could see what another
-    /// left in memory. An instance that fails is never reused.
+    /// Requests one instance of a WASI 0.2 component serves in turn before it is dropped; 0
+    /// or 1 gives every request a fresh instance (the default). Only for components that
+    /// keep no state between requests: a WASI 0.2 component may, and with reuse one client
+    /// could see what another left in memory. An instance that fails is never reused.
     pub instance_reuse: u32,
+    /// How instances of a WASI 0.3 component (`wasi:http/handler@0.3`) are shared: requests
+    /// in all and at once per instance, and how long an idle one is kept. A 0.3 component
+    /// is written to serve concurrent requests, which is why it is reused by default.
+    pub concurrent_reuse: ConcurrentReuse,
     /// Pre-initialise components that export `wizer-initialize` (the default): run it once
     /// at load, with every import trapping, and start each instance from the snapshot.
     /// Should it fail, the component is served as it is.
@@ -82,6 +86,7 @@ impl std::fmt::Debug for RuntimeConfig {
             .field("cache_dir", &self.cache_dir)
             .field("max_instances", &self.max_instances)
             .field("instance_reuse", &self.instance_reuse)
+            .field("concurrent_reuse", &self.concurrent_reuse)
             .field("preinitialize", &self.preinitialize)
             .field(
                 "extensions",
@@ -100,6 +105,7 @@ impl Default for RuntimeConfig {
             cache_dir: None,
             max_instances: 1000,
             instance_reuse: 0,
+            concurrent_reuse: ConcurrentReuse::default(),
             preinitialize: true,
             extensions: Vec::new(),
             outgoing_http: None,

@@ -90,6 +90,8 @@ impl Engine {
     pub fn new(config: &EngineConfig) -> Result<Self, LoadError> {
         let mut wasm = Config::new();
         wasm.epoch_interruption(true);
+        // WASI 0.3 components use the component model's async ABI, streams and futures.
+        wasm.wasm_component_model_async(true);
         let slots = config.max_instances.max(1);
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(slots)

@@ -5,6 +5,8 @@
 //!
 //! | File | Concern |
 //! | --- | --- |
+//! | `concurrent.rs` | `wasi:http/handler@0.3` instances serving several requests at once ([`ConcurrentReuse`]) |
+//! | `world.rs` | which `wasi:http` world a component exports ([`World`]) |
 //! | `engine.rs` | [`Engine`]: the wasmtime engine, pooling allocator and epoch ticker shared by the components of an application |
 //! | `config.rs` | [`RuntimeConfig`], [`GuestLimits`] |
 //! | `extension.rs` | [`LinkerExtension`], [`OutgoingHttp`]: how platform interfaces plug in |
@@ -16,12 +18,14 @@
 
 mod body;
 mod cache;
+mod concurrent;
 mod config;
 mod engine;
 mod extension;
 mod preinit;
 mod stdio;
 mod store;
+mod world;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,13 +40,18 @@ use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{PoolConcurrencyLimitError, Store, UpdateDeadline};
 use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
+use wasmtime_wasi_http::handler::{
+    ExpirationError, InstantiationError, ProxyHandler, TrapOrPanicError,
+};
 use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpView};
 
+pub use self::concurrent::ConcurrentReuse;
 pub use self::config::{GuestLimits, RuntimeConfig, default_cache_dir};
 pub use self::engine::{Engine, EngineConfig};
 pub use self::extension::{LinkerExtension, OutgoingHooks, OutgoingHttp, OutgoingResult};
 pub use self::store::GuestState;
+pub use self::world::World;
 
 use self::body::FaultAwareBody;
 use self::extension::DenyOutgoing;
@@ -50,15 +59,19 @@ use self::stdio::GuestOutput;
 use self::store::MemoryLimiter;
 use crate::{LoadError, RequestContext, RequestError, ResponseBody};
 
-/// A component compiled and pre-instantiated once, ready to serve requests, each in a
-/// fresh instance. Cloning is cheap and shares the compiled code.
+/// A component compiled and pre-instantiated once, ready to serve requests: a
+/// `wasi:http/incoming-handler@0.2` component in a fresh instance per request (or one reused
+/// in turn, [`RuntimeConfig::instance_reuse`]), a `wasi:http/handler@0.3` component in
+/// instances that serve several requests at once ([`RuntimeConfig::concurrent_reuse`]).
+/// Cloning is cheap and shares the compiled code.
 #[derive(Clone)]
 pub struct Runtime {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    pre: ProxyPre<GuestState>,
+    kind: Kind,
+    world: World,
     config: RuntimeConfig,
     /// Kept for its epoch ticker, which runs while a runtime of the engine lives.
     engine: Engine,
@@ -66,6 +79,14 @@ struct Inner {
     idle: Mutex<Vec<Idle>>,
     /// Whether instances start from a pre-initialised snapshot.
     preinitialized: bool,
+}
+
+/// How the component's instances serve requests, by the world it exports.
+enum Kind {
+    /// `wasi:http/incoming-handler@0.2`: one request at a time per instance.
+    P2(ProxyPre<GuestState>),
+    /// `wasi:http/handler@0.3`: workers that take requests concurrently.
+    P3(ProxyHandler<concurrent::Service>),
 }
 
 impl engine::IdlePool for Inner {
@@ -103,56 +124,57 @@ impl Inner {
         }
     }
 
-    /// A store for a new instance, with the guest's environment, output streams and limits.
-    fn new_store(&self) -> Store<GuestState> {
-        let request_id = Arc::new(AtomicU64::new(0));
-        let mut wasi = WasiCtx::builder();
-        wasi.envs(&self.config.env)
-            .stdout(GuestOutput {
-                request_id: request_id.clone(),
-                stream: "stdout",
-            })
-            .stderr(GuestOutput {
-                request_id: request_id.clone(),
-                stream: "stderr",
-            });
-        let hooks = match &self.config.outgoing_http {
-            Some(outgoing) => outgoing.hooks(),
-            None => Box::new(DenyOutgoing),
-        };
-        let mut state = GuestState {
-            wasi: wasi.build(),
-            http: WasiHttpCtx::new(),
-            table: ResourceTable::new(),
-            hooks,
-            extensions: http::Extensions::new(),
-            limiter: MemoryLimiter {
-                max_bytes: self.config.limits.max_memory_bytes,
-                exceeded: false,
-            },
-            deadline: Instant::now(),
-            request_id,
-        };
-        for extension in &self.config.extensions {
-            extension.init_store(&mut state);
-        }
-        let mut store = Store::new(self.pre.engine(), state);
-        store.limiter(|state| &mut state.limiter);
-        store.epoch_deadline_callback(|ctx| {
-            if Instant::now() >= ctx.data().deadline {
-                Err(wasmtime::Error::new(DeadlinePassed))
-            } else {
-                // tokio's own yield: the scheduler then polls its I/O and timers before
-                // running the guest again, so a spinning guest starves nothing, even on a
-                // current-thread runtime (wasmtime's generic yield re-queues the task at once).
-                Ok(UpdateDeadline::YieldCustom(
-                    1,
-                    Box::pin(tokio::task::yield_now()),
-                ))
-            }
+}
+
+/// A store for a new instance, with the guest's environment, output streams and limits.
+fn new_store(engine: &wasmtime::Engine, config: &RuntimeConfig) -> Store<GuestState> {
+    let request_id = Arc::new(AtomicU64::new(0));
+    let mut wasi = WasiCtx::builder();
+    wasi.envs(&config.env)
+        .stdout(GuestOutput {
+            request_id: request_id.clone(),
+            stream: "stdout",
+        })
+        .stderr(GuestOutput {
+            request_id: request_id.clone(),
+            stream: "stderr",
         });
-        store
+    let hooks = match &config.outgoing_http {
+        Some(outgoing) => outgoing.hooks(),
+        None => Box::new(DenyOutgoing),
+    };
+    let mut state = GuestState {
+        wasi: wasi.build(),
+        http: WasiHttpCtx::new(),
+        table: ResourceTable::new(),
+        hooks,
+        extensions: http::Extensions::new(),
+        limiter: MemoryLimiter {
+            max_bytes: config.limits.max_memory_bytes,
+            exceeded: false,
+        },
+        deadline: Instant::now(),
+        request_id,
+    };
+    for extension in &config.extensions {
+        extension.init_store(&mut state);
     }
+    let mut store = Store::new(engine, state);
+    store.limiter(|state| &mut state.limiter);
+    store.epoch_deadline_callback(|ctx| {
+        if Instant::now() >= ctx.data().deadline {
+            Err(wasmtime::Error::new(DeadlinePassed))
+        } else {
+            // tokio's own yield: the scheduler then polls its I/O and timers before
+            // running the guest again, so a spinning guest starves nothing, even on a
+            // current-thread runtime (wasmtime's generic yield re-queues the task at once).
+            Ok(UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(tokio::task::yield_now()),
+            ))
+        }
+    });
+    store
 }
 
 impl std::fmt::Debug for Runtime {
@@ -262,9 +284,24 @@ impl Runtime {
             "component ready"
         );
 
+        let world = world::detect(&component, engine).map_err(|exports| {
+            LoadError::NotAHandler {
+                path: path.to_owned(),
+                exports: if exports.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    exports.join(", ")
+                },
+            }
+        })?;
+
+        // WASI 0.2 and 0.3 side by side: a 0.3 component built with Rust's std imports the
+        // 0.2 interfaces too.
         let mut linker = Linker::<GuestState>::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .and_then(|()| wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))
+            .and_then(|()| wasmtime_wasi::p3::add_to_linker(&mut linker))
+            .and_then(|()| wasmtime_wasi_http::p3::add_to_linker(&mut linker))
             .map_err(|err| LoadError::Engine(chain(&err)))?;
         for extension in &config.extensions {
             extension.add_to_linker(&mut linker).map_err(|err| {
@@ -275,16 +312,36 @@ impl Runtime {
             .instantiate_pre(&component)
             .map_err(|err| LoadError::Link {
                 path: path.to_owned(),
+                world,
                 reason: chain(&err),
             })?;
-        let pre = ProxyPre::new(instance_pre).map_err(|err| LoadError::NotAHandler {
+        let not_a_handler = |err: wasmtime::Error| LoadError::Link {
             path: path.to_owned(),
+            world,
             reason: chain(&err),
-        })?;
+        };
+        let kind = match world {
+            World::Proxy02 => Kind::P2(ProxyPre::new(instance_pre).map_err(not_a_handler)?),
+            World::Service03 => {
+                let pre = wasmtime_wasi_http::p3::bindings::ServicePre::new(instance_pre)
+                    .map_err(not_a_handler)?;
+                let idle = Arc::new(concurrent::IdleWorkers::default());
+                let pool: Arc<dyn engine::IdlePool> = idle.clone();
+                shared.register_idle_pool(Arc::downgrade(&pool));
+                // Keeps the pool registered for as long as the workers can use it.
+                Kind::P3(ProxyHandler::new(concurrent::Service {
+                    pre: wasmtime_wasi_http::handler::ProxyPre::P3(pre),
+                    config: config.clone(),
+                    engine: shared.clone(),
+                    idle,
+                }))
+            }
+        };
 
-        let reuse = config.instance_reuse > 1;
+        let reuse = matches!(kind, Kind::P2(_)) && config.instance_reuse > 1;
         let inner = Arc::new(Inner {
-            pre,
+            kind,
+            world,
             config,
             engine: shared.clone(),
             idle: Mutex::new(Vec::new()),
@@ -295,6 +352,11 @@ impl Runtime {
             shared.register_idle_pool(Arc::downgrade(&pool));
         }
         Ok(Self { inner })
+    }
+
+    /// The `wasi:http` world the component exports.
+    pub fn world(&self) -> World {
+        self.inner.world
     }
 
     /// The engine the component runs on.
@@ -329,10 +391,69 @@ impl Runtime {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
+        match &self.inner.kind {
+            Kind::P2(pre) => self.handle_p2(pre, req, ctx).await,
+            Kind::P3(handler) => self.handle_p3(handler, req, ctx).await,
+        }
+    }
+
+    /// Hands a request to a worker of a 0.3 component; its response head comes back, its
+    /// body streams from the instance, which the server's in-flight permit stays with until
+    /// the body is done.
+    async fn handle_p3<B>(
+        &self,
+        handler: &ProxyHandler<concurrent::Service>,
+        req: http::Request<B>,
+        ctx: RequestContext,
+    ) -> Result<http::Response<ResponseBody>, RequestError>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        let deadline = self.inner.config.limits.deadline;
+        let req = with_absolute_uri(req, ctx.https)?
+            .map(|body| body.map_err(Into::into).boxed_unsync());
+        let data = concurrent::RequestData {
+            request_id: ctx.request_id,
+        };
+        // The worker's own expiry stops the instance; this one answers the request in time
+        // even while the instance is busy computing for another.
+        let response = match tokio::time::timeout(deadline, handler.handle(data, req)).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(err)) => {
+                let fault = classify_p3(&err, deadline);
+                tracing::warn!(request_id = ctx.request_id, "guest fault: {fault}");
+                return Err(fault);
+            }
+            Err(_elapsed) => {
+                let fault = RequestError::DeadlineExceeded(deadline);
+                tracing::warn!(request_id = ctx.request_id, "guest fault: {fault}");
+                return Err(fault);
+            }
+        };
+        let never_faulted = Arc::new(OnceLock::new());
+        Ok(response.map(|body| {
+            FaultAwareBody::new(body, never_faulted)
+                .with_guard(ctx.guard)
+                .boxed_unsync()
+        }))
+    }
+
+    /// Runs a request in an instance of a 0.2 component of its own (or an idle one).
+    async fn handle_p2<B>(
+        &self,
+        pre: &ProxyPre<GuestState>,
+        req: http::Request<B>,
+        ctx: RequestContext,
+    ) -> Result<http::Response<ResponseBody>, RequestError>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
         let deadline = self.inner.config.limits.deadline;
         let (mut store, mut proxy, served) = match self.inner.take_idle() {
             Some(idle) => (idle.store, Some(idle.proxy), idle.served),
-            None => (self.inner.new_store(), None, 0),
+            None => (new_store(pre.engine(), &self.inner.config), None, 0),
         };
         {
             let state = store.data_mut();
@@ -365,6 +486,7 @@ impl Runtime {
         };
 
         let inner = self.inner.clone();
+        let pre = pre.clone();
         let request_id = ctx.request_id;
         let guard = ctx.guard;
         // Set when the guest fails, before its store (and with it the body's sender) drops.
@@ -375,7 +497,7 @@ impl Runtime {
             let run = async {
                 let proxy = match proxy.take() {
                     Some(proxy) => proxy,
-                    None => match inner.pre.instantiate_async(&mut store).await {
+                    None => match pre.instantiate_async(&mut store).await {
                         Ok(proxy) => proxy,
                         // The pool the application shares is full: idle instances (of
                         // any of its components) give their slots to this request.
@@ -383,7 +505,7 @@ impl Runtime {
                             if err.is::<PoolConcurrencyLimitError>()
                                 && inner.engine.release_idle() > 0 =>
                         {
-                            inner.pre.instantiate_async(&mut store).await?
+                            pre.instantiate_async(&mut store).await?
                         }
                         Err(err) => return Err(err),
                     },
@@ -468,6 +590,61 @@ fn classify(err: &wasmtime::Error, store: &Store<GuestState>, deadline: Duration
         };
     }
     RequestError::Trap(chain(err))
+}
+
+/// Maps a failed 0.3 request to the request error it stands for.
+fn classify_p3(err: &wasmtime::Error, deadline: Duration) -> RequestError {
+    if err.is::<ExpirationError>() || err.is::<DeadlinePassed>() {
+        return RequestError::DeadlineExceeded(deadline);
+    }
+    if err.is::<TrapOrPanicError>() {
+        // The instance failed with this request in flight; the worker logs why.
+        return RequestError::Trap("the instance serving the request failed".to_owned());
+    }
+    if let Some(failed) = err.downcast_ref::<InstantiationError<concurrent::RequestData>>() {
+        if failed.error.is::<PoolConcurrencyLimitError>() {
+            return RequestError::Overloaded;
+        }
+        return RequestError::Host(format!("cannot instantiate the component: {}", chain(&failed.error)));
+    }
+    if let Some(code) = err.downcast_ref::<wasmtime_wasi_http::p3::bindings::http::types::ErrorCode>() {
+        return RequestError::Guest(format!("{code:?}"));
+    }
+    RequestError::Trap(chain(err))
+}
+
+/// The request with an absolute URI, which is how a 0.3 guest learns the scheme and
+/// authority: the scheme of the connection, the authority of the request line or else of
+/// its `Host` header.
+fn with_absolute_uri<B>(req: http::Request<B>, https: bool) -> Result<http::Request<B>, RequestError> {
+    let (mut parts, body) = req.into_parts();
+    let authority = match parts.uri.authority() {
+        Some(authority) => Some(authority.clone()),
+        None => parts
+            .headers
+            .get(http::header::HOST)
+            .map(|host| {
+                http::uri::Authority::try_from(host.as_bytes())
+                    .map_err(|err| RequestError::BadRequest(format!("invalid Host header: {err}")))
+            })
+            .transpose()?,
+    };
+    let mut uri = std::mem::take(&mut parts.uri).into_parts();
+    uri.scheme = Some(if https {
+        http::uri::Scheme::HTTPS
+    } else {
+        http::uri::Scheme::HTTP
+    });
+    if uri.path_and_query.is_none() {
+        uri.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+    }
+    match authority {
+        Some(authority) => uri.authority = Some(authority),
+        None => return Err(RequestError::BadRequest("the request names no authority (no Host header)".to_owned())),
+    }
+    parts.uri = http::Uri::from_parts(uri)
+        .map_err(|err| RequestError::BadRequest(format!("invalid request target: {err}")))?;
+    Ok(http::Request::from_parts(parts, body))
 }
 
 /// Raised from the epoch callback when a guest computes past its deadline.

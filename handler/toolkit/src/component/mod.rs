@@ -1,5 +1,6 @@
 //! The component glue: serves a handler through spin-sdk's streaming
-//! `wasi:http/incoming-handler` signature. Compiled for `wasm32` alone. (The platform modules
+//! `wasi:http/incoming-handler@0.2` signature ([`serve`]), or as `wasi:http/handler@0.3`
+//! with the `wasi-p3` feature ([`p3::serve`]). Compiled for `wasm32` alone. (The platform modules
 //! [`kv`](crate::kv), [`config`](crate::config) and [`client`](crate::client) hold the other
 //! host calls.)
 //!
@@ -19,6 +20,9 @@
 //! answers it, and the response is written through the `ResponseOutparam`: status and
 //! headers, the buffered body, then each chunk of a [`BodyStream`], flushed as it comes, so
 //! server-sent events reach the client one by one. Dropping the body sink finishes the body.
+
+#[cfg(feature = "wasi-p3")]
+pub mod p3;
 
 use futures::SinkExt;
 use http::StatusCode;

@@ -1,0 +1,124 @@
+//! The component glue for WASI 0.3: serves a handler as `wasi:http/handler@0.3`, through
+//! the `wasip3` crate's bindings. Compiled for `wasm32` with the `wasi-p3` feature.
+//!
+//! A crate's own component exports the handler with `wasip3`'s `export!` and hands each
+//! request to [`serve`]:
+//!
+//! ```ignore
+//! use wasip3::http::types::{ErrorCode, Request, Response};
+//!
+//! struct Component;
+//!
+//! impl wasip3::exports::http::handler::Guest for Component {
+//!     async fn handle(req: Request) -> Result<Response, ErrorCode> {
+//!         edge_toolkit::component::p3::serve(req, my_app::handle).await
+//!     }
+//! }
+//!
+//! wasip3::http::service::export!(Component);
+//! ```
+//!
+//! The request is read into an [`http::Request<Vec<u8>>`](crate::Request) (a request that
+//! cannot be read is answered with its `400` problem), the handler answers it, and the
+//! response goes back with its buffered body and then each chunk of its [`BodyStream`],
+//! written by a task of its own while the instance goes on with other requests.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::StatusCode;
+use http_body_util::BodyExt;
+use wasip3::http::types::{ErrorCode, Request as WasiRequest, Response as WasiResponse};
+use wasip3::http_compat::{http_from_wasi_request, http_into_wasi_response};
+
+use crate::stream::{BodyStream, Chunks};
+use crate::{Problem, Request, Response};
+
+/// Answers one request with `handler`: reads it ([`read_request`]; a request that cannot be
+/// read is answered with its `400` problem), then turns what `handler` returns into the
+/// `wasi:http` response ([`into_response`]).
+pub async fn serve<F>(req: WasiRequest, handler: F) -> Result<WasiResponse, ErrorCode>
+where
+    F: FnOnce(Request) -> Response,
+{
+    let res = match read_request(req).await {
+        Ok(req) => handler(req),
+        Err(problem) => problem.into_response(),
+    };
+    into_response(res)
+}
+
+/// The incoming request as an `http::Request`, its body read whole; a `400` problem when its
+/// target or body cannot be read.
+pub async fn read_request(req: WasiRequest) -> Result<Request, Problem> {
+    let bad_request = |detail: String| Problem::new(StatusCode::BAD_REQUEST).with_detail(detail);
+    let req = http_from_wasi_request(req)
+        .map_err(|code| bad_request(format!("the request cannot be read: {code:?}")))?;
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|code| bad_request(format!("reading the request body failed: {code:?}")))?
+        .to_bytes();
+    Ok(Request::from_parts(parts, body.to_vec()))
+}
+
+/// `res` as a `wasi:http` response: its status and headers, the buffered body, then the
+/// chunks of its [`BodyStream`], if any. Headers the host refuses give a `500` problem.
+pub fn into_response(mut res: Response) -> Result<WasiResponse, ErrorCode> {
+    let stream = BodyStream::take_from(&mut res);
+    let (parts, body) = res.into_parts();
+    let res = http::Response::from_parts(parts, ChunkBody::new(body, stream));
+    http_into_wasi_response(res).or_else(|code| {
+        let problem = Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+            .with_detail(format!("the response was refused: {code:?}"))
+            .into_response();
+        let (parts, body) = problem.into_parts();
+        http_into_wasi_response(http::Response::from_parts(parts, ChunkBody::new(body, None)))
+    })
+}
+
+/// A response body: the buffered part, then each chunk of the stream as it is produced.
+struct ChunkBody {
+    head: Option<Vec<u8>>,
+    chunks: Option<Chunks>,
+}
+
+impl ChunkBody {
+    fn new(head: Vec<u8>, chunks: Option<Chunks>) -> Self {
+        Self {
+            head: Some(head).filter(|head| !head.is_empty()),
+            chunks,
+        }
+    }
+}
+
+impl http_body::Body for ChunkBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        if let Some(head) = self.head.take() {
+            return Poll::Ready(Some(Ok(http_body::Frame::data(head.into()))));
+        }
+        let next = self
+            .chunks
+            .as_mut()
+            .and_then(|chunks| chunks.find(|chunk| !chunk.is_empty()));
+        match next {
+            Some(chunk) => Poll::Ready(Some(Ok(http_body::Frame::data(chunk.into())))),
+            None => {
+                self.chunks = None;
+                Poll::Ready(None)
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.head.is_none() && self.chunks.is_none()
+    }
+}
