@@ -2,7 +2,7 @@
 
 use wasmparser::{Parser, Payload};
 
-use crate::support::EXAMPLE_WASM;
+use crate::support::{EXAMPLE_P3_WASM, EXAMPLE_WASM};
 
 /// Top-level imports and exports of a component, by name.
 fn interface(bytes: &[u8]) -> anyhow::Result<(Vec<String>, Vec<String>)> {
@@ -64,5 +64,26 @@ fn handler_exports_incoming_handler_and_imports_only_what_spin_provides() -> any
     for spin in &SPIN_IMPORTS[..4] {
         assert!(imports.iter().any(|i| i == spin), "{spin} in {imports:?}");
     }
+    Ok(())
+}
+
+#[test]
+fn the_wasi_p3_build_exports_the_0_3_handler_and_not_the_0_2_one() -> anyhow::Result<()> {
+    let bytes = std::fs::read(EXAMPLE_P3_WASM)?;
+    let (imports, exports) = interface(&bytes)?;
+    assert!(
+        exports.iter().any(|e| e.starts_with("wasi:http/handler@0.3.")),
+        "exports: {exports:?}"
+    );
+    assert!(
+        !exports
+            .iter()
+            .any(|e| e.starts_with("wasi:http/incoming-handler@")),
+        "exports: {exports:?}"
+    );
+    assert!(
+        imports.iter().any(|i| i.starts_with("wasi:http/types@0.3.")),
+        "imports: {imports:?}"
+    );
     Ok(())
 }

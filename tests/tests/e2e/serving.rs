@@ -7,12 +7,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::support::{
-    EXAMPLE_WASM, FIXTURES_WASM, Proto, TestServer, assert_problem, json, request, send,
+    FIXTURES_WASM, Proto, TestServer, assert_problem, json, request, send,
 };
 
-#[tokio::test]
-async fn health_is_200_json_with_status_and_timestamp() -> anyhow::Result<()> {
-    let server = TestServer::start(EXAMPLE_WASM).await?;
+async fn health_is_200_json_with_status_and_timestamp(example: &str) -> anyhow::Result<()> {
+    let server = TestServer::start(example).await?;
     let res = server.get("/api/health").await?;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/json");
@@ -23,18 +22,16 @@ async fn health_is_200_json_with_status_and_timestamp() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn unknown_path_is_404_problem_json() -> anyhow::Result<()> {
-    let server = TestServer::start(EXAMPLE_WASM).await?;
+async fn unknown_path_is_404_problem_json(example: &str) -> anyhow::Result<()> {
+    let server = TestServer::start(example).await?;
     let res = server.get("/nope").await?;
     let body = assert_problem(&res, 404)?;
     assert_eq!(body["instance"], "/nope");
     Ok(())
 }
 
-#[tokio::test]
-async fn head_and_unsupported_methods_do_not_break_anything() -> anyhow::Result<()> {
-    let server = TestServer::start(EXAMPLE_WASM).await?;
+async fn head_and_unsupported_methods_do_not_break_anything(example: &str) -> anyhow::Result<()> {
+    let server = TestServer::start(example).await?;
 
     let head = send(
         server.addr,
@@ -77,9 +74,8 @@ async fn head_and_unsupported_methods_do_not_break_anything() -> anyhow::Result<
     Ok(())
 }
 
-#[tokio::test]
-async fn h2c_prior_knowledge_is_served() -> anyhow::Result<()> {
-    let server = TestServer::start(EXAMPLE_WASM).await?;
+async fn h2c_prior_knowledge_is_served(example: &str) -> anyhow::Result<()> {
+    let server = TestServer::start(example).await?;
     let res = send(
         server.addr,
         Proto::Http2,
@@ -92,9 +88,8 @@ async fn h2c_prior_knowledge_is_served() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn http1_keep_alive_serves_several_requests_on_one_connection() -> anyhow::Result<()> {
-    let server = TestServer::start(EXAMPLE_WASM).await?;
+async fn http1_keep_alive_serves_several_requests_on_one_connection(example: &str) -> anyhow::Result<()> {
+    let server = TestServer::start(example).await?;
     let mut stream = TcpStream::connect(server.addr).await?;
     for _ in 0..3 {
         stream
@@ -249,13 +244,12 @@ async fn graceful_shutdown_lets_in_flight_requests_finish() -> anyhow::Result<()
 /// With worker threads, each connection is served on one worker's own runtime: HTTP/1.1
 /// and h2c connections spread over the workers are answered. (Their shutdown is in
 /// `graceful_shutdown_lets_in_flight_requests_finish`.)
-#[tokio::test]
-async fn worker_threads_serve_http1_and_h2c_connections() -> anyhow::Result<()> {
+async fn worker_threads_serve_http1_and_h2c_connections(example: &str) -> anyhow::Result<()> {
     let config = ServerConfig {
         workers: 2,
         ..ServerConfig::default()
     };
-    let server = TestServer::start_with(EXAMPLE_WASM, RuntimeConfig::default(), config).await?;
+    let server = TestServer::start_with(example, RuntimeConfig::default(), config).await?;
     // Connections are handed out in turn: four of each protocol reach both workers.
     for _ in 0..4 {
         for proto in [Proto::Http1, Proto::Http2] {
@@ -269,3 +263,12 @@ async fn worker_threads_serve_http1_and_h2c_connections() -> anyhow::Result<()> 
     server.shutdown().await?;
     Ok(())
 }
+
+crate::each_world!(
+    health_is_200_json_with_status_and_timestamp,
+    unknown_path_is_404_problem_json,
+    head_and_unsupported_methods_do_not_break_anything,
+    h2c_prior_knowledge_is_served,
+    http1_keep_alive_serves_several_requests_on_one_connection,
+    worker_threads_serve_http1_and_h2c_connections,
+);

@@ -13,7 +13,33 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use tests::{EXAMPLE_WASM, FIXTURES_WASM};
+pub use tests::{EXAMPLE_P3_WASM, EXAMPLE_WASM, FIXTURES_P3_WASM, FIXTURES_WASM};
+
+/// Runs each named test, an `async fn(example: &str) -> anyhow::Result<()>` given the
+/// example application's component, once per build of it: `p2::NAME` on the WASI 0.2
+/// component, `p3::NAME` on the WASI 0.3 one. One suite for both worlds, where the
+/// behaviour is the same.
+#[macro_export]
+macro_rules! each_world {
+    ($($name:ident),* $(,)?) => {
+        mod p2 {
+            $(
+                #[tokio::test]
+                async fn $name() -> anyhow::Result<()> {
+                    super::$name($crate::support::EXAMPLE_WASM).await
+                }
+            )*
+        }
+        mod p3 {
+            $(
+                #[tokio::test]
+                async fn $name() -> anyhow::Result<()> {
+                    super::$name($crate::support::EXAMPLE_P3_WASM).await
+                }
+            )*
+        }
+    };
+}
 
 /// A host serving one component on 127.0.0.1:0, shut down when dropped.
 pub struct TestServer {

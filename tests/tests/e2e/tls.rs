@@ -96,18 +96,21 @@ impl Drop for CertFiles {
 }
 
 async fn tls_server(tls: TlsConfig) -> anyhow::Result<TestServer> {
+    tls_server_of(EXAMPLE_WASM, tls).await
+}
+
+async fn tls_server_of(example: &str, tls: TlsConfig) -> anyhow::Result<TestServer> {
     let config = ServerConfig {
         tls: Some(tls),
         ..ServerConfig::default()
     };
-    TestServer::start_with(EXAMPLE_WASM, RuntimeConfig::default(), config).await
+    TestServer::start_with(example, RuntimeConfig::default(), config).await
 }
 
-#[tokio::test]
-async fn alpn_negotiates_h2_and_http1_over_tls() -> anyhow::Result<()> {
+async fn alpn_negotiates_h2_and_http1_over_tls(example: &str) -> anyhow::Result<()> {
     let files = CertFiles::new("alpn")?;
     let der = files.write_new()?;
-    let server = tls_server(TlsConfig::Files {
+    let server = tls_server_of(example, TlsConfig::Files {
         cert: files.cert.clone(),
         key: files.key.clone(),
     })
@@ -348,3 +351,5 @@ fn pinned_client() -> anyhow::Result<Arc<rustls::ClientConfig>> {
         .with_no_client_auth();
     Ok(Arc::new(config))
 }
+
+crate::each_world!(alpn_negotiates_h2_and_http1_over_tls);

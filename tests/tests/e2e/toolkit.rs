@@ -10,13 +10,12 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use crate::support::{
-    EXAMPLE_WASM, Proto, TestServer, assert_problem, create_user, json, request, request_with,
+    Proto, TestServer, assert_problem, create_user, json, request, request_with,
     send, token,
 };
 
-#[tokio::test]
-async fn etag_revalidation_is_a_304_round_trip() -> anyhow::Result<()> {
-    let server = TestServer::start(EXAMPLE_WASM).await?;
+async fn etag_revalidation_is_a_304_round_trip(example: &str) -> anyhow::Result<()> {
+    let server = TestServer::start(example).await?;
     let location = create_user(&server, "Ada Lovelace", "ada@example.org").await?;
     let first = server.get(&location).await?;
     assert_eq!(first.status(), 200);
@@ -49,9 +48,8 @@ async fn etag_revalidation_is_a_304_round_trip() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn cors_preflight_is_answered_204() -> anyhow::Result<()> {
-    let server = TestServer::start(EXAMPLE_WASM).await?;
+async fn cors_preflight_is_answered_204(example: &str) -> anyhow::Result<()> {
+    let server = TestServer::start(example).await?;
     let res = send(
         server.addr,
         Proto::Http1,
@@ -86,15 +84,14 @@ async fn cors_preflight_is_answered_204() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn writes_are_401_without_a_token_and_201_with_one() -> anyhow::Result<()> {
+async fn writes_are_401_without_a_token_and_201_with_one(example: &str) -> anyhow::Result<()> {
     let secret = "e2e-secret-from-the-environment";
     let platform = PlatformConfig {
         variables: [("jwt_secret".to_owned(), Variable::secret(secret))].into(),
         ..PlatformConfig::default()
     };
     let server = TestServer::start_platform(
-        EXAMPLE_WASM,
+        example,
         RuntimeConfig::default(),
         platform,
         ServerConfig::default(),
@@ -179,9 +176,8 @@ async fn writes_are_401_without_a_token_and_201_with_one() -> anyhow::Result<()>
     Ok(())
 }
 
-#[tokio::test]
-async fn bad_bodies_are_415_400_and_422() -> anyhow::Result<()> {
-    let server = TestServer::start(EXAMPLE_WASM).await?;
+async fn bad_bodies_are_415_400_and_422(example: &str) -> anyhow::Result<()> {
+    let server = TestServer::start(example).await?;
     let auth = token(example::DEV_JWT_SECRET, example::WRITE_SCOPE);
     // (Content-Type, body, status, fragment of the detail)
     let cases = [
@@ -238,9 +234,8 @@ async fn bad_bodies_are_415_400_and_422() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn gzip_and_br_decompress_to_the_identity_json() -> anyhow::Result<()> {
-    let server = TestServer::start(EXAMPLE_WASM).await?;
+async fn gzip_and_br_decompress_to_the_identity_json(example: &str) -> anyhow::Result<()> {
+    let server = TestServer::start(example).await?;
     for n in 0..10 {
         create_user(&server, &format!("User number {n}"), "someone@example.org").await?;
     }
@@ -281,9 +276,8 @@ async fn gzip_and_br_decompress_to_the_identity_json() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn server_sent_events_arrive_one_by_one() -> anyhow::Result<()> {
-    let server = TestServer::start(EXAMPLE_WASM).await?;
+async fn server_sent_events_arrive_one_by_one(example: &str) -> anyhow::Result<()> {
+    let server = TestServer::start(example).await?;
     let stream = TcpStream::connect(server.addr).await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(conn);
@@ -337,9 +331,8 @@ async fn server_sent_events_arrive_one_by_one() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn health_and_unknown_paths_are_unchanged() -> anyhow::Result<()> {
-    let server = TestServer::start(EXAMPLE_WASM).await?;
+async fn health_and_unknown_paths_are_unchanged(example: &str) -> anyhow::Result<()> {
+    let server = TestServer::start(example).await?;
     let res = server.get("/api/health").await?;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["cache-control"], "no-store");
@@ -353,3 +346,13 @@ async fn health_and_unknown_paths_are_unchanged() -> anyhow::Result<()> {
     assert_problem(&res, 404)?;
     Ok(())
 }
+
+crate::each_world!(
+    etag_revalidation_is_a_304_round_trip,
+    cors_preflight_is_answered_204,
+    writes_are_401_without_a_token_and_201_with_one,
+    bad_bodies_are_415_400_and_422,
+    gzip_and_br_decompress_to_the_identity_json,
+    server_sent_events_arrive_one_by_one,
+    health_and_unknown_paths_are_unchanged,
+);

@@ -16,7 +16,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::support::{
-    EXAMPLE_WASM, FIXTURES_WASM, Proto, TestServer, assert_problem, create_user, json,
+    FIXTURES_WASM, Proto, TestServer, assert_problem, create_user, json,
     request_with, send, writer,
 };
 
@@ -40,7 +40,7 @@ impl AppDir {
 
     /// The repository's own spin.toml, unchanged, with the built example component at the
     /// path its `source` names.
-    fn repository() -> anyhow::Result<Self> {
+    fn repository(example: &str) -> anyhow::Result<Self> {
         let dir = Self::empty("repo")?;
         let manifest =
             std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../spin.toml"))?;
@@ -51,7 +51,7 @@ impl AppDir {
             .trim_matches('"');
         let wasm = dir.root.join(source);
         std::fs::create_dir_all(wasm.parent().context("source has a directory")?)?;
-        std::fs::copy(EXAMPLE_WASM, &wasm)?;
+        std::fs::copy(example, &wasm)?;
         std::fs::write(dir.root.join("spin.toml"), manifest)?;
         Ok(dir)
     }
@@ -106,9 +106,8 @@ pub(crate) fn text(res: &http::Response<Bytes>) -> String {
     String::from_utf8_lossy(res.body()).into_owned()
 }
 
-#[tokio::test]
-async fn a_user_survives_a_restart_of_the_host() -> anyhow::Result<()> {
-    let dir = AppDir::repository()?;
+async fn a_user_survives_a_restart_of_the_host(example: &str) -> anyhow::Result<()> {
+    let dir = AppDir::repository(example)?;
     let server = dir.up(&[], OutboundConfig::default()).await?;
     let location = create_user(&server, "Grace Hopper", "grace@navy.example").await?;
     let read = server.get(&location).await?;
@@ -128,9 +127,8 @@ async fn a_user_survives_a_restart_of_the_host() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn writes_need_the_current_etag_in_if_match() -> anyhow::Result<()> {
-    let dir = AppDir::repository()?;
+async fn writes_need_the_current_etag_in_if_match(example: &str) -> anyhow::Result<()> {
+    let dir = AppDir::repository(example)?;
     let auth = writer();
     let json_type = ("content-type", "application/json");
     let server = dir.up(&[], OutboundConfig::default()).await?;
@@ -297,9 +295,8 @@ async fn variables_come_from_the_manifest_or_the_environment() -> anyhow::Result
     Ok(())
 }
 
-#[tokio::test]
-async fn the_example_greeting_is_configured_by_a_variable() -> anyhow::Result<()> {
-    let dir = AppDir::repository()?;
+async fn the_example_greeting_is_configured_by_a_variable(example: &str) -> anyhow::Result<()> {
+    let dir = AppDir::repository(example)?;
     let server = dir.up(&[], OutboundConfig::default()).await?;
     let res = server.get("/api/v1/greeting?name=Ada").await?;
     assert_eq!(res.status(), 200, "{}", text(&res));
@@ -443,11 +440,10 @@ fn breaker(failures: u32, reset: Duration) -> OutboundConfig {
     }
 }
 
-#[tokio::test]
-async fn the_allowed_upstream_answers_and_an_unlisted_host_is_denied() -> anyhow::Result<()> {
+async fn the_allowed_upstream_answers_and_an_unlisted_host_is_denied(example: &str) -> anyhow::Result<()> {
     let allowed = upstream(false).await?;
     let unlisted = upstream(false).await?;
-    let dir = AppDir::repository()?;
+    let dir = AppDir::repository(example)?;
     let origin = format!("http://{}", allowed.addr);
     let server = dir
         .up(
@@ -484,10 +480,9 @@ async fn the_allowed_upstream_answers_and_an_unlisted_host_is_denied() -> anyhow
     Ok(())
 }
 
-#[tokio::test]
-async fn gets_are_retried_and_posts_never() -> anyhow::Result<()> {
+async fn gets_are_retried_and_posts_never(example: &str) -> anyhow::Result<()> {
     let down = upstream(true).await?;
-    let dir = AppDir::repository()?;
+    let dir = AppDir::repository(example)?;
     let origin = format!("http://{}", down.addr);
     let server = dir
         .up(
@@ -515,10 +510,9 @@ async fn gets_are_retried_and_posts_never() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn the_breaker_opens_fails_fast_half_opens_and_closes() -> anyhow::Result<()> {
+async fn the_breaker_opens_fails_fast_half_opens_and_closes(example: &str) -> anyhow::Result<()> {
     let up = upstream(true).await?;
-    let dir = AppDir::repository()?;
+    let dir = AppDir::repository(example)?;
     let origin = format!("http://{}", up.addr);
     let reset = Duration::from_millis(600);
     let server = dir
@@ -661,8 +655,7 @@ source = "fixtures.wasm"
     Ok(())
 }
 
-#[tokio::test]
-async fn a_silent_upstream_opens_the_circuit_through_the_clients_timeouts() -> anyhow::Result<()> {
+async fn a_silent_upstream_opens_the_circuit_through_the_clients_timeouts(example: &str) -> anyhow::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let silent = listener.local_addr()?;
     let accepted = Arc::new(AtomicU32::new(0));
@@ -674,7 +667,7 @@ async fn a_silent_upstream_opens_the_circuit_through_the_clients_timeouts() -> a
             held.push(stream);
         }
     });
-    let dir = AppDir::repository()?;
+    let dir = AppDir::repository(example)?;
     let origin = format!("http://{silent}");
     let server = dir
         .up(
@@ -707,9 +700,8 @@ async fn a_silent_upstream_opens_the_circuit_through_the_clients_timeouts() -> a
     Ok(())
 }
 
-#[tokio::test]
-async fn racing_writers_holding_the_same_etag_lose_no_update() -> anyhow::Result<()> {
-    let dir = AppDir::repository()?;
+async fn racing_writers_holding_the_same_etag_lose_no_update(example: &str) -> anyhow::Result<()> {
+    let dir = AppDir::repository(example)?;
     let auth = writer();
     let json_type = ("content-type", "application/json");
     let server = dir.up(&[], OutboundConfig::default()).await?;
@@ -753,3 +745,14 @@ async fn racing_writers_holding_the_same_etag_lose_no_update() -> anyhow::Result
     assert_eq!(name, format!("Writer {}", won[0]).as_str());
     Ok(())
 }
+
+crate::each_world!(
+    a_user_survives_a_restart_of_the_host,
+    writes_need_the_current_etag_in_if_match,
+    the_example_greeting_is_configured_by_a_variable,
+    the_allowed_upstream_answers_and_an_unlisted_host_is_denied,
+    gets_are_retried_and_posts_never,
+    the_breaker_opens_fails_fast_half_opens_and_closes,
+    a_silent_upstream_opens_the_circuit_through_the_clients_timeouts,
+    racing_writers_holding_the_same_etag_lose_no_update,
+);
