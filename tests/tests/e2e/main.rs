@@ -6,6 +6,7 @@ mod faults;
 mod harness;
 mod limits;
 mod outbound;
+mod p3;
 mod reuse;
 mod serving;
 mod shared_engine;
