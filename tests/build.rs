@@ -57,7 +57,14 @@ fn main() {
     // The example as a WASI 0.3 component first: both builds write `example.wasm`, so this
     // one is copied aside (cargo keeps each feature set's artefacts, so neither rebuilds the
     // other).
-    let p3_dir = build(&["-p", "example", "-p", "fixtures", "--features", "example/wasi-p3,fixtures/wasi-p3"]);
+    let p3_dir = build(&[
+        "-p",
+        "example",
+        "-p",
+        "fixtures",
+        "--features",
+        "example/wasi-p3,fixtures/wasi-p3",
+    ]);
     let p3_out = out_dir.join("p3");
     std::fs::create_dir_all(&p3_out).expect("OUT_DIR is writable");
     for name in ["example", "fixtures"] {

@@ -62,8 +62,8 @@ pub use handler::{
 };
 pub use harness::Harness;
 pub use runtime::{
-    ConcurrentReuse, Engine, EngineConfig, GuestLimits, GuestState, LinkerExtension, OutgoingHooks, OutgoingHttp,
-    OutgoingResult, Runtime, RuntimeConfig, World, default_cache_dir,
+    ConcurrentReuse, Engine, EngineConfig, GuestLimits, GuestState, LinkerExtension, OutgoingHooks,
+    OutgoingHttp, OutgoingResult, Runtime, RuntimeConfig, World, default_cache_dir,
 };
 pub use server::{
     MAX_WORKERS, Server, ServerConfig, ServerLimits, TlsConfig, self_signed_localhost,

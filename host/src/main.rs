@@ -9,8 +9,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use host::{
-    App, BreakerConfig, ConcurrentReuse, GuestLimits, OutboundConfig, PlatformConfig, RuntimeConfig, Server,
-    ServerConfig, ServerLimits, TlsConfig, Variable,
+    App, BreakerConfig, ConcurrentReuse, GuestLimits, OutboundConfig, PlatformConfig,
+    RuntimeConfig, Server, ServerConfig, ServerLimits, TlsConfig, Variable,
 };
 
 #[derive(Debug, Parser)]

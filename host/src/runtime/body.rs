@@ -40,7 +40,10 @@ impl<B> FaultAwareBody<B> {
     }
 
     /// Holds `guard` until the body is dropped.
-    pub(super) fn with_guard(mut self, guard: Option<Arc<dyn std::any::Any + Send + Sync>>) -> Self {
+    pub(super) fn with_guard(
+        mut self,
+        guard: Option<Arc<dyn std::any::Any + Send + Sync>>,
+    ) -> Self {
         self._guard = guard;
         self
     }

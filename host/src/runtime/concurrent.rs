@@ -16,14 +16,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use tokio::sync::futures::OwnedNotified;
 use tokio::sync::Notify;
+use tokio::sync::futures::OwnedNotified;
 use wasmtime::component::GuestTaskId;
 use wasmtime::{PoolConcurrencyLimitError, Store, StoreContextMut};
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::handler::{
-    HandlerState, Instance, ProxyPre, ShouldAccept, WorkerExpiration, WorkerState,
-    WorkerStatus,
+    HandlerState, Instance, ProxyPre, ShouldAccept, WorkerExpiration, WorkerState, WorkerStatus,
 };
 
 use super::{GuestState, RuntimeConfig, engine, new_store};
@@ -90,9 +89,7 @@ impl HandlerState for Service {
     type WorkerExpiration = Expiration;
     type WorkerState = Worker;
 
-    async fn instantiate(
-        &self,
-    ) -> wasmtime::Result<Instance<GuestState, Expiration, Worker>> {
+    async fn instantiate(&self) -> wasmtime::Result<Instance<GuestState, Expiration, Worker>> {
         let mut store = new_store(self.engine.wasmtime(), &self.config);
         // The newest request's deadline stops a guest that computes (see `on_request_start`).
         store.data_mut().deadline = far_future();
@@ -185,7 +182,9 @@ impl WorkerExpiration for Expiration {
         }
         let timeout = match status {
             WorkerStatus::Idle => this.idle_timeout,
-            WorkerStatus::Requests | WorkerStatus::PostReturn => this.deadline.saturating_add(STOP_GRACE),
+            WorkerStatus::Requests | WorkerStatus::PostReturn => {
+                this.deadline.saturating_add(STOP_GRACE)
+            }
         };
         let Some(at) = start.checked_add(timeout) else {
             return Poll::Pending;

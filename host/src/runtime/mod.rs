@@ -39,10 +39,10 @@ use tokio::sync::oneshot;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{PoolConcurrencyLimitError, Store, UpdateDeadline};
 use wasmtime_wasi::WasiCtx;
-use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
 use wasmtime_wasi_http::handler::{
     ExpirationError, InstantiationError, ProxyHandler, TrapOrPanicError,
 };
+use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
 use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpView};
 
@@ -123,7 +123,6 @@ impl Inner {
             pool.push(idle);
         }
     }
-
 }
 
 /// A store for a new instance, with the guest's environment, output streams and limits.
@@ -284,16 +283,15 @@ impl Runtime {
             "component ready"
         );
 
-        let world = world::detect(&component, engine).map_err(|exports| {
-            LoadError::NotAHandler {
+        let world =
+            world::detect(&component, engine).map_err(|exports| LoadError::NotAHandler {
                 path: path.to_owned(),
                 exports: if exports.is_empty() {
                     "nothing".to_owned()
                 } else {
                     exports.join(", ")
                 },
-            }
-        })?;
+            })?;
 
         // WASI 0.2 and 0.3 side by side: a 0.3 component built with Rust's std imports the
         // 0.2 interfaces too.
@@ -411,8 +409,8 @@ impl Runtime {
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
         let deadline = self.inner.config.limits.deadline;
-        let req = with_absolute_uri(req, ctx.https)?
-            .map(|body| body.map_err(Into::into).boxed_unsync());
+        let req =
+            with_absolute_uri(req, ctx.https)?.map(|body| body.map_err(Into::into).boxed_unsync());
         let data = concurrent::RequestData {
             request_id: ctx.request_id,
         };
@@ -605,9 +603,14 @@ fn classify_p3(err: &wasmtime::Error, deadline: Duration) -> RequestError {
         if failed.error.is::<PoolConcurrencyLimitError>() {
             return RequestError::Overloaded;
         }
-        return RequestError::Host(format!("cannot instantiate the component: {}", chain(&failed.error)));
+        return RequestError::Host(format!(
+            "cannot instantiate the component: {}",
+            chain(&failed.error)
+        ));
     }
-    if let Some(code) = err.downcast_ref::<wasmtime_wasi_http::p3::bindings::http::types::ErrorCode>() {
+    if let Some(code) =
+        err.downcast_ref::<wasmtime_wasi_http::p3::bindings::http::types::ErrorCode>()
+    {
         return RequestError::Guest(format!("{code:?}"));
     }
     RequestError::Trap(chain(err))
@@ -616,7 +619,10 @@ fn classify_p3(err: &wasmtime::Error, deadline: Duration) -> RequestError {
 /// The request with an absolute URI, which is how a 0.3 guest learns the scheme and
 /// authority: the scheme of the connection, the authority of the request line or else of
 /// its `Host` header.
-fn with_absolute_uri<B>(req: http::Request<B>, https: bool) -> Result<http::Request<B>, RequestError> {
+fn with_absolute_uri<B>(
+    req: http::Request<B>,
+    https: bool,
+) -> Result<http::Request<B>, RequestError> {
     let (mut parts, body) = req.into_parts();
     let authority = match parts.uri.authority() {
         Some(authority) => Some(authority.clone()),
@@ -640,7 +646,11 @@ fn with_absolute_uri<B>(req: http::Request<B>, https: bool) -> Result<http::Requ
     }
     match authority {
         Some(authority) => uri.authority = Some(authority),
-        None => return Err(RequestError::BadRequest("the request names no authority (no Host header)".to_owned())),
+        None => {
+            return Err(RequestError::BadRequest(
+                "the request names no authority (no Host header)".to_owned(),
+            ));
+        }
     }
     parts.uri = http::Uri::from_parts(uri)
         .map_err(|err| RequestError::BadRequest(format!("invalid request target: {err}")))?;

@@ -72,7 +72,9 @@ fn the_wasi_p3_build_exports_the_0_3_handler_and_not_the_0_2_one() -> anyhow::Re
     let bytes = std::fs::read(EXAMPLE_P3_WASM)?;
     let (imports, exports) = interface(&bytes)?;
     assert!(
-        exports.iter().any(|e| e.starts_with("wasi:http/handler@0.3.")),
+        exports
+            .iter()
+            .any(|e| e.starts_with("wasi:http/handler@0.3.")),
         "exports: {exports:?}"
     );
     assert!(
@@ -82,7 +84,9 @@ fn the_wasi_p3_build_exports_the_0_3_handler_and_not_the_0_2_one() -> anyhow::Re
         "exports: {exports:?}"
     );
     assert!(
-        imports.iter().any(|i| i.starts_with("wasi:http/types@0.3.")),
+        imports
+            .iter()
+            .any(|i| i.starts_with("wasi:http/types@0.3.")),
         "imports: {imports:?}"
     );
     Ok(())

@@ -69,10 +69,7 @@ async fn concurrent_requests_are_served_together_by_one_instance() -> anyhow::Re
         most_at_once = most_at_once.max(in_flight);
     }
     // Each request reports how many were in flight on its instance when it started.
-    assert!(
-        most_at_once >= 2,
-        "one instance had {most_at_once} at once"
-    );
+    assert!(most_at_once >= 2, "one instance had {most_at_once} at once");
     assert_eq!(body_text(&server, "/ok").await?, (200, "ok".to_owned()));
     Ok(())
 }
@@ -245,9 +242,11 @@ async fn h2_exchange(
     body: Bytes,
 ) -> anyhow::Result<(u16, Bytes, Option<http::HeaderMap>)> {
     let stream = TcpStream::connect(server.addr).await?;
-    let (mut sender, conn) =
-        hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), TokioIo::new(stream))
-            .await?;
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        TokioIo::new(stream),
+    )
+    .await?;
     tokio::spawn(conn);
     let req = http::Request::post(format!("http://localhost{path}")).body(Full::new(body))?;
     let res = sender.send_request(req).await?;

@@ -6,9 +6,7 @@ use host::{RuntimeConfig, ServerConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{
-    FIXTURES_WASM, Proto, TestServer, assert_problem, json, request, send,
-};
+use crate::support::{FIXTURES_WASM, Proto, TestServer, assert_problem, json, request, send};
 
 async fn health_is_200_json_with_status_and_timestamp(example: &str) -> anyhow::Result<()> {
     let server = TestServer::start(example).await?;
@@ -88,7 +86,9 @@ async fn h2c_prior_knowledge_is_served(example: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn http1_keep_alive_serves_several_requests_on_one_connection(example: &str) -> anyhow::Result<()> {
+async fn http1_keep_alive_serves_several_requests_on_one_connection(
+    example: &str,
+) -> anyhow::Result<()> {
     let server = TestServer::start(example).await?;
     let mut stream = TcpStream::connect(server.addr).await?;
     for _ in 0..3 {

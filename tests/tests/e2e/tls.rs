@@ -110,10 +110,13 @@ async fn tls_server_of(example: &str, tls: TlsConfig) -> anyhow::Result<TestServ
 async fn alpn_negotiates_h2_and_http1_over_tls(example: &str) -> anyhow::Result<()> {
     let files = CertFiles::new("alpn")?;
     let der = files.write_new()?;
-    let server = tls_server_of(example, TlsConfig::Files {
-        cert: files.cert.clone(),
-        key: files.key.clone(),
-    })
+    let server = tls_server_of(
+        example,
+        TlsConfig::Files {
+            cert: files.cert.clone(),
+            key: files.key.clone(),
+        },
+    )
     .await?;
 
     let h2 = connect(&server, &der, &[b"h2", b"http/1.1"]).await?;

@@ -10,8 +10,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use crate::support::{
-    Proto, TestServer, assert_problem, create_user, json, request, request_with,
-    send, token,
+    Proto, TestServer, assert_problem, create_user, json, request, request_with, send, token,
 };
 
 async fn etag_revalidation_is_a_304_round_trip(example: &str) -> anyhow::Result<()> {

@@ -16,8 +16,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::support::{
-    FIXTURES_WASM, Proto, TestServer, assert_problem, create_user, json,
-    request_with, send, writer,
+    FIXTURES_WASM, Proto, TestServer, assert_problem, create_user, json, request_with, send, writer,
 };
 
 /// An application directory in the temp dir, removed when dropped.
@@ -440,7 +439,9 @@ fn breaker(failures: u32, reset: Duration) -> OutboundConfig {
     }
 }
 
-async fn the_allowed_upstream_answers_and_an_unlisted_host_is_denied(example: &str) -> anyhow::Result<()> {
+async fn the_allowed_upstream_answers_and_an_unlisted_host_is_denied(
+    example: &str,
+) -> anyhow::Result<()> {
     let allowed = upstream(false).await?;
     let unlisted = upstream(false).await?;
     let dir = AppDir::repository(example)?;
@@ -655,7 +656,9 @@ source = "fixtures.wasm"
     Ok(())
 }
 
-async fn a_silent_upstream_opens_the_circuit_through_the_clients_timeouts(example: &str) -> anyhow::Result<()> {
+async fn a_silent_upstream_opens_the_circuit_through_the_clients_timeouts(
+    example: &str,
+) -> anyhow::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let silent = listener.local_addr()?;
     let accepted = Arc::new(AtomicU32::new(0));

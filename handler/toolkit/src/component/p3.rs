@@ -75,7 +75,10 @@ pub fn into_response(mut res: Response) -> Result<WasiResponse, ErrorCode> {
             .with_detail(format!("the response was refused: {code:?}"))
             .into_response();
         let (parts, body) = problem.into_parts();
-        http_into_wasi_response(http::Response::from_parts(parts, ChunkBody::new(body, None)))
+        http_into_wasi_response(http::Response::from_parts(
+            parts,
+            ChunkBody::new(body, None),
+        ))
     })
 }
 
