@@ -12,7 +12,10 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::support::{FIXTURES_P3_WASM, Proto, TestServer, assert_problem, request, send};
+use crate::support::{
+    FIXTURES_P3_WASM, Proto, SPIN7_WASM, TestServer, assert_problem, request, send,
+};
+use crate::up::AppDir;
 
 async fn fixture(runtime: RuntimeConfig, server: ServerConfig) -> anyhow::Result<TestServer> {
     TestServer::start_with(FIXTURES_P3_WASM, runtime, server).await
@@ -319,5 +322,70 @@ async fn outbound_http_0_3_goes_through_the_allow_list() -> anyhow::Result<()> {
     let (status, text) = body_text(&server, &format!("/fetch?url=http://{other}/x")).await?;
     assert_eq!(status, 502);
     assert!(text.contains("HttpRequestDenied"), "{text}");
+    Ok(())
+}
+
+const SPIN7_APP: &str = r#"
+spin_manifest_version = 2
+
+[application]
+name = "spin7"
+
+[variables]
+greeting = { default = "hello from the manifest" }
+
+[[trigger.http]]
+route = "/..."
+component = "spin7"
+
+[component.spin7]
+source = "spin7.wasm"
+key_value_stores = ["default"]
+[component.spin7.variables]
+greeting = "{{ greeting }}"
+"#;
+
+#[tokio::test]
+async fn a_spin_sdk_7_component_uses_the_key_value_store_and_variables() -> anyhow::Result<()> {
+    let dir = AppDir::with_component(SPIN7_WASM, "spin7.wasm", SPIN7_APP)?;
+    let server = dir.serve(&[]).await?;
+    assert_eq!(body_text(&server, "/kv/a").await?.0, 404);
+    assert_eq!(server.call("PUT", "/kv/b", &[], "two").await?.status(), 204);
+    assert_eq!(server.call("PUT", "/kv/a", &[], "one").await?.status(), 204);
+    assert_eq!(body_text(&server, "/kv/a").await?, (200, "one".to_owned()));
+    assert_eq!(
+        body_text(&server, "/exists/a").await?,
+        (200, "true".to_owned())
+    );
+    assert_eq!(body_text(&server, "/keys").await?, (200, "a\nb".to_owned()));
+    assert_eq!(server.call("DELETE", "/kv/a", &[], "").await?.status(), 204);
+    assert_eq!(
+        body_text(&server, "/exists/a").await?,
+        (200, "false".to_owned())
+    );
+    assert_eq!(body_text(&server, "/keys").await?, (200, "b".to_owned()));
+
+    // Only the stores the component lists.
+    let (status, text) = body_text(&server, "/open/other").await?;
+    assert_eq!((status, text.as_str()), (403, "access-denied"));
+
+    // Variables, from the manifest and from the environment.
+    assert_eq!(
+        body_text(&server, "/var/greeting").await?,
+        (200, "hello from the manifest".to_owned())
+    );
+    let (status, text) = body_text(&server, "/var/missing").await?;
+    assert_eq!(status, 404, "{text}");
+    let (status, text) = body_text(&server, "/var/Not-A-Name").await?;
+    assert_eq!(status, 400, "{text}");
+    drop(server);
+
+    // The same data through a restart: the store is the application's SQLite file.
+    let server = dir.serve(&[("SPIN_VARIABLE_GREETING", "bonjour")]).await?;
+    assert_eq!(body_text(&server, "/kv/b").await?, (200, "two".to_owned()));
+    assert_eq!(
+        body_text(&server, "/var/greeting").await?,
+        (200, "bonjour".to_owned())
+    );
     Ok(())
 }

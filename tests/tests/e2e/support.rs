@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use tests::{EXAMPLE_P3_WASM, EXAMPLE_WASM, FIXTURES_P3_WASM, FIXTURES_WASM};
+pub use tests::{EXAMPLE_P3_WASM, EXAMPLE_WASM, FIXTURES_P3_WASM, FIXTURES_WASM, SPIN7_WASM};
 
 /// Runs each named test, an `async fn(example: &str) -> anyhow::Result<()>` given the
 /// example application's component, once per build of it: `p2::NAME` on the WASI 0.2

@@ -57,10 +57,20 @@ impl AppDir {
 
     /// A manifest of the caller's, with the fixture component at `fixtures.wasm`.
     pub(crate) fn fixtures(manifest: &str) -> anyhow::Result<Self> {
-        let dir = Self::empty("fixtures")?;
-        std::fs::copy(FIXTURES_WASM, dir.root.join("fixtures.wasm"))?;
+        Self::with_component(FIXTURES_WASM, "fixtures.wasm", manifest)
+    }
+
+    /// A manifest of the caller's, with the component `wasm` at `file`.
+    pub(crate) fn with_component(wasm: &str, file: &str, manifest: &str) -> anyhow::Result<Self> {
+        let dir = Self::empty("app")?;
+        std::fs::copy(wasm, dir.root.join(file))?;
         std::fs::write(dir.root.join("spin.toml"), manifest)?;
         Ok(dir)
+    }
+
+    /// The application served as `edge-host up` serves it.
+    pub(crate) async fn serve(&self, env: &[(&str, &str)]) -> anyhow::Result<TestServer> {
+        self.up(env, OutboundConfig::default()).await
     }
 
     /// `edge-host up` on this directory, with `env` as the process environment.

@@ -1,9 +1,12 @@
 //! The Spin platform interfaces a component may import beside WASI: the key-value store
 //! (`fermyon:spin/key-value@2.0.0`, and `wasi:keyvalue@0.2.0-draft2` with compare-and-swap
 //! on the same data) and application variables (`fermyon:spin/variables@2.0.0`), as
-//! spin-sdk 5.2 calls them. A component that imports neither links and runs as before.
+//! spin-sdk 5.2 calls them, and `spin:key-value@3.0.0` / `spin:variables@3.0.0`, as spin-sdk 7
+//! (WASI 0.3) calls them, on the same data (`v3.rs`). A component that imports none of them
+//! links and runs as before.
 
 mod key_value;
+mod v3;
 mod variables;
 mod wasi_keyvalue;
 
@@ -120,5 +123,5 @@ fn add_to_linker<T: PlatformState + 'static>(linker: &mut Linker<T>) -> wasmtime
     wasi::keyvalue::store::add_to_linker::<T, HasPlatform>(linker, T::platform)?;
     wasi::keyvalue::atomics::add_to_linker::<T, HasPlatform>(linker, T::platform)?;
     wasi::keyvalue::batch::add_to_linker::<T, HasPlatform>(linker, T::platform)?;
-    Ok(())
+    v3::add_to_linker(linker)
 }

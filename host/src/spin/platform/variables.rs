@@ -55,19 +55,33 @@ pub(crate) fn valid_name(name: &str) -> bool {
     crate::spin::manifest::is_snake(name)
 }
 
+/// Why a variable has no value, as both variables interfaces say it.
+pub(super) enum LookupError {
+    InvalidName(String),
+    Undefined(String),
+}
+
+/// The value of variable `name` for the component of `view`.
+pub(super) fn lookup(view: &PlatformView<'_>, name: &str) -> Result<String, LookupError> {
+    if !valid_name(name) {
+        return Err(LookupError::InvalidName(format!(
+            "`{name}` is not a variable name (lower snake case, starting with a letter)"
+        )));
+    }
+    match view.platform.variables.get(name) {
+        Some(variable) => Ok(variable.value.clone()),
+        None => Err(LookupError::Undefined(format!(
+            "no variable `{name}` is defined for this component"
+        ))),
+    }
+}
+
 impl Host for PlatformView<'_> {
     fn get(&mut self, name: String) -> Result<String, Error> {
-        if !valid_name(&name) {
-            return Err(Error::InvalidName(format!(
-                "`{name}` is not a variable name (lower snake case, starting with a letter)"
-            )));
-        }
-        match self.platform.variables.get(&name) {
-            Some(variable) => Ok(variable.value.clone()),
-            None => Err(Error::Undefined(format!(
-                "no variable `{name}` is defined for this component"
-            ))),
-        }
+        lookup(self, &name).map_err(|err| match err {
+            LookupError::InvalidName(msg) => Error::InvalidName(msg),
+            LookupError::Undefined(msg) => Error::Undefined(msg),
+        })
     }
 }
 
