@@ -11,8 +11,8 @@
 //! instance that failed is never reused.
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -82,6 +82,8 @@ impl engine::IdlePool for IdleWorkers {
 /// The data a request carries into its worker.
 pub(super) struct RequestData {
     pub(super) request_id: u64,
+    /// Given the fault cell of the instance that takes the request.
+    pub(super) instance_fault: Arc<OnceLock<Arc<OnceLock<crate::RequestError>>>>,
 }
 
 impl HandlerState for Service {
@@ -231,6 +233,7 @@ impl WorkerState for Worker {
         _task: GuestTaskId,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync + 'static>> {
         let state = store.data_mut();
+        let _ = data.instance_fault.set(state.instance_fault.clone());
         // The guest's output lines name the newest request of the instance.
         state.request_id.store(data.request_id, Ordering::Relaxed);
         state.limiter.exceeded = false;
@@ -248,6 +251,8 @@ impl WorkerState for Worker {
             // says why.
             let fault = super::classify(&err, &store, self.deadline);
             tracing::warn!("guest instance failed and is dropped: {fault}");
+            // Before the store goes: the bodies it was streaming end with an error.
+            let _ = store.data().instance_fault.set(fault);
         }
         drop(store);
     }

@@ -154,6 +154,7 @@ fn new_store(engine: &wasmtime::Engine, config: &RuntimeConfig) -> Store<GuestSt
         },
         deadline: Instant::now(),
         request_id,
+        instance_fault: Arc::new(OnceLock::new()),
     };
     for extension in &config.extensions {
         extension.init_store(&mut state);
@@ -411,8 +412,10 @@ impl Runtime {
         let deadline = self.inner.config.limits.deadline;
         let req =
             with_absolute_uri(req, ctx.https)?.map(|body| body.map_err(Into::into).boxed_unsync());
+        let instance_fault = Arc::new(OnceLock::new());
         let data = concurrent::RequestData {
             request_id: ctx.request_id,
+            instance_fault: instance_fault.clone(),
         };
         // The worker's own expiry stops the instance; this one answers the request in time
         // even while the instance is busy computing for another.
@@ -429,9 +432,10 @@ impl Runtime {
                 return Err(fault);
             }
         };
-        let never_faulted = Arc::new(OnceLock::new());
+        // The fault of the instance that answered, once it took the request.
+        let fault = instance_fault.get().cloned().unwrap_or_default();
         Ok(response.map(|body| {
-            FaultAwareBody::new(body, never_faulted)
+            FaultAwareBody::new(body, fault)
                 .with_guard(ctx.guard)
                 .boxed_unsync()
         }))

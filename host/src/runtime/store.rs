@@ -28,6 +28,9 @@ pub struct GuestState {
     pub(super) deadline: Instant,
     /// The request being served, for the guest's output lines.
     pub(super) request_id: Arc<AtomicU64>,
+    /// Set when the instance fails (WASI 0.3 instances, shared by several requests): the
+    /// response bodies it was streaming then end with an error, not a clean end.
+    pub(super) instance_fault: Arc<std::sync::OnceLock<crate::RequestError>>,
 }
 
 impl std::fmt::Debug for GuestState {

@@ -389,3 +389,25 @@ async fn a_spin_sdk_7_component_uses_the_key_value_store_and_variables() -> anyh
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_trap_while_the_body_streams_ends_the_body_with_an_error() -> anyhow::Result<()> {
+    let server = fixture(RuntimeConfig::default(), ServerConfig::default()).await?;
+    let stream = TcpStream::connect(server.addr).await?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let req = http::Request::get("/stream-then-trap")
+        .header("host", "localhost")
+        .body(http_body_util::Empty::<Bytes>::new())?;
+    let res = sender.send_request(req).await?;
+    assert_eq!(res.status(), 200);
+    // The client must not take the truncated body for a whole one.
+    let body = tokio::time::timeout(Duration::from_secs(10), res.into_body().collect()).await?;
+    assert!(
+        body.is_err(),
+        "the body ended cleanly: {:?}",
+        body.map(|b| b.to_bytes())
+    );
+    assert_eq!(body_text(&server, "/ok").await?, (200, "ok".to_owned()));
+    Ok(())
+}
