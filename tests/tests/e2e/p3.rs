@@ -411,3 +411,91 @@ async fn a_trap_while_the_body_streams_ends_the_body_with_an_error() -> anyhow::
     assert_eq!(body_text(&server, "/ok").await?, (200, "ok".to_owned()));
     Ok(())
 }
+
+#[tokio::test]
+async fn one_application_serves_0_2_and_0_3_components_side_by_side() -> anyhow::Result<()> {
+    let dir = AppDir::with_component(
+        crate::support::FIXTURES_WASM,
+        "p2.wasm",
+        r#"
+spin_manifest_version = 2
+
+[application]
+name = "mixed"
+
+[[trigger.http]]
+route = "/two/..."
+component = "two"
+
+[[trigger.http]]
+route = "/three/..."
+component = "three"
+
+[component.two]
+source = "p2.wasm"
+
+[component.three]
+source = "p3.wasm"
+"#,
+    )?;
+    std::fs::copy(FIXTURES_P3_WASM, dir.root.join("p3.wasm"))?;
+    let server = dir.serve(&[]).await?;
+    assert_eq!(body_text(&server, "/two/ok").await?, (200, "ok".to_owned()));
+    assert_eq!(
+        body_text(&server, "/three/ok").await?,
+        (200, "ok".to_owned())
+    );
+    // Each as its world runs it: a fresh 0.2 instance per request, a reused 0.3 one.
+    assert_eq!(
+        body_text(&server, "/two/count").await?,
+        (200, "1".to_owned())
+    );
+    assert_eq!(
+        body_text(&server, "/two/count").await?,
+        (200, "1".to_owned())
+    );
+    let (_, first) = body_text(&server, "/three/count").await?;
+    let (_, second) = body_text(&server, "/three/count").await?;
+    assert!(
+        second.parse::<u32>()? > first.parse::<u32>()?,
+        "{first} then {second}"
+    );
+    Ok(())
+}
+
+#[test]
+fn load_errors_name_the_world_and_what_is_missing() -> anyhow::Result<()> {
+    // A spin-sdk 7 component without Spin's interfaces linked.
+    let err = host::Runtime::load(SPIN7_WASM.as_ref(), RuntimeConfig::default())
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("loaded without its imports"))?;
+    let text = err.to_string();
+    assert!(matches!(err, host::LoadError::Link { .. }), "{text}");
+    assert!(text.contains("wasi:http/service@0.3"), "{text}");
+    assert!(text.contains("spin:"), "{text}");
+
+    // A core module is not a component.
+    let dir = std::env::temp_dir().join(format!("edge-load-errors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let module = dir.join("module.wasm");
+    std::fs::write(&module, b"\0asm\x01\0\0\0")?;
+    let err = host::Runtime::load(&module, RuntimeConfig::default())
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("a core module loaded"))?;
+    assert!(
+        matches!(err, host::LoadError::NotAComponent { .. }),
+        "{err}"
+    );
+
+    // A component that exports no handler says what it exports.
+    let component = dir.join("no-handler.wasm");
+    std::fs::write(&component, b"\0asm\x0d\0\x01\0")?;
+    let err = host::Runtime::load(&component, RuntimeConfig::default())
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("a component without a handler loaded"))?;
+    let text = err.to_string();
+    assert!(matches!(err, host::LoadError::NotAHandler { .. }), "{text}");
+    assert!(text.contains("wasi:http/handler@0.3"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
