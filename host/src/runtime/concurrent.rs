@@ -22,7 +22,8 @@ use wasmtime::component::GuestTaskId;
 use wasmtime::{PoolConcurrencyLimitError, Store, StoreContextMut};
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::handler::{
-    HandlerState, Instance, ProxyPre, ShouldAccept, WorkerExpiration, WorkerState, WorkerStatus,
+    HandlerState, Instance, Proxy, ProxyHandler, ShouldAccept, WorkerExpiration, WorkerState,
+    WorkerStatus,
 };
 
 use super::{GuestState, RuntimeConfig, engine, new_store};
@@ -53,9 +54,47 @@ impl Default for ConcurrentReuse {
     }
 }
 
+/// The workers of one component, a [`ProxyHandler`] per thread that serves requests: a
+/// request goes to an instance on its own thread, so handing it over wakes no other thread
+/// (the server runs each connection, and the guests it calls, on one worker thread).
+pub(super) struct Services {
+    template: Service,
+    by_thread:
+        std::sync::RwLock<std::collections::HashMap<std::thread::ThreadId, ProxyHandler<Service>>>,
+}
+
+impl Services {
+    pub(super) fn new(template: Service) -> Self {
+        Self {
+            template,
+            by_thread: std::sync::RwLock::default(),
+        }
+    }
+
+    /// The handler of the calling thread.
+    pub(super) fn for_this_thread(&self) -> ProxyHandler<Service> {
+        let thread = std::thread::current().id();
+        if let Some(handler) = self
+            .by_thread
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&thread)
+        {
+            return handler.clone();
+        }
+        self.by_thread
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(thread)
+            .or_insert_with(|| ProxyHandler::new(self.template.clone()))
+            .clone()
+    }
+}
+
 /// What every worker of one component shares.
+#[derive(Clone)]
 pub(super) struct Service {
-    pub(super) pre: ProxyPre<GuestState>,
+    pub(super) pre: wasmtime_wasi_http::p3::bindings::ServicePre<GuestState>,
     pub(super) config: RuntimeConfig,
     pub(super) engine: Engine,
     pub(super) idle: Arc<IdleWorkers>,
@@ -109,7 +148,7 @@ impl HandlerState for Service {
         let reuse = &self.config.concurrent_reuse;
         Ok(Instance {
             store,
-            proxy,
+            proxy: Proxy::P3(proxy),
             view: |state: &mut GuestState| state.http(),
             expiration: Expiration {
                 idle_timeout: reuse.idle_timeout,

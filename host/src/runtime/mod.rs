@@ -86,7 +86,7 @@ enum Kind {
     /// `wasi:http/incoming-handler@0.2`: one request at a time per instance.
     P2(ProxyPre<GuestState>),
     /// `wasi:http/handler@0.3`: workers that take requests concurrently.
-    P3(ProxyHandler<concurrent::Service>),
+    P3(Box<concurrent::Services>),
 }
 
 impl engine::IdlePool for Inner {
@@ -328,12 +328,12 @@ impl Runtime {
                 let pool: Arc<dyn engine::IdlePool> = idle.clone();
                 shared.register_idle_pool(Arc::downgrade(&pool));
                 // Keeps the pool registered for as long as the workers can use it.
-                Kind::P3(ProxyHandler::new(concurrent::Service {
-                    pre: wasmtime_wasi_http::handler::ProxyPre::P3(pre),
+                Kind::P3(Box::new(concurrent::Services::new(concurrent::Service {
+                    pre,
                     config: config.clone(),
                     engine: shared.clone(),
                     idle,
-                }))
+                })))
             }
         };
 
@@ -392,7 +392,7 @@ impl Runtime {
     {
         match &self.inner.kind {
             Kind::P2(pre) => self.handle_p2(pre, req, ctx).await,
-            Kind::P3(handler) => self.handle_p3(handler, req, ctx).await,
+            Kind::P3(services) => self.handle_p3(&services.for_this_thread(), req, ctx).await,
         }
     }
 
