@@ -2,34 +2,9 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use host::{PlatformConfig, RuntimeConfig, ServerConfig};
-use http_body_util::Full;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
 
-use crate::support::{FIXTURES_WASM, TestServer};
-
-/// A local upstream answering `upstream ok` to everything.
-async fn upstream() -> anyhow::Result<std::net::SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(|_req| async {
-                    Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
-                        Bytes::from_static(b"upstream ok"),
-                    )))
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    Ok(addr)
-}
+use crate::support::{FIXTURES_WASM, TestServer, upstream_ok};
 
 async fn fixtures_allowing(rules: &[String]) -> anyhow::Result<TestServer> {
     let platform = PlatformConfig {
@@ -47,8 +22,8 @@ async fn fixtures_allowing(rules: &[String]) -> anyhow::Result<TestServer> {
 
 #[tokio::test]
 async fn an_allowed_upstream_answers_and_others_are_denied_at_once() -> anyhow::Result<()> {
-    let allowed = upstream().await?;
-    let other = upstream().await?;
+    let allowed = upstream_ok().await?;
+    let other = upstream_ok().await?;
     let server = fixtures_allowing(&[format!("http://127.0.0.1:{}", allowed.port())]).await?;
 
     let res = server
@@ -70,7 +45,7 @@ async fn an_allowed_upstream_answers_and_others_are_denied_at_once() -> anyhow::
 
 #[tokio::test]
 async fn without_rules_all_outbound_http_is_denied() -> anyhow::Result<()> {
-    let target = upstream().await?;
+    let target = upstream_ok().await?;
     let server = fixtures_allowing(&[]).await?;
     let res = server.get(&format!("/fetch?url=http://{target}/")).await?;
     assert_eq!(res.status(), 502);

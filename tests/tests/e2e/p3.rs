@@ -10,10 +10,10 @@ use host::{
 };
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 use crate::support::{
-    FIXTURES_P3_WASM, Proto, SPIN7_WASM, TestServer, assert_problem, request, send,
+    FIXTURES_P3_WASM, Proto, SPIN7_WASM, TestServer, assert_problem, request, send, upstream_ok,
 };
 use crate::up::AppDir;
 
@@ -281,31 +281,10 @@ async fn bodies_stream_both_ways_with_trailers() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A local upstream answering `upstream ok` to everything.
-async fn upstream() -> anyhow::Result<std::net::SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(|_req| async {
-                    Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
-                        Bytes::from_static(b"upstream ok"),
-                    )))
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    Ok(addr)
-}
-
 #[tokio::test]
 async fn outbound_http_0_3_goes_through_the_allow_list() -> anyhow::Result<()> {
-    let allowed = upstream().await?;
-    let other = upstream().await?;
+    let allowed = upstream_ok().await?;
+    let other = upstream_ok().await?;
     let platform = PlatformConfig {
         allowed_outbound: vec![format!("http://127.0.0.1:{}", allowed.port()).parse()?],
         ..PlatformConfig::default()
