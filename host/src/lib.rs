@@ -69,7 +69,7 @@ pub use server::{
     MAX_WORKERS, Server, ServerConfig, ServerLimits, TlsConfig, self_signed_localhost,
 };
 pub use spin::{
-    App, BreakerConfig, CircuitBreakers, CircuitOpen, InvalidOutboundRule, KeyValue, KeyValueError,
-    Loaded, OutboundConfig, OutboundRule, Permit, PlatformConfig, StoreError, UpError, UpOptions,
-    Variable,
+    App, BreakerConfig, BuildError, BuildOutput, Built, CircuitBreakers, CircuitOpen,
+    InvalidOutboundRule, KeyValue, KeyValueError, Loaded, OutboundConfig, OutboundRule, Permit,
+    PlatformConfig, StoreError, UpError, UpOptions, Variable, build_app,
 };

@@ -17,7 +17,7 @@ use host::{
 #[command(
     name = "edge-host",
     version,
-    about = "Serve wasi:http/incoming-handler@0.2 components"
+    about = "Serve wasi:http components (WASI 0.2 and 0.3), run Spin applications, build and start handlers"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -31,6 +31,21 @@ enum Command {
     /// Run a Spin application from its manifest (spin.toml): every routed component on one
     /// listener, with its key-value stores, variables and outbound hosts.
     Up(Box<UpArgs>),
+    /// Build a Spin application's components: each `[component.<id>.build]` command, run as
+    /// `spin build` runs it, with the wasm32-wasip2 toolchain this machine has.
+    Build(BuildArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct BuildArgs {
+    /// The application manifest.
+    #[arg(
+        short = 'f',
+        long = "from",
+        value_name = "SPIN_TOML",
+        default_value = "spin.toml"
+    )]
+    manifest: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -82,6 +97,10 @@ struct UpArgs {
     /// Where the key-value database lives [default: .spin beside the manifest].
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+
+    /// Build the components first, as `edge-host build` does.
+    #[arg(long)]
+    build: bool,
 
     #[command(flatten)]
     host: HostArgs,
@@ -388,7 +407,27 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     run(server).await
 }
 
+/// Runs the manifest's build commands; the environment fills its variables' templates.
+fn build(manifest: &std::path::Path) -> anyhow::Result<()> {
+    let app = host::spin::manifest::load_unbuilt(manifest, &|name| std::env::var(name).ok())
+        .map_err(host::UpError::Manifest)?;
+    for built in host::build_app(&app, host::BuildOutput::Inherit)? {
+        match built {
+            host::Built::Built { component, source } => {
+                println!("Built component `{component}`: {}", source.display());
+            }
+            host::Built::NoCommand { component } => {
+                println!("Component `{component}` has no build command: nothing to build");
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn up(args: UpArgs) -> anyhow::Result<()> {
+    if args.build {
+        build(&args.manifest)?;
+    }
     let overrides: HashMap<String, String> = args
         .variables
         .into_iter()
@@ -482,6 +521,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => runtime.block_on(serve(*args)),
         Command::Up(args) => runtime.block_on(up(*args)),
+        Command::Build(args) => build(&args.manifest),
     };
     // What was logged comes out before the final error line.
     drop(flush_on_exit);

@@ -7,6 +7,7 @@
 //! | File | Concern |
 //! | --- | --- |
 //! | `app.rs` | [`App`]: manifest → components on one shared engine; the [`Handler`](crate::Handler) |
+//! | `build.rs` | `edge-host build`: each component's build command, with the wasm toolchain chosen for it |
 //! | `manifest/` | spin.toml, read by serde types and checked, problems with their line and column |
 //! | `routes.rs` | Spin's route patterns and the most-specific-wins router |
 //! | `headers.rs` | the `spin-*` headers a component sees |
@@ -14,6 +15,7 @@
 //! | `outbound/` | allowed outbound hosts, timeouts, circuit breakers, as the runtime's [`OutgoingHttp`](crate::OutgoingHttp) |
 
 mod app;
+mod build;
 mod headers;
 pub mod manifest;
 mod outbound;
@@ -24,6 +26,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use self::app::{App, Loaded, UpError, UpOptions};
+pub use self::build::{BuildError, BuildOutput, Built, build_app};
 pub use self::outbound::{
     BreakerConfig, CircuitBreakers, CircuitOpen, InvalidOutboundRule, OutboundConfig, OutboundRule,
     Permit,

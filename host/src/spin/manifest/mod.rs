@@ -43,7 +43,7 @@ mod tests;
 use std::path::{Path, PathBuf};
 
 pub use error::{ManifestError, ManifestProblem};
-pub use model::{AppManifest, ComponentManifest, HttpRoute, Route, VariableValue};
+pub use model::{AppManifest, BuildConfig, ComponentManifest, HttpRoute, Route, VariableValue};
 pub(crate) use resolve::is_snake;
 
 /// Loads and validates the manifest at `path`. `env` looks up environment variables (the
@@ -51,6 +51,23 @@ pub(crate) use resolve::is_snake;
 pub fn load(
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
+) -> Result<AppManifest, ManifestError> {
+    load_checked(path, env, true)
+}
+
+/// Loads and validates the manifest at `path` as [`load`] does, except that a component file
+/// that does not exist yet is no problem: what `edge-host build` reads before it builds them.
+pub fn load_unbuilt(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<AppManifest, ManifestError> {
+    load_checked(path, env, false)
+}
+
+fn load_checked(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    sources_must_exist: bool,
 ) -> Result<AppManifest, ManifestError> {
     let fail = |problem| ManifestError {
         file: path.to_owned(),
@@ -68,7 +85,14 @@ pub fn load(
         _ => PathBuf::from("."),
     };
     let mut problems = error::Problems::new(&text);
-    let manifest = resolve::manifest(doc.get_ref(), path, &dir, env, &mut problems);
+    let manifest = resolve::manifest(
+        doc.get_ref(),
+        path,
+        &dir,
+        env,
+        sources_must_exist,
+        &mut problems,
+    );
     match manifest {
         Some(manifest) if problems.is_empty() => Ok(manifest),
         _ => Err(ManifestError {

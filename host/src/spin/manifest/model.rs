@@ -50,7 +50,8 @@ pub enum Route {
 pub struct ComponentManifest {
     /// The component id.
     pub id: String,
-    /// The `.wasm` file, resolved against the manifest's directory (it exists).
+    /// The `.wasm` file, resolved against the manifest's directory (it exists, unless the
+    /// manifest was loaded with [`load_unbuilt`](super::load_unbuilt)).
     pub source: PathBuf,
     /// `allowed_outbound_hosts`, templates expanded.
     pub allowed_outbound_hosts: Vec<OutboundRule>,
@@ -60,6 +61,22 @@ pub struct ComponentManifest {
     pub environment: Vec<(String, String)>,
     /// The component's variables, templates expanded.
     pub variables: BTreeMap<String, VariableValue>,
+    /// `[component.<id>.build]`: how the component is built, when the manifest says.
+    pub build: Option<BuildConfig>,
+}
+
+/// `[component.<id>.build]`, as `spin build` runs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildConfig {
+    /// The shell command (a list of commands joined with ` && `).
+    pub command: String,
+    /// Where it runs: `workdir` resolved against the manifest's directory (that directory
+    /// without one).
+    pub workdir: PathBuf,
+    /// `watch`: glob patterns of the files the build reads, relative to `workdir`.
+    pub watch: Vec<String>,
+    /// `environment`: variables set for the command, in file order.
+    pub environment: Vec<(String, String)>,
 }
 
 /// The resolved value of a component variable. Its `Debug` never shows a secret value.

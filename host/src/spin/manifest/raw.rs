@@ -144,16 +144,14 @@ pub(super) struct Component {
     pub dependencies_inherit_configuration: Option<Spanned<bool>>,
 }
 
-/// `[component.<id>.build]`: only its command is used, for hints.
+/// `[component.<id>.build]`: what `edge-host build` runs (and the hint when the component
+/// file is missing).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Build {
-    pub command: Option<Command>,
-    #[expect(dead_code, reason = "checked for its type only")]
+    pub command: Option<Spanned<Command>>,
     pub workdir: Option<String>,
-    #[expect(dead_code, reason = "checked for its type only")]
     pub watch: Option<Vec<String>>,
-    #[expect(dead_code, reason = "checked for its type only")]
     pub environment: Option<Entries<String>>,
 }
 

@@ -413,3 +413,48 @@ fn ids_follow_spin() {
         assert!(!is_snake(bad), "{bad}");
     }
 }
+
+#[test]
+fn build_settings_are_read_and_resolved_against_the_manifest() {
+    let app = ok(&with_component(
+        "[component.app.build]\ncommand = [\"make wasm\", \"strip\"]\nworkdir = \"guest\"\nwatch = [\"src/**/*.rs\"]\nenvironment = { MODE = \"release\" }\n",
+    ));
+    let build = app.components["app"].build.clone().expect("a build");
+    assert_eq!(build.command, "make wasm && strip");
+    assert_eq!(build.workdir, app.dir.join("guest"));
+    assert_eq!(build.watch, ["src/**/*.rs"]);
+    assert_eq!(
+        build.environment,
+        [("MODE".to_owned(), "release".to_owned())]
+    );
+    let app = ok(&with_component(
+        "[component.app.build]\ncommand = \"make\"\n",
+    ));
+    let build = app.components["app"].build.clone().expect("a build");
+    assert_eq!((build.workdir, build.watch), (app.dir.clone(), vec![]));
+}
+
+#[test]
+fn a_build_needs_a_command() {
+    assert_problem(
+        &with_component("[component.app.build]\nworkdir = \"guest\"\n"),
+        "component.app.build",
+        "`command` is missing",
+    );
+    assert_problem(
+        &with_component("[component.app.build]\ncommand = \" \"\n"),
+        "component.app.build.command",
+        "must not be empty",
+    );
+}
+
+#[test]
+fn an_unbuilt_component_loads_only_for_a_build() {
+    let dir = TempDir::new();
+    let manifest = "spin_manifest_version = 2\n[application]\nname = \"a\"\n[[trigger.http]]\nroute = \"/...\"\ncomponent = \"app\"\n[component.app]\nsource = \"target/app.wasm\"\n[component.app.build]\ncommand = \"make\"\n";
+    let path = dir.file("spin.toml", manifest);
+    let err = load(&path, &|_| None).expect_err("the file is missing");
+    assert!(err.to_string().contains("build it first: `make`"), "{err}");
+    let app = load_unbuilt(&path, &|_| None).expect("loads before the build");
+    assert_eq!(app.components["app"].source, dir.0.join("target/app.wasm"));
+}

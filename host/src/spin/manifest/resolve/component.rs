@@ -12,7 +12,7 @@ use super::variables::{AppVariables, not_a_variable_name};
 use super::{Resolver, is_empty, is_kebab, is_snake};
 use crate::OutboundRule;
 use crate::spin::manifest::error::{a, join};
-use crate::spin::manifest::model::{ComponentManifest, VariableValue};
+use crate::spin::manifest::model::{BuildConfig, ComponentManifest, VariableValue};
 use crate::spin::manifest::raw::{self, Checked};
 
 impl Resolver<'_, '_> {
@@ -64,6 +64,7 @@ impl Resolver<'_, '_> {
             key_value_stores: Vec::new(),
             environment: Vec::new(),
             variables: BTreeMap::new(),
+            build: None,
         };
         for (i, template) in spec
             .allowed_outbound_hosts
@@ -122,10 +123,10 @@ impl Resolver<'_, '_> {
                     .insert(name, VariableValue { value, secret });
             }
         }
-        let build_command = spec.build.and_then(|build| {
-            self.unknown(&join(key, "build"), &build);
-            build.value.command.map(|command| command.0)
-        });
+        if let Some(build) = spec.build {
+            component.build = self.build(&join(key, "build"), build, span.clone(), dir);
+        }
+        let build_command = component.build.as_ref().map(|build| build.command.clone());
         let unsupported = [
             (
                 "files",
@@ -184,7 +185,54 @@ impl Resolver<'_, '_> {
         component
     }
 
-    /// `source` (at `key`): the path of an existing file, resolved against `dir`.
+    /// `[component.<id>.build]` (at `key`): `None` without a command (a table of settings
+    /// alone builds nothing).
+    fn build(
+        &mut self,
+        key: &str,
+        build: Checked<raw::Build>,
+        span: Range<usize>,
+        dir: &Path,
+    ) -> Option<BuildConfig> {
+        self.unknown(key, &build);
+        let build = build.value;
+        let mut environment = Vec::new();
+        for (name, value) in build.environment.into_iter().flat_map(|entries| entries.0) {
+            let (name_span, name) = (name.span(), name.into_inner());
+            if name.is_empty() || name.contains('=') || name.contains('\0') {
+                let item_key = join(&join(key, "environment"), &name);
+                self.problem(item_key, name_span, "not an environment variable name");
+            } else {
+                environment.push((name, value));
+            }
+        }
+        let Some(command) = build.command else {
+            if build.workdir.is_some() || build.watch.is_some() {
+                self.problem(
+                    key,
+                    span,
+                    "`command` is missing: what builds the component?",
+                );
+            }
+            return None;
+        };
+        let (command_span, command) = (command.span(), command.into_inner().0);
+        if command.trim().is_empty() {
+            self.problem(join(key, "command"), command_span, "must not be empty");
+            return None;
+        }
+        Some(BuildConfig {
+            command,
+            workdir: build
+                .workdir
+                .map_or_else(|| dir.to_owned(), |workdir| dir.join(workdir)),
+            watch: build.watch.unwrap_or_default(),
+            environment,
+        })
+    }
+
+    /// `source` (at `key`): the path of an existing file, resolved against `dir` (or of a
+    /// file yet to be built, when the resolver was told so).
     fn source(
         &mut self,
         key: &str,
@@ -197,7 +245,7 @@ impl Resolver<'_, '_> {
             Value::String(path) if path.trim().is_empty() => "must not be empty".to_owned(),
             Value::String(path) => {
                 let resolved = dir.join(path);
-                if resolved.is_file() {
+                if resolved.is_file() || (!self.sources_must_exist && !resolved.exists()) {
                     return Some(resolved);
                 } else if resolved.exists() {
                     format!("{} is not a file", resolved.display())

@@ -62,9 +62,14 @@ pub(super) fn manifest(
     path: &Path,
     dir: &Path,
     env: &dyn Fn(&str) -> Option<String>,
+    sources_must_exist: bool,
     problems: &mut Problems<'_>,
 ) -> Option<AppManifest> {
-    let mut resolver = Resolver { problems, env };
+    let mut resolver = Resolver {
+        problems,
+        env,
+        sources_must_exist,
+    };
     if !resolver.version(doc) {
         return None;
     }
@@ -93,6 +98,8 @@ pub(super) fn manifest(
 struct Resolver<'a, 't> {
     problems: &'a mut Problems<'t>,
     env: &'a dyn Fn(&str) -> Option<String>,
+    /// Whether a component file that does not exist is a problem (not before a build).
+    sources_must_exist: bool,
 }
 
 impl Resolver<'_, '_> {
