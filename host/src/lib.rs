@@ -52,6 +52,7 @@
 mod error;
 mod handler;
 mod harness;
+pub mod new;
 pub mod runtime;
 pub mod server;
 pub mod spin;
@@ -60,7 +61,7 @@ pub use error::{LoadError, RequestError, ServeError, TlsError};
 pub use handler::{
     BoxError, Handler, HandlerFuture, RequestBody, RequestBodyError, RequestContext, ResponseBody,
 };
-pub use harness::Harness;
+pub use harness::{Harness, HarnessBuilder, HarnessError, TestResponse};
 pub use runtime::{
     ConcurrentReuse, Engine, EngineConfig, GuestLimits, GuestState, LinkerExtension, OutgoingHooks,
     OutgoingHttp, OutgoingResult, Runtime, RuntimeConfig, World, default_cache_dir,

@@ -34,6 +34,28 @@ enum Command {
     /// Build a Spin application's components: each `[component.<id>.build]` command, run as
     /// `spin build` runs it, with the wasm32-wasip2 toolchain this machine has.
     Build(BuildArgs),
+    /// Start a handler project: a crate using the edge toolkit, its spin.toml, a README and
+    /// a test that drives the component through edge-host's harness.
+    New(NewArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct NewArgs {
+    /// The project's name (`my-handler`): package, application and component id.
+    name: String,
+
+    /// Where to create it [default: ./NAME]; must not exist, or be empty.
+    #[arg(long, value_name = "DIR")]
+    path: Option<PathBuf>,
+
+    /// The edge toolkit's crate directory [default: the sources edge-host was built from].
+    #[arg(long, value_name = "DIR")]
+    toolkit: Option<PathBuf>,
+
+    /// The host crate's directory, for the test harness [default: the sources edge-host was
+    /// built from].
+    #[arg(long, value_name = "DIR")]
+    host: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -407,6 +429,27 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     run(server).await
 }
 
+fn new(args: NewArgs) -> anyhow::Result<()> {
+    let (toolkit, host_crate) = host::new::default_sources();
+    let dir = args.path.unwrap_or_else(|| PathBuf::from(&args.name));
+    let project = host::new::NewProject {
+        name: args.name,
+        dir: dir.clone(),
+        toolkit: args.toolkit.unwrap_or(toolkit),
+        host: args.host.unwrap_or(host_crate),
+    };
+    let written = host::new::new_project(&project)?;
+    println!("Created `{}` in {}:", project.name, dir.display());
+    for file in written {
+        println!("  {file}");
+    }
+    println!("Next:");
+    println!("  cd {}", dir.display());
+    println!("  edge-host up --build     # build it and serve it on http://127.0.0.1:3000");
+    println!("  cargo test               # its tests, through edge-host's harness");
+    Ok(())
+}
+
 /// Runs the manifest's build commands; the environment fills its variables' templates.
 fn build(manifest: &std::path::Path) -> anyhow::Result<()> {
     let app = host::spin::manifest::load_unbuilt(manifest, &|name| std::env::var(name).ok())
@@ -522,6 +565,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => runtime.block_on(serve(*args)),
         Command::Up(args) => runtime.block_on(up(*args)),
         Command::Build(args) => build(&args.manifest),
+        Command::New(args) => new(args),
     };
     // What was logged comes out before the final error line.
     drop(flush_on_exit);

@@ -44,7 +44,7 @@ use std::path::{Path, PathBuf};
 
 pub use error::{ManifestError, ManifestProblem};
 pub use model::{AppManifest, BuildConfig, ComponentManifest, HttpRoute, Route, VariableValue};
-pub(crate) use resolve::is_snake;
+pub(crate) use resolve::{is_kebab, is_snake};
 
 /// Loads and validates the manifest at `path`. `env` looks up environment variables (the
 /// process environment in production: `&|name| std::env::var(name).ok()`).

@@ -35,7 +35,7 @@ pub(crate) fn is_snake(name: &str) -> bool {
 }
 
 /// Spin's kebab-case ids (component ids): `[a-z][a-z0-9]*(-[a-z0-9]+)*`.
-pub(super) fn is_kebab(name: &str) -> bool {
+pub(crate) fn is_kebab(name: &str) -> bool {
     is_id(name, '-')
 }
 
