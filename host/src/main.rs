@@ -124,6 +124,16 @@ struct UpArgs {
     #[arg(long)]
     build: bool,
 
+    /// Build first, then build again and swap the components in whenever a file their
+    /// `watch` patterns name (or the manifest) changes; requests in flight finish on the
+    /// components they started on.
+    #[arg(long)]
+    watch: bool,
+
+    /// How often --watch looks at the files.
+    #[arg(long, default_value = "500ms", value_parser = positive_duration, requires = "watch")]
+    watch_interval: Duration,
+
     #[command(flatten)]
     host: HostArgs,
 }
@@ -450,10 +460,9 @@ fn new(args: NewArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the manifest's build commands; the environment fills its variables' templates.
-fn build(manifest: &std::path::Path) -> anyhow::Result<()> {
-    let app = host::spin::manifest::load_unbuilt(manifest, &|name| std::env::var(name).ok())
-        .map_err(host::UpError::Manifest)?;
+/// Runs the manifest's build commands; `env` fills its variables' templates.
+fn build(manifest: &std::path::Path, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+    let app = host::spin::manifest::load_unbuilt(manifest, env).map_err(host::UpError::Manifest)?;
     for built in host::build_app(&app, host::BuildOutput::Inherit)? {
         match built {
             host::Built::Built { component, source } => {
@@ -468,9 +477,6 @@ fn build(manifest: &std::path::Path) -> anyhow::Result<()> {
 }
 
 async fn up(args: UpArgs) -> anyhow::Result<()> {
-    if args.build {
-        build(&args.manifest)?;
-    }
     let overrides: HashMap<String, String> = args
         .variables
         .into_iter()
@@ -481,24 +487,43 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             )
         })
         .collect();
-    let env = |name: &str| {
+    let env = move |name: &str| {
         overrides
             .get(name)
             .cloned()
             .or_else(|| std::env::var(name).ok())
     };
+    if args.build || args.watch {
+        build(&args.manifest, &env)?;
+    }
+    let defaults = RuntimeConfig {
+        env: args.env,
+        ..args.host.runtime_config()?
+    };
     let loaded = App::up(host::UpOptions {
         manifest: &args.manifest,
         env: &env,
         state_dir: args.state_dir,
-        defaults: RuntimeConfig {
-            env: args.env,
-            ..args.host.runtime_config()?
-        },
+        defaults: defaults.clone(),
         outbound: args.host.outbound_config(),
     })?;
     let (manifest, app) = (loaded.manifest, loaded.app);
-    let server = Server::bind(args.host.server_config()?, app.clone()).await?;
+    let server = if args.watch {
+        let reloadable = host::spin::watch::Reloadable::new(app.clone());
+        let server = Server::bind(args.host.server_config()?, reloadable.clone()).await?;
+        let watcher = host::spin::watch::Watcher {
+            manifest: args.manifest.clone(),
+            env: Box::new(env),
+            defaults,
+            outbound: args.host.outbound_config(),
+            key_value: loaded.key_value,
+            interval: args.watch_interval,
+        };
+        tokio::spawn(watcher.run(reloadable));
+        server
+    } else {
+        Server::bind(args.host.server_config()?, app.clone()).await?
+    };
     println!("Serving {} on {}", manifest.name, server.url());
     println!("Available Routes:");
     for (route, component) in app.routes() {
@@ -564,7 +589,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => runtime.block_on(serve(*args)),
         Command::Up(args) => runtime.block_on(up(*args)),
-        Command::Build(args) => build(&args.manifest),
+        Command::Build(args) => build(&args.manifest, &|name| std::env::var(name).ok()),
         Command::New(args) => new(args),
     };
     // What was logged comes out before the final error line.

@@ -12,6 +12,7 @@
 //! | `routes.rs` | Spin's route patterns and the most-specific-wins router |
 //! | `headers.rs` | the `spin-*` headers a component sees |
 //! | `platform/` | key-value (SQLite) and variables, linked as a [`LinkerExtension`](crate::LinkerExtension) |
+//! | `watch.rs` | `up --watch`: rebuild on changes and swap the application, in-flight requests kept |
 //! | `outbound/` | allowed outbound hosts, timeouts, circuit breakers, as the runtime's [`OutgoingHttp`](crate::OutgoingHttp) |
 
 mod app;
@@ -21,6 +22,7 @@ pub mod manifest;
 mod outbound;
 mod platform;
 pub mod routes;
+pub mod watch;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

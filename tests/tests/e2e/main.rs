@@ -14,3 +14,4 @@ mod support;
 mod tls;
 mod toolkit;
 mod up;
+mod watch;
