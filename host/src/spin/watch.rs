@@ -59,12 +59,15 @@ type Snapshot = BTreeMap<PathBuf, (Option<SystemTime>, u64)>;
 /// Directories never walked for `**` patterns.
 const SKIPPED_DIRS: &[&str] = &["target", ".git", ".spin", "node_modules"];
 
+/// Looks up environment variables (the manifest's `SPIN_VARIABLE_<NAME>` overrides).
+pub type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// What the watch loop needs to build and load the application again.
 pub struct Watcher {
     /// The manifest.
     pub manifest: PathBuf,
     /// Environment lookups for the manifest's variables (as `up` resolves them).
-    pub env: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    pub env: EnvLookup,
     /// What every component starts from.
     pub defaults: RuntimeConfig,
     /// Outbound HTTP settings.
