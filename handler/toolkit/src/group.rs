@@ -38,7 +38,9 @@ use std::fmt;
 
 use http::Method;
 
-use crate::{Handler, Middleware, Problem, Request, Response, RouteError, Router, Stack};
+use crate::{
+    Handler, IntoHandler, Middleware, Problem, Request, Response, RouteError, Router, Stack,
+};
 
 /// Routes under one path prefix, with middleware of their own; built by [`Router::group`].
 ///
@@ -117,48 +119,48 @@ impl Group {
 
     /// Registers `handler` for `method` requests to `prefix + path`. Conflicts are reported
     /// by [`Router::group`].
-    pub fn route(mut self, method: Method, path: &str, handler: impl Handler) -> Self {
+    pub fn route<M>(mut self, method: Method, path: &str, handler: impl IntoHandler<M>) -> Self {
         self.routes.push(GroupRoute {
             method,
             path: path.to_owned(),
-            handler: Box::new(handler),
+            handler: Box::new(handler.into_handler()),
         });
         self
     }
 
     /// Registers `handler` wrapped in its own `stack`, which runs inside the group's layers.
-    pub fn route_with(
+    pub fn route_with<M>(
         self,
         method: Method,
         path: &str,
-        handler: impl Handler,
+        handler: impl IntoHandler<M>,
         stack: Stack,
     ) -> Self {
         self.route(method, path, stack.handler(handler))
     }
 
     /// Registers a `GET` route (which also answers `HEAD`).
-    pub fn get(self, path: &str, handler: impl Handler) -> Self {
+    pub fn get<M>(self, path: &str, handler: impl IntoHandler<M>) -> Self {
         self.route(Method::GET, path, handler)
     }
 
     /// Registers a `POST` route.
-    pub fn post(self, path: &str, handler: impl Handler) -> Self {
+    pub fn post<M>(self, path: &str, handler: impl IntoHandler<M>) -> Self {
         self.route(Method::POST, path, handler)
     }
 
     /// Registers a `PUT` route.
-    pub fn put(self, path: &str, handler: impl Handler) -> Self {
+    pub fn put<M>(self, path: &str, handler: impl IntoHandler<M>) -> Self {
         self.route(Method::PUT, path, handler)
     }
 
     /// Registers a `PATCH` route.
-    pub fn patch(self, path: &str, handler: impl Handler) -> Self {
+    pub fn patch<M>(self, path: &str, handler: impl IntoHandler<M>) -> Self {
         self.route(Method::PATCH, path, handler)
     }
 
     /// Registers a `DELETE` route.
-    pub fn delete(self, path: &str, handler: impl Handler) -> Self {
+    pub fn delete<M>(self, path: &str, handler: impl IntoHandler<M>) -> Self {
         self.route(Method::DELETE, path, handler)
     }
 

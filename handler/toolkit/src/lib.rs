@@ -136,6 +136,7 @@ pub mod client;
 pub mod component;
 pub mod config;
 pub mod cookie;
+pub mod extract;
 mod group;
 mod hex;
 pub mod kv;
@@ -152,6 +153,8 @@ pub use group::Group;
 pub use middleware::auth::jwt;
 pub use middleware::{Layered, Middleware, Next, Stack, from_fn};
 pub use problem::{PROBLEM_JSON, Problem};
-pub use response::json_response;
-pub use router::{Handler, PathParams, RouteError, Router};
+pub use response::{Html, IntoHandlerResult, IntoResponse, json_response};
+pub use router::{
+    Extracting, Handler, IntoHandler, PathParams, RouteError, Router, ViaExtractors, ViaHandler,
+};
 pub use types::{Body, Request, Response};

@@ -2,29 +2,150 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::marker::PhantomData;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use http::{HeaderValue, Method, StatusCode, header};
 
+use crate::extract::{FromRequest, FromRequestParts, State};
+use crate::response::IntoHandlerResult;
 use crate::{Middleware, Problem, Request, Response, Stack};
 
 /// The header in which Spin passes the request path relative to the component's route.
 pub const SPIN_PATH_INFO: &str = "spin-path-info";
 
-/// Something that answers a request: any `Fn(Request) -> Result<Response, Problem>`.
+/// Something that answers a request: any `Fn(Request) -> R` where `R` is an
+/// [`IntoResponse`](crate::IntoResponse) or `Result<_, Problem>` of one, such as
+/// `fn(Request) -> Result<Response, Problem>`. Functions of [extractors](crate::extract)
+/// become handlers through [`IntoHandler`].
 pub trait Handler: Send + Sync + 'static {
     /// Handles one request.
     fn call(&self, req: Request) -> Result<Response, Problem>;
 }
 
-impl<F> Handler for F
+impl<F, R> Handler for F
 where
-    F: Fn(Request) -> Result<Response, Problem> + Send + Sync + 'static,
+    F: Fn(Request) -> R + Send + Sync + 'static,
+    R: IntoHandlerResult,
 {
     fn call(&self, req: Request) -> Result<Response, Problem> {
-        self(req)
+        self(req).into_handler_result()
     }
 }
+
+/// What the router's methods accept: a [`Handler`], or a function whose arguments are
+/// [extractors](crate::extract) (every one but the last a
+/// [`FromRequestParts`], the last a [`FromRequest`]) and whose result is an
+/// [`IntoResponse`](crate::IntoResponse) or `Result<_, Problem>` of one, up to eight
+/// arguments. `M` only tells the two kinds apart; callers never name it.
+pub trait IntoHandler<M>: Sized {
+    /// The handler it becomes.
+    type Handler: Handler;
+
+    /// Makes the handler.
+    fn into_handler(self) -> Self::Handler;
+}
+
+/// [`IntoHandler`] for what already is a [`Handler`].
+#[derive(Debug)]
+pub enum ViaHandler {}
+
+impl<H: Handler> IntoHandler<ViaHandler> for H {
+    type Handler = H;
+
+    fn into_handler(self) -> H {
+        self
+    }
+}
+
+/// [`IntoHandler`] for a function of extractors `T` (a tuple of its argument types).
+#[derive(Debug)]
+pub struct ViaExtractors<T>(PhantomData<fn() -> T>);
+
+/// A function of extractors as a [`Handler`]: each argument read from the request, then the
+/// function called; the first extractor that fails answers with its problem.
+pub struct Extracting<F, T> {
+    f: F,
+    args: PhantomData<fn() -> T>,
+}
+
+impl<F, T> fmt::Debug for Extracting<F, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Extracting")
+            .field("args", &std::any::type_name::<T>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, R> Handler for Extracting<F, ()>
+where
+    F: Fn() -> R + Send + Sync + 'static,
+    R: IntoHandlerResult,
+{
+    fn call(&self, _req: Request) -> Result<Response, Problem> {
+        (self.f)().into_handler_result()
+    }
+}
+
+impl<F, R> IntoHandler<ViaExtractors<()>> for F
+where
+    F: Fn() -> R + Send + Sync + 'static,
+    R: IntoHandlerResult,
+{
+    type Handler = Extracting<F, ()>;
+
+    fn into_handler(self) -> Self::Handler {
+        Extracting {
+            f: self,
+            args: PhantomData,
+        }
+    }
+}
+
+/// Handlers of one to eight extractors: `$head` read from the head, `$last` from the whole
+/// request.
+macro_rules! extracting {
+    ($($head:ident),* ; $last:ident) => {
+        impl<F, R, $($head,)* $last> Handler for Extracting<F, ($($head,)* $last,)>
+        where
+            F: Fn($($head,)* $last) -> R + Send + Sync + 'static,
+            R: IntoHandlerResult,
+            $($head: FromRequestParts + 'static,)*
+            $last: FromRequest + 'static,
+        {
+            #[allow(non_snake_case, reason = "the arguments are named after their types")]
+            fn call(&self, req: Request) -> Result<Response, Problem> {
+                $(let $head = $head::from_request_parts(&req)?;)*
+                let $last = $last::from_request(req)?;
+                (self.f)($($head,)* $last).into_handler_result()
+            }
+        }
+
+        impl<F, R, $($head,)* $last> IntoHandler<ViaExtractors<($($head,)* $last,)>> for F
+        where
+            F: Fn($($head,)* $last) -> R + Send + Sync + 'static,
+            R: IntoHandlerResult,
+            $($head: FromRequestParts + 'static,)*
+            $last: FromRequest + 'static,
+        {
+            type Handler = Extracting<F, ($($head,)* $last,)>;
+
+            fn into_handler(self) -> Self::Handler {
+                Extracting { f: self, args: PhantomData }
+            }
+        }
+    };
+}
+
+extracting!(; T1);
+extracting!(T1; T2);
+extracting!(T1, T2; T3);
+extracting!(T1, T2, T3; T4);
+extracting!(T1, T2, T3, T4; T5);
+extracting!(T1, T2, T3, T4, T5; T6);
+extracting!(T1, T2, T3, T4, T5, T6; T7);
+extracting!(T1, T2, T3, T4, T5, T6, T7; T8);
 
 /// An error in the route table, found while building the router.
 #[derive(Debug, thiserror::Error)]
@@ -207,7 +328,11 @@ pub struct Router {
     // Ordered, not hashed: no per-instance random seed for a map used while building.
     by_path: BTreeMap<String, usize>,
     layers: Stack,
+    states: Vec<StateFn>,
 }
+
+/// Puts one piece of application state into a request's extensions.
+type StateFn = Arc<dyn Fn(&mut http::Extensions) + Send + Sync>;
 
 impl fmt::Debug for Router {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -215,6 +340,7 @@ impl fmt::Debug for Router {
         f.debug_struct("Router")
             .field("routes", &routes)
             .field("layers", &self.layers.len())
+            .field("states", &self.states.len())
             .finish()
     }
 }
@@ -225,12 +351,24 @@ impl Router {
         Self::default()
     }
 
+    /// Gives every request `state`, for handlers and middleware to read with
+    /// [`State<T>`](crate::extract::State) (one value per type; a second of the same type
+    /// replaces the first). Each request gets a clone: wrap large or shared state in an
+    /// `Arc`.
+    pub fn with_state<T: Clone + Send + Sync + 'static>(mut self, state: T) -> Self {
+        self.states
+            .push(Arc::new(move |extensions: &mut http::Extensions| {
+                extensions.insert(State(state.clone()));
+            }));
+        self
+    }
+
     /// Registers `handler` for `method` requests to `path` (matchit syntax).
-    pub fn route(
+    pub fn route<M>(
         mut self,
         method: Method,
         path: &str,
-        handler: impl Handler,
+        handler: impl IntoHandler<M>,
     ) -> Result<Self, RouteError> {
         let index = match self.by_path.get(path) {
             Some(&index) => index,
@@ -254,17 +392,19 @@ impl Router {
                 method,
             });
         }
-        endpoint.methods.push((method, Box::new(handler)));
+        endpoint
+            .methods
+            .push((method, Box::new(handler.into_handler())));
         Ok(self)
     }
 
     /// Registers `handler` for `method` requests to `path`, wrapped in the route's own `stack`
     /// of middleware (which runs inside the router's global layers).
-    pub fn route_with(
+    pub fn route_with<M>(
         self,
         method: Method,
         path: &str,
-        handler: impl Handler,
+        handler: impl IntoHandler<M>,
         stack: Stack,
     ) -> Result<Self, RouteError> {
         self.route(method, path, stack.handler(handler))
@@ -278,27 +418,27 @@ impl Router {
     }
 
     /// Registers a `GET` route (which also answers `HEAD`).
-    pub fn get(self, path: &str, handler: impl Handler) -> Result<Self, RouteError> {
+    pub fn get<M>(self, path: &str, handler: impl IntoHandler<M>) -> Result<Self, RouteError> {
         self.route(Method::GET, path, handler)
     }
 
     /// Registers a `POST` route.
-    pub fn post(self, path: &str, handler: impl Handler) -> Result<Self, RouteError> {
+    pub fn post<M>(self, path: &str, handler: impl IntoHandler<M>) -> Result<Self, RouteError> {
         self.route(Method::POST, path, handler)
     }
 
     /// Registers a `PUT` route.
-    pub fn put(self, path: &str, handler: impl Handler) -> Result<Self, RouteError> {
+    pub fn put<M>(self, path: &str, handler: impl IntoHandler<M>) -> Result<Self, RouteError> {
         self.route(Method::PUT, path, handler)
     }
 
     /// Registers a `PATCH` route.
-    pub fn patch(self, path: &str, handler: impl Handler) -> Result<Self, RouteError> {
+    pub fn patch<M>(self, path: &str, handler: impl IntoHandler<M>) -> Result<Self, RouteError> {
         self.route(Method::PATCH, path, handler)
     }
 
     /// Registers a `DELETE` route.
-    pub fn delete(self, path: &str, handler: impl Handler) -> Result<Self, RouteError> {
+    pub fn delete<M>(self, path: &str, handler: impl IntoHandler<M>) -> Result<Self, RouteError> {
         self.route(Method::DELETE, path, handler)
     }
 
@@ -313,7 +453,10 @@ impl Router {
     }
 
     /// Answers a request: the handler's response, or a problem+json error.
-    pub fn handle(&self, req: Request) -> Response {
+    pub fn handle(&self, mut req: Request) -> Response {
+        for state in &self.states {
+            state(req.extensions_mut());
+        }
         let path = Self::routing_path(&req);
         let render = |problem: Problem| problem.with_instance(path.as_str()).into_response();
         let head = req.method() == Method::HEAD;

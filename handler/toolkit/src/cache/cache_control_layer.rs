@@ -120,7 +120,7 @@ mod tests {
     fn problems_pass_through_and_empty_directives_add_nothing() {
         let app = Stack::new()
             .layer(CacheControlLayer::new(CacheControl::new().with_no_store()))
-            .handler(|_req: Request| Err(Problem::new(StatusCode::CONFLICT)));
+            .handler(|_req: Request| Err::<Response, _>(Problem::new(StatusCode::CONFLICT)));
         let err = app
             .call(http::Request::get("/").body(Vec::new()).expect("valid"))
             .expect_err("problem");

@@ -35,6 +35,7 @@ use std::sync::Arc;
 
 use http::{HeaderMap, StatusCode};
 
+use crate::router::IntoHandler;
 use crate::{Handler, Problem, Request, Response};
 
 /// Code that runs around a [`Handler`]: before it, after it, or instead of it.
@@ -209,10 +210,10 @@ impl Stack {
     }
 
     /// Wraps `handler` in the stack, giving a [`Handler`] that runs the layers around it.
-    pub fn handler(self, handler: impl Handler) -> Layered {
+    pub fn handler<M>(self, handler: impl IntoHandler<M>) -> Layered {
         Layered {
             stack: self,
-            handler: Box::new(handler),
+            handler: Box::new(handler.into_handler()),
         }
     }
 

@@ -235,7 +235,7 @@ mod tests {
     fn echoes_on_problems_and_overrides_handler_value() {
         let app = Stack::new()
             .layer(RequestIdLayer::new())
-            .handler(|_req: Request| Err(Problem::new(StatusCode::NOT_FOUND)));
+            .handler(|_req: Request| Err::<Response, _>(Problem::new(StatusCode::NOT_FOUND)));
         let req = http::Request::get("/")
             .header(X_REQUEST_ID, "from-client")
             .body(Vec::new())

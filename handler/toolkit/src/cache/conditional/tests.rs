@@ -512,7 +512,7 @@ fn handler_etag_is_kept_and_generation_can_be_disabled() {
 
 #[test]
 fn leaves_non_2xx_and_unsafe_methods_alone() {
-    let not_found = |_req: Request| Err(Problem::new(StatusCode::NOT_FOUND));
+    let not_found = |_req: Request| Err::<Response, _>(Problem::new(StatusCode::NOT_FOUND));
     let err = app(not_found)
         .call(request(Method::GET, &[(header::IF_MATCH, "\"v0\"")]))
         .expect_err("404 passes through");
