@@ -91,7 +91,7 @@ mod settings;
 mod upstream;
 mod users;
 
-pub use greeting::{DEFAULT_NAME, Greeting, MAX_NAME_CHARS};
+pub use greeting::{DEFAULT_NAME, Greeting, GreetingQuery, MAX_NAME_CHARS};
 pub use routes::{
     COMPRESS_FROM, Health, MAX_UPSTREAM_BODY, MAX_WRITE_BODY, WRITE_SCOPE, handle, init, router,
     router_with,

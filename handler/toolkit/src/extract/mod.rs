@@ -10,8 +10,8 @@
 //! | Extractor | Reads | When it does not fit |
 //! | --- | --- | --- |
 //! | [`Path<T>`] | the route's parameters, percent-decoded: one into a scalar, several into a tuple (route order) or a struct (by name) | `400` |
-//! | [`Query<T>`] | the query string (`application/x-www-form-urlencoded`) into a serde type | `400` |
-//! | [`Form<T>`] | an `application/x-www-form-urlencoded` body | `415` other media type, `422` values that do not fit |
+//! | [`Query<T>`] | the query string (`application/x-www-form-urlencoded`) into a serde type | `400` (values that do not fit, a repeated field, invalid percent-encoded UTF-8) |
+//! | [`Form<T>`] | an `application/x-www-form-urlencoded` body | `415` other media type, `400` invalid percent-encoded UTF-8, `422` values that do not fit |
 //! | [`Json<T>`] | a JSON body | `415` not JSON, `400` malformed, `422` wrong shape |
 //! | [`ValidJson<T>`] | a JSON body, then [`Validate`] | as `Json`, and `422` with the field errors |
 //! | [`State<T>`] | the application state given to [`Router::with_state`](crate::Router::with_state) | `500` (none of that type) |
@@ -137,9 +137,30 @@ impl<T: DeserializeOwned> FromRequestParts for Path<T> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Query<T>(pub T);
 
+/// Checks that every name and value of a form-encoded `text` decodes to UTF-8 (the decoder
+/// behind serde_urlencoded would replace what does not); the offending one otherwise.
+fn check_form_utf8(text: &[u8]) -> Result<(), String> {
+    for part in text.split(|&b| b == b'&' || b == b'=') {
+        let plus_as_space: Vec<u8> = part
+            .iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
+        let decoded: Vec<u8> = percent_encoding::percent_decode(&plus_as_space).collect();
+        if std::str::from_utf8(&decoded).is_err() {
+            return Err(format!(
+                "{:?} is not valid percent-encoded UTF-8",
+                String::from_utf8_lossy(part)
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl<T: DeserializeOwned> FromRequestParts for Query<T> {
     fn from_request_parts(req: &Request) -> Result<Self, Problem> {
         let query = req.uri().query().unwrap_or("");
+        check_form_utf8(query.as_bytes())
+            .map_err(|err| bad_request(format!("the query string: {err}")))?;
         serde_urlencoded::from_str(query)
             .map(Query)
             .map_err(|err| bad_request(format!("the query string does not fit: {err}")))
@@ -166,6 +187,7 @@ impl<T: DeserializeOwned> FromRequest for Form<T> {
             return Err(Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
                 .with_detail(format!("expected a body of type {FORM}")));
         }
+        check_form_utf8(req.body()).map_err(|err| bad_request(format!("the form: {err}")))?;
         serde_urlencoded::from_bytes(req.body())
             .map(Form)
             .map_err(|err| {

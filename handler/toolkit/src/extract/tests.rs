@@ -133,6 +133,11 @@ fn forms_need_their_media_type_and_fields() -> Result<(), crate::RouteError> {
     );
     assert_problem(&post(&r, "/login", "application/json", b"{}"), 415, form);
     assert_problem(&post(&r, "/login", form, b"remember=true"), 422, "user");
+    assert_problem(
+        &post(&r, "/login", form, b"user=%E2%28"),
+        400,
+        "percent-encoded UTF-8",
+    );
     Ok(())
 }
 
