@@ -91,7 +91,7 @@ mod settings;
 mod upstream;
 mod users;
 
-pub use greeting::{DEFAULT_NAME, Greeting, GreetingQuery, MAX_NAME_CHARS};
+pub use greeting::{DEFAULT_NAME, Greeting, GreetingQuery, LANGUAGES, MAX_NAME_CHARS};
 pub use routes::{
     COMPRESS_FROM, Health, MAX_UPSTREAM_BODY, MAX_WRITE_BODY, WRITE_SCOPE, handle, init, router,
     router_with,
@@ -101,4 +101,4 @@ pub use settings::{
     VAR_GREETING, VAR_JWT_ISSUER, VAR_JWT_SECRET, VAR_UPSTREAM_ORIGIN,
 };
 pub use upstream::{UPSTREAM_ATTEMPTS, UPSTREAM_RETRY, UPSTREAM_TIMEOUT};
-pub use users::{KEY_PREFIX, USERS_PATH, User, UserInput, Users, user_key};
+pub use users::{KEY_PREFIX, USERS_PATH, User, UserInput, Users, user_key, users_csv};

@@ -51,6 +51,7 @@ use edge_toolkit::body::{FieldError, JsonRejection, Validate, json, json_valid};
 use edge_toolkit::cache::{ETag, Outcome, evaluate_variants, precondition_failed};
 use edge_toolkit::kv::{Cas, Store, SwapError};
 use edge_toolkit::middleware::ContentCoding;
+use edge_toolkit::negotiate::{negotiate_media_type, negotiated};
 use edge_toolkit::{Handler, PathParams, Problem, Request, Response};
 
 /// The path users are created under; `Location` is this plus `/{id}`.
@@ -158,6 +159,37 @@ fn hex(bytes: &[u8]) -> String {
         text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
     }
     text
+}
+
+/// The media types `GET /api/v1/users` offers, the first the default.
+const JSON: &str = "application/json";
+const CSV: &str = "text/csv";
+/// CSV's `Content-Type` as sent.
+const CSV_UTF8: &str = "text/csv; charset=utf-8; header=present";
+
+/// The users as CSV (RFC 4180): a header line `id,name,email`, then one line per user, each
+/// ending in CRLF; a field with a comma, a quote or a line break is quoted, its quotes
+/// doubled.
+pub fn users_csv(users: &[User]) -> Vec<u8> {
+    fn field(out: &mut String, value: &str) {
+        if value.contains([',', '"', '\r', '\n']) {
+            out.push('"');
+            out.push_str(&value.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(value);
+        }
+    }
+    let mut out = String::from("id,name,email\r\n");
+    for user in users {
+        field(&mut out, &user.id);
+        out.push(',');
+        field(&mut out, &user.name);
+        out.push(',');
+        field(&mut out, &user.email);
+        out.push_str("\r\n");
+    }
+    out.into_bytes()
 }
 
 /// A user as read from (or written to) the store: the value, its bytes and their tag.
@@ -325,8 +357,11 @@ impl Users {
         }
     }
 
-    /// `GET /api/v1/users`: every user, sorted by id.
-    pub fn list(&self, _req: Request) -> Result<Response, Problem> {
+    /// `GET /api/v1/users`: every user, sorted by id, as JSON or CSV by `Accept` (JSON
+    /// without one; `406` with the offered types when neither is acceptable); `Vary:
+    /// Accept` either way.
+    pub fn list(&self, req: Request) -> Result<Response, Problem> {
+        let media_type = negotiate_media_type(&req, &[JSON, CSV])?;
         let store = self.store()?;
         let mut users = Vec::new();
         for key in store.keys_with_prefix(KEY_PREFIX)? {
@@ -336,7 +371,15 @@ impl Users {
                 users.push(stored.user);
             }
         }
-        Ok(edge_toolkit::json_response(StatusCode::OK, &users))
+        let res = if media_type == CSV {
+            let mut res = negotiated(Response::new(users_csv(&users)), CSV);
+            res.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(CSV_UTF8));
+            res
+        } else {
+            negotiated(edge_toolkit::json_response(StatusCode::OK, &users), JSON)
+        };
+        Ok(res)
     }
 
     /// `GET /api/v1/users/{id}`: the user with its `ETag`.

@@ -252,13 +252,13 @@ async fn gzip_and_br_decompress_to_the_identity_json(example: &str) -> anyhow::R
     let plain = get("identity").await?;
     assert_eq!(plain.status(), 200);
     assert!(!plain.headers().contains_key("content-encoding"));
-    assert_eq!(plain.headers()["vary"], "Accept-Encoding");
+    assert_eq!(plain.headers()["vary"], "Accept, Accept-Encoding");
     let users = json(&plain)?;
     assert_eq!(users.as_array().map(Vec::len), Some(10));
 
     let gzip = get("gzip").await?;
     assert_eq!(gzip.headers()["content-encoding"], "gzip");
-    assert_eq!(gzip.headers()["vary"], "Accept-Encoding");
+    assert_eq!(gzip.headers()["vary"], "Accept, Accept-Encoding");
     assert!(gzip.body().len() < plain.body().len());
     let mut decoded = Vec::new();
     flate2::read::GzDecoder::new(gzip.body().as_ref()).read_to_end(&mut decoded)?;
@@ -346,7 +346,55 @@ async fn health_and_unknown_paths_are_unchanged(example: &str) -> anyhow::Result
     Ok(())
 }
 
+async fn representations_are_negotiated_by_accept_and_accept_language(
+    example: &str,
+) -> anyhow::Result<()> {
+    let server = TestServer::start(example).await?;
+    create_user(&server, "Ada, Countess", "ada@example.com").await?;
+    let res = server
+        .call("GET", "/api/v1/users", &[("accept", "text/csv")], "")
+        .await?;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["content-type"],
+        "text/csv; charset=utf-8; header=present"
+    );
+    let vary = res.headers()["vary"].to_str()?;
+    assert!(vary.contains("Accept"), "{vary}");
+    let body = String::from_utf8_lossy(res.body()).into_owned();
+    assert!(body.starts_with("id,name,email\r\n"), "{body}");
+    assert!(
+        body.contains("\"Ada, Countess\",ada@example.com\r\n"),
+        "{body}"
+    );
+
+    let res = server
+        .call("GET", "/api/v1/users", &[("accept", "application/xml")], "")
+        .await?;
+    assert_problem(&res, 406)?;
+    let detail = json(&res)?["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(detail.contains("text/csv"), "{detail}");
+
+    let res = server
+        .call(
+            "GET",
+            "/api/v1/greeting?name=Ada",
+            &[("accept-language", "es-MX, en;q=0.3")],
+            "",
+        )
+        .await?;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-language"], "es");
+    assert_eq!(res.headers()["vary"], "Accept-Language");
+    assert_eq!(json(&res)?["message"], "Hola, Ada!");
+    Ok(())
+}
+
 crate::each_world!(
+    representations_are_negotiated_by_accept_and_accept_language,
     etag_revalidation_is_a_304_round_trip,
     cors_preflight_is_answered_204,
     writes_are_401_without_a_token_and_201_with_one,

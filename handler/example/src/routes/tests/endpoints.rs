@@ -231,3 +231,24 @@ fn head_health_keeps_etag_of_get() {
     let etag = edge_toolkit::cache::ETag::from_header(&res.headers()["etag"]).expect("valid");
     assert_ne!(etag, edge_toolkit::cache::ETag::from_body(b""));
 }
+
+#[test]
+fn the_greeting_speaks_the_preferred_language() {
+    let res = get("/api/v1/greeting?name=Ada");
+    assert_eq!(res.headers()["content-language"], "en");
+    assert_eq!(res.headers()["vary"], "Accept-Language");
+    let res = get_with(
+        "/api/v1/greeting?name=Ada",
+        &[("accept-language", "fr-CH, fr;q=0.9, en;q=0.5")],
+    );
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-language"], "fr");
+    assert_eq!(body_json(&res)["message"], "Bonjour, Ada!");
+    let res = get_with("/api/v1/greeting", &[("accept-language", "de-DE")]);
+    assert_eq!(body_json(&res)["message"], "Hallo, world!");
+    // Nothing offered is acceptable: the default language, not an error.
+    let res = get_with("/api/v1/greeting", &[("accept-language", "ja")]);
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-language"], "en");
+    assert_eq!(body_json(&res)["message"], "Hello, world!");
+}

@@ -457,12 +457,12 @@ fn users_list_is_compressed_with_an_etag_per_coding() {
     let plain = app.get("/api/v1/users", &[("accept-encoding", "identity")]);
     assert!(plain.body().len() >= COMPRESS_FROM);
     assert!(!plain.headers().contains_key("content-encoding"));
-    assert_eq!(plain.headers()["vary"], "Accept-Encoding");
+    assert_eq!(plain.headers()["vary"], "Accept, Accept-Encoding");
     let plain_etag = header(&plain, "etag");
 
     let gzip = app.get("/api/v1/users", &[("accept-encoding", "gzip")]);
     assert_eq!(gzip.headers()["content-encoding"], "gzip");
-    assert_eq!(gzip.headers()["vary"], "Accept-Encoding");
+    assert_eq!(gzip.headers()["vary"], "Accept, Accept-Encoding");
     let gzip_etag = header(&gzip, "etag");
     assert!(gzip_etag.ends_with("-gzip\""), "{gzip_etag}");
     assert_ne!(gzip_etag, plain_etag);
@@ -482,10 +482,61 @@ fn users_list_is_compressed_with_an_etag_per_coding() {
     );
     assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(res.headers()["etag"], gzip_etag.as_str());
-    assert_eq!(res.headers()["vary"], "Accept-Encoding");
+    assert_eq!(res.headers()["vary"], "Accept, Accept-Encoding");
     let res = app.get(
         "/api/v1/users",
         &[("accept-encoding", "br"), ("if-none-match", &gzip_etag)],
     );
     assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[test]
+fn the_users_list_is_json_or_csv_by_accept_and_406_otherwise() {
+    let app = App::new();
+    app.create("Ada, Countess", "ada@example.com");
+    app.create("Grace \"Amazing\" Hopper", "grace@example.com");
+    let json = app.get("/api/v1/users", &[]);
+    assert_eq!(json.headers()["content-type"], "application/json");
+    assert_eq!(json.headers()["vary"], "Accept");
+    let users = body_json(&json);
+
+    let csv = app.get("/api/v1/users", &[("accept", "text/csv")]);
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert_eq!(
+        csv.headers()["content-type"],
+        "text/csv; charset=utf-8; header=present"
+    );
+    assert_eq!(csv.headers()["vary"], "Accept");
+    let text = std::str::from_utf8(csv.body()).expect("UTF-8");
+    let mut lines = text.split("\r\n");
+    assert_eq!(lines.next(), Some("id,name,email"));
+    let rows: Vec<&str> = lines.filter(|line| !line.is_empty()).collect();
+    assert_eq!(rows.len(), 2);
+    for (row, user) in rows.iter().zip(users.as_array().expect("a list")) {
+        let id = user["id"].as_str().expect("an id");
+        assert!(row.starts_with(&format!("{id},")), "{row}");
+    }
+    assert!(text.contains("\"Ada, Countess\",ada@example.com"), "{text}");
+    assert!(text.contains("\"Grace \"\"Amazing\"\" Hopper\""), "{text}");
+    assert_ne!(csv.headers()["etag"], json.headers()["etag"]);
+
+    let preferred = app.get(
+        "/api/v1/users",
+        &[("accept", "text/csv;q=0.5, application/json")],
+    );
+    assert_eq!(preferred.headers()["content-type"], "application/json");
+    let refused = app.get("/api/v1/users", &[("accept", "application/xml")]);
+    assert_eq!(refused.status(), StatusCode::NOT_ACCEPTABLE);
+    assert_eq!(
+        refused.headers()["content-type"],
+        "application/problem+json"
+    );
+    let detail = body_json(&refused)["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        detail.contains("application/json") && detail.contains("text/csv"),
+        "{detail}"
+    );
 }
