@@ -14,6 +14,7 @@
 //! | [`Form<T>`] | an `application/x-www-form-urlencoded` body | `415` other media type, `400` invalid percent-encoded UTF-8, `422` values that do not fit |
 //! | [`Json<T>`] | a JSON body | `415` not JSON, `400` malformed, `422` wrong shape |
 //! | [`ValidJson<T>`] | a JSON body, then [`Validate`] | as `Json`, and `422` with the field errors |
+//! | [`Multipart`] | a `multipart/form-data` body, within the route's [`MultipartLimits`] | `415` other media type, `400` malformed, `413` a part, the parts or the body too large |
 //! | [`State<T>`] | the application state given to [`Router::with_state`](crate::Router::with_state) | `500` (none of that type) |
 //! | `HeaderMap`, `Method`, `Uri`, [`PathParams`] | the request's head | never fails |
 //! | `Option<T>` | `T` when it fits, `None` otherwise | never fails |
@@ -72,7 +73,10 @@
 //! # }
 //! ```
 
+mod multipart;
 mod path;
+
+pub use multipart::{Multipart, MultipartLimits, Part};
 
 use std::borrow::Cow;
 

@@ -256,3 +256,95 @@ fn plain_handlers_still_take_the_request() -> Result<(), crate::RouteError> {
     assert_eq!(get(&r, "/problem").status(), 418);
     Ok(())
 }
+
+fn multipart_body(parts: &[(&str, Option<&str>, &str)]) -> Vec<u8> {
+    let mut body = String::new();
+    for (name, file, content) in parts {
+        body.push_str("--B\r\nContent-Disposition: form-data; name=\"");
+        body.push_str(name);
+        body.push('"');
+        if let Some(file) = file {
+            body.push_str(&format!(
+                "; filename=\"{file}\"\r\nContent-Type: text/plain"
+            ));
+        }
+        body.push_str("\r\n\r\n");
+        body.push_str(content);
+        body.push_str("\r\n");
+    }
+    body.push_str("--B--\r\n");
+    body.into_bytes()
+}
+
+#[test]
+fn multipart_parts_within_their_limits() -> Result<(), crate::RouteError> {
+    let describe = |form: Multipart| {
+        form.parts()
+            .iter()
+            .map(|part| {
+                format!(
+                    "{}={}{}",
+                    part.name().unwrap_or("?"),
+                    part.text().unwrap_or("<binary>"),
+                    part.file_name()
+                        .map(|f| format!(" ({f})"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let limits = MultipartLimits::new()
+        .with_part_bytes(16)
+        .with_total_bytes(400)
+        .with_parts(3);
+    let r = router().post("/default", describe)?.route_with(
+        Method::POST,
+        "/limited",
+        describe,
+        crate::Stack::new().layer(limits),
+    )?;
+    let form = "multipart/form-data; boundary=B";
+    let body = multipart_body(&[("title", None, "Notes"), ("file", Some("a.txt"), "hello")]);
+    let res = post(&r, "/limited", form, &body);
+    assert_eq!(text(&res), "title=Notes; file=hello (a.txt)");
+
+    let big = multipart_body(&[("title", None, "seventeen bytes!!")]);
+    assert_eq!(post(&r, "/default", form, &big).status(), 200);
+    assert_problem(
+        &post(&r, "/limited", form, &big),
+        413,
+        "the part `title` is larger than 16 bytes",
+    );
+    let many = multipart_body(&[
+        ("a", None, "1"),
+        ("b", None, "2"),
+        ("c", None, "3"),
+        ("d", None, "4"),
+    ]);
+    assert_problem(&post(&r, "/limited", form, &many), 413, "more than 3 parts");
+    let ten = "x".repeat(10);
+    let huge = multipart_body(&vec![("a", None, ten.as_str()); 40]);
+    assert_problem(
+        &post(&r, "/limited", form, &huge),
+        413,
+        "larger than 400 bytes",
+    );
+
+    assert_problem(
+        &post(&r, "/limited", "text/plain", b"x"),
+        415,
+        "multipart/form-data",
+    );
+    assert_problem(
+        &post(&r, "/limited", "multipart/form-data", &body),
+        400,
+        "no boundary",
+    );
+    assert_problem(
+        &post(&r, "/limited", form, b"--B\r\nnot a part"),
+        400,
+        "malformed",
+    );
+    Ok(())
+}
