@@ -9,13 +9,16 @@
 //!
 //! # Quick start
 //!
-//! ```
-//! use edge_toolkit::{Router, Request, Response, Problem, json_response};
-//! use http::{Method, StatusCode};
+//! A handler is a function of [extractors](extract), each read from the request, returning
+//! anything that becomes a response ([`IntoResponse`]), or a [`Problem`] for an error:
 //!
-//! fn hello(req: Request) -> Result<Response, Problem> {
-//!     let name = edge_toolkit::PathParams::of(&req).get("name").unwrap_or("world");
-//!     Ok(json_response(StatusCode::OK, &serde_json::json!({ "hello": name })))
+//! ```
+//! use edge_toolkit::extract::{Json, Path};
+//! use edge_toolkit::Router;
+//! use http::StatusCode;
+//!
+//! fn hello(Path(name): Path<String>) -> Json<serde_json::Value> {
+//!     Json(serde_json::json!({ "hello": name }))
 //! }
 //!
 //! # fn main() -> Result<(), edge_toolkit::RouteError> {
@@ -32,10 +35,17 @@
 //! # }
 //! ```
 //!
+//! The project template `edge-host new my-handler` writes (a crate on this toolkit, its
+//! spin.toml and a test through the host's harness) is the quickest start of all.
+//!
 //! # Concepts
 //!
 //! - A [`Handler`] turns a [`Request`] into a [`Response`] or a [`Problem`] (an RFC 9457
-//!   problem+json error that knows its status).
+//!   problem+json error that knows its status). Functions of extractors become handlers
+//!   ([`IntoHandler`]): [`Path`](extract::Path), [`Query`](extract::Query),
+//!   [`Json`](extract::Json), [`Form`](extract::Form), [`Multipart`](extract::Multipart),
+//!   [`State`](extract::State) (from [`Router::with_state`]) and more, each failing with the
+//!   problem a client should get (`400`, `415`, `422`, `413`...).
 //! - A [`Router`] picks the handler by path (matchit syntax) and method, and answers `404`,
 //!   `405` and `OPTIONS` itself.
 //! - [`Middleware`] wraps handlers in the onion model: each layer gets the request and a
@@ -77,6 +87,8 @@
 //! | crate root | [`Router`], [`PathParams`] | method and path routing, `404`/`405`/`OPTIONS`/`HEAD` |
 //! | crate root | [`Router::group`], [`Group`] | routes under a prefix (`/api/v1`) with middleware of their own |
 //! | crate root | [`Problem`], [`json_response`] | problem+json errors (with extension members), JSON responses |
+//! | crate root | [`IntoResponse`], [`Html`] | what handlers return: text, bytes, JSON, HTML, statuses, `(status, headers, body)` tuples |
+//! | [`extract`] | [`Path`](extract::Path), [`Query`](extract::Query), [`Form`](extract::Form), [`Json`](extract::Json), [`Multipart`](extract::Multipart), [`State`](extract::State) | handler arguments read from the request, with problem+json failures |
 //! | [`body`] | [`json`](body::json), [`json_valid`](body::json_valid), [`Validate`](body::Validate) | JSON bodies: `415`, `400` with line/column, `422` with an `errors` list |
 //! | [`negotiate`] | [`negotiate_media_type`](negotiate::negotiate_media_type), [`choose_language`](negotiate::choose_language) | `Accept` (q-values, specificity, `406`) and `Accept-Language` (RFC 4647 basic filtering) |
 //! | [`cookie`] | [`Cookies`](cookie::Cookies), [`SetCookie`](cookie::SetCookie) | `Cookie` parsing, validated `Set-Cookie` with `SameSite`, `Max-Age`, `Expires` |

@@ -2,7 +2,7 @@
 //! of the right status when the request does not have what the handler asks for.
 //!
 //! A handler is any function whose arguments are extractors and whose result is an
-//! [`IntoResponse`](crate::IntoResponse) (or `Result<_, Problem>` of one). Every argument
+//! [`IntoResponse`] (or `Result<_, Problem>` of one). Every argument
 //! but the last reads the request's head ([`FromRequestParts`]); the last may also read its
 //! body ([`FromRequest`]: [`Json`], [`Form`], `String`, `Vec<u8>`). A handler taking the
 //! whole [`Request`] is still `fn(Request) -> Result<Response, Problem>`.
