@@ -93,8 +93,8 @@ mod users;
 
 pub use greeting::{DEFAULT_NAME, Greeting, GreetingQuery, LANGUAGES, MAX_NAME_CHARS};
 pub use routes::{
-    COMPRESS_FROM, Health, MAX_UPSTREAM_BODY, MAX_WRITE_BODY, WRITE_SCOPE, handle, init, router,
-    router_with,
+    COMPRESS_FROM, Health, MAX_UPSTREAM_BODY, MAX_WRITE_BODY, WRITE_SCOPE, handle, init, max_body,
+    router, router_with,
 };
 pub use settings::{
     AppConfig, DEFAULT_GREETING, DEFAULT_UPSTREAM_ORIGIN, DEV_JWT_SECRET, JWT_ISSUER, USERS_STORE,

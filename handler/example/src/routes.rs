@@ -234,6 +234,16 @@ pub fn init() {
     ROUTER.get_or_init(router);
 }
 
+/// The largest body the route of `head` accepts ([`Router::max_body`]): the component reads
+/// no more, answering `413` before the rest is read.
+pub fn max_body(head: &http::request::Parts) -> Option<u64> {
+    ROUTER
+        .get_or_init(router)
+        .as_ref()
+        .ok()
+        .and_then(|router| router.max_body(head))
+}
+
 /// Answers one request with the application, building the route table once per instance.
 pub fn handle(req: Request) -> Response {
     match ROUTER.get_or_init(router) {

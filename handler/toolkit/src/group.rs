@@ -100,6 +100,10 @@ impl Handler for Boxed {
     fn call(&self, req: Request) -> Result<Response, Problem> {
         self.0.call(req)
     }
+
+    fn max_body(&self) -> Option<u64> {
+        self.0.max_body()
+    }
 }
 
 impl Group {

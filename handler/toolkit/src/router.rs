@@ -22,6 +22,12 @@ pub const SPIN_PATH_INFO: &str = "spin-path-info";
 pub trait Handler: Send + Sync + 'static {
     /// Handles one request.
     fn call(&self, req: Request) -> Result<Response, Problem>;
+
+    /// The largest request body it accepts, if it says ([`Middleware::max_body`] of the
+    /// layers it is wrapped in).
+    fn max_body(&self) -> Option<u64> {
+        None
+    }
 }
 
 impl<F, R> Handler for F
@@ -444,12 +450,37 @@ impl Router {
 
     /// The path the routes are matched against: Spin's `spin-path-info` when present.
     fn routing_path(req: &Request) -> String {
-        req.headers()
+        Self::routing_path_of(req.headers(), req.uri())
+    }
+
+    fn routing_path_of(headers: &http::HeaderMap, uri: &http::Uri) -> String {
+        headers
             .get(SPIN_PATH_INFO)
             .and_then(|v| v.to_str().ok())
             .map(|p| if p.is_empty() { "/" } else { p })
-            .unwrap_or_else(|| req.uri().path())
+            .unwrap_or_else(|| uri.path())
             .to_owned()
+    }
+
+    /// The largest body the route `head` is for accepts: the smallest
+    /// [`Middleware::max_body`] among the router's layers and the route's own (`HEAD` takes
+    /// `GET`'s). The component glue reads no more of a request than this, answering `413`
+    /// as soon as `Content-Length` or the bytes read go over it, before the body is buffered
+    /// whole; `None` when nothing on the way limits bodies.
+    pub fn max_body(&self, head: &http::request::Parts) -> Option<u64> {
+        let path = Self::routing_path_of(&head.headers, &head.uri);
+        let route = self.paths.at(&path).ok().and_then(|found| {
+            let endpoint = &self.endpoints[*found.value];
+            endpoint.find(&head.method).or_else(|| {
+                (head.method == Method::HEAD)
+                    .then(|| endpoint.find(&Method::GET))
+                    .flatten()
+            })
+        });
+        [self.layers.max_body(), route.and_then(Handler::max_body)]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Answers a request: the handler's response, or a problem+json error.
@@ -524,6 +555,57 @@ impl Router {
 mod tests {
     use super::*;
     use crate::json_response;
+    use crate::middleware::BodyLimit;
+
+    #[test]
+    fn the_body_limit_of_a_route_is_known_before_its_body() -> Result<(), RouteError> {
+        let small = Stack::new().layer(BodyLimit::new(10));
+        let router = Router::new()
+            .layer(BodyLimit::new(1000))
+            .route_with(Method::POST, "/small", ok("s"), small.clone())?
+            .route_with(Method::GET, "/read", ok("r"), small)?
+            .post("/big", ok("b"))?
+            .group("/g", |g| g.layer(BodyLimit::new(5)).post("/x", ok("x")))?;
+        let head = |method: Method, path: &str, info: Option<&str>| {
+            let mut builder = http::Request::builder().method(method).uri(path);
+            if let Some(info) = info {
+                builder = builder.header(SPIN_PATH_INFO, info);
+            }
+            builder.body(()).expect("valid request").into_parts().0
+        };
+        assert_eq!(
+            router.max_body(&head(Method::POST, "/small", None)),
+            Some(10)
+        );
+        assert_eq!(
+            router.max_body(&head(Method::POST, "/big", None)),
+            Some(1000)
+        );
+        assert_eq!(router.max_body(&head(Method::POST, "/g/x", None)), Some(5));
+        // HEAD takes GET's route; a method or path without a route, the router's layers.
+        assert_eq!(
+            router.max_body(&head(Method::HEAD, "/read", None)),
+            Some(10)
+        );
+        assert_eq!(
+            router.max_body(&head(Method::PUT, "/small", None)),
+            Some(1000)
+        );
+        assert_eq!(
+            router.max_body(&head(Method::POST, "/none", None)),
+            Some(1000)
+        );
+        // Routed by spin-path-info, as requests are.
+        let mounted = head(Method::POST, "/api/small", Some("/small"));
+        assert_eq!(router.max_body(&mounted), Some(10));
+        assert_eq!(
+            Router::new()
+                .post("/", ok("x"))?
+                .max_body(&head(Method::POST, "/", None)),
+            None
+        );
+        Ok(())
+    }
 
     fn ok(body: &'static str) -> impl Handler {
         move |_req: Request| Ok(http::Response::new(body.as_bytes().to_vec()))

@@ -393,7 +393,49 @@ async fn representations_are_negotiated_by_accept_and_accept_language(
     Ok(())
 }
 
+/// The route's own body limit (64 KiB for writes) acts before the body is read: the guest
+/// answers `413` to the head alone, while the client has sent none of the body.
+async fn a_body_over_the_route_limit_is_413_before_it_is_sent(example: &str) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let server = TestServer::start(example).await?;
+    let mut stream = TcpStream::connect(server.addr).await?;
+    stream
+        .write_all(
+            b"POST /api/v1/users HTTP/1.1\r\nHost: localhost\r\n\
+              Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{",
+        )
+        .await?;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read = async {
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            head.extend_from_slice(&buf[..n]);
+        }
+        anyhow::Ok(())
+    };
+    tokio::time::timeout(Duration::from_secs(10), read).await??;
+    let head = String::from_utf8_lossy(&head).into_owned();
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    assert!(head.contains("application/problem+json"), "{head}");
+    // Under the limit, the same route reads the body and goes on (to authentication).
+    let res = server
+        .call(
+            "POST",
+            "/api/v1/users",
+            &[("content-type", "application/json")],
+            "{}",
+        )
+        .await?;
+    assert_problem(&res, 401)?;
+    Ok(())
+}
+
 crate::each_world!(
+    a_body_over_the_route_limit_is_413_before_it_is_sent,
     representations_are_negotiated_by_accept_and_accept_language,
     etag_revalidation_is_a_304_round_trip,
     cors_preflight_is_answered_204,

@@ -5,8 +5,12 @@
 //! | [`json`], [`json_valid`] | JSON bodies: `415` for the wrong media type, `400` for bad syntax, `422` for the wrong shape or invalid fields |
 //! | [`Validate`], [`FieldError`] | field-level validation, reported as an `errors` array |
 //! | [`JsonRejection`] | the typed reason a body was refused |
+//! | [`BodyReader`] | reading a body chunk by chunk within a limit: `413` before it is buffered whole |
 
 mod json;
+mod reader;
+
+pub use reader::BodyReader;
 
 pub use json::{
     FieldError, JsonRejection, Validate, is_json_media_type, json, json_valid, parse_json,

@@ -24,10 +24,11 @@
 #[cfg(feature = "wasi-p3")]
 pub mod p3;
 
-use futures::SinkExt;
+use futures::{SinkExt, StreamExt};
 use http::StatusCode;
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam, Scheme};
 
+use crate::body::BodyReader;
 use crate::stream::BodyStream;
 use crate::{Problem, Request, Response};
 
@@ -38,7 +39,23 @@ pub async fn serve<F>(req: IncomingRequest, out: ResponseOutparam, handler: F)
 where
     F: FnOnce(Request) -> Response,
 {
-    let res = match read_request(req).await {
+    serve_limited(req, out, |_| None, handler).await;
+}
+
+/// [`serve`], reading no more of the body than `max_body` says for the request's head (a
+/// router's [`Router::max_body`](crate::Router::max_body)): a body over it is answered `413`
+/// as soon as its `Content-Length` or the bytes read show it, before it is buffered whole,
+/// and `handler` is not called.
+pub async fn serve_limited<L, F>(
+    req: IncomingRequest,
+    out: ResponseOutparam,
+    max_body: L,
+    handler: F,
+) where
+    L: FnOnce(&http::request::Parts) -> Option<u64>,
+    F: FnOnce(Request) -> Response,
+{
+    let res = match read_request_limited(req, max_body).await {
         Ok(req) => handler(req),
         Err(problem) => problem.into_response(),
     };
@@ -48,6 +65,15 @@ where
 /// The incoming request as an `http::Request`, its body read whole; a `400` problem when its
 /// method, target or body cannot be read.
 pub async fn read_request(req: IncomingRequest) -> Result<Request, Problem> {
+    read_request_limited(req, |_| None).await
+}
+
+/// [`read_request`], reading the body chunk by chunk within the limit `max_body` gives for
+/// the request's head: `413` as soon as it is exceeded.
+pub async fn read_request_limited<L>(req: IncomingRequest, max_body: L) -> Result<Request, Problem>
+where
+    L: FnOnce(&http::request::Parts) -> Option<u64>,
+{
     let bad_request = |detail: String| Problem::new(StatusCode::BAD_REQUEST).with_detail(detail);
     let method = req.method().to_string();
     let method = http::Method::from_bytes(method.as_bytes())
@@ -76,13 +102,18 @@ pub async fn read_request(req: IncomingRequest) -> Result<Request, Problem> {
     for (name, value) in req.headers().entries() {
         builder = builder.header(name, value);
     }
-    let body = req
-        .into_body()
-        .await
-        .map_err(|err| bad_request(format!("reading the request body failed: {err:?}")))?;
-    builder
-        .body(body)
-        .map_err(|err| bad_request(format!("the request is invalid: {err}")))
+    let (parts, ()) = builder
+        .body(())
+        .map_err(|err| bad_request(format!("the request is invalid: {err}")))?
+        .into_parts();
+    let mut reader = BodyReader::new(&parts.headers, max_body(&parts))?;
+    let mut chunks = req.into_body_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk
+            .map_err(|err| bad_request(format!("reading the request body failed: {err:?}")))?;
+        reader.push(&chunk)?;
+    }
+    Ok(Request::from_parts(parts, reader.finish()))
 }
 
 /// The header fields of `res` as wasi-http fields; a response the host refuses them for

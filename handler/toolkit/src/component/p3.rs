@@ -32,6 +32,7 @@ use http_body_util::BodyExt;
 use wasip3::http::types::{ErrorCode, Request as WasiRequest, Response as WasiResponse};
 use wasip3::http_compat::{http_from_wasi_request, http_into_wasi_response};
 
+use crate::body::BodyReader;
 use crate::stream::{BodyStream, Chunks};
 use crate::{Problem, Request, Response};
 
@@ -42,7 +43,23 @@ pub async fn serve<F>(req: WasiRequest, handler: F) -> Result<WasiResponse, Erro
 where
     F: FnOnce(Request) -> Response,
 {
-    let res = match read_request(req).await {
+    serve_limited(req, |_| None, handler).await
+}
+
+/// [`serve`], reading no more of the body than `max_body` says for the request's head (a
+/// router's [`Router::max_body`](crate::Router::max_body)): a body over it is answered `413`
+/// as soon as its `Content-Length` or the bytes read show it, before it is buffered whole,
+/// and `handler` is not called.
+pub async fn serve_limited<L, F>(
+    req: WasiRequest,
+    max_body: L,
+    handler: F,
+) -> Result<WasiResponse, ErrorCode>
+where
+    L: FnOnce(&http::request::Parts) -> Option<u64>,
+    F: FnOnce(Request) -> Response,
+{
+    let res = match read_request_limited(req, max_body).await {
         Ok(req) => handler(req),
         Err(problem) => problem.into_response(),
     };
@@ -52,16 +69,28 @@ where
 /// The incoming request as an `http::Request`, its body read whole; a `400` problem when its
 /// target or body cannot be read.
 pub async fn read_request(req: WasiRequest) -> Result<Request, Problem> {
+    read_request_limited(req, |_| None).await
+}
+
+/// [`read_request`], reading the body frame by frame within the limit `max_body` gives for
+/// the request's head: `413` as soon as it is exceeded.
+pub async fn read_request_limited<L>(req: WasiRequest, max_body: L) -> Result<Request, Problem>
+where
+    L: FnOnce(&http::request::Parts) -> Option<u64>,
+{
     let bad_request = |detail: String| Problem::new(StatusCode::BAD_REQUEST).with_detail(detail);
     let req = http_from_wasi_request(req)
         .map_err(|code| bad_request(format!("the request cannot be read: {code:?}")))?;
-    let (parts, body) = req.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map_err(|code| bad_request(format!("reading the request body failed: {code:?}")))?
-        .to_bytes();
-    Ok(Request::from_parts(parts, body.to_vec()))
+    let (parts, mut body) = req.into_parts();
+    let mut reader = BodyReader::new(&parts.headers, max_body(&parts))?;
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|code| bad_request(format!("reading the request body failed: {code:?}")))?;
+        if let Ok(data) = frame.into_data() {
+            reader.push(&data)?;
+        }
+    }
+    Ok(Request::from_parts(parts, reader.finish()))
 }
 
 /// `res` as a `wasi:http` response: its status and headers, the buffered body, then the

@@ -71,9 +71,14 @@ impl Middleware for BodyLimit {
         }
         next.run(req)
     }
+
+    fn max_body(&self) -> Option<u64> {
+        Some(self.max_bytes as u64)
+    }
 }
 
-fn too_large_problem(len: u64, max: usize) -> Problem {
+/// The `413` problem for a body of `len` bytes where at most `max` are accepted.
+pub(crate) fn too_large_problem(len: u64, max: usize) -> Problem {
     Problem::new(StatusCode::PAYLOAD_TOO_LARGE).with_detail(format!(
         "the request body is {len} bytes; at most {max} bytes are accepted"
     ))

@@ -69,6 +69,14 @@ use crate::{Handler, Problem, Request, Response};
 pub trait Middleware: Send + Sync + 'static {
     /// Handles one request, calling `next.run(req)` to reach the inner chain.
     fn handle(&self, req: Request, next: Next<'_>) -> Result<Response, Problem>;
+
+    /// The largest request body this layer lets through, if it limits bodies: the component
+    /// glue reads no more than the smallest limit on a request's way (see
+    /// [`Router::max_body`](crate::Router::max_body)), so a body over it is refused with
+    /// `413` before it is read.
+    fn max_body(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The rest of the chain inside a [`Middleware`]: the remaining layers, then the endpoint.
@@ -209,6 +217,14 @@ impl Stack {
         self.layers.is_empty()
     }
 
+    /// The smallest body limit of its layers ([`Middleware::max_body`]).
+    pub fn max_body(&self) -> Option<u64> {
+        self.layers
+            .iter()
+            .filter_map(|layer| layer.max_body())
+            .min()
+    }
+
     /// Wraps `handler` in the stack, giving a [`Handler`] that runs the layers around it.
     pub fn handler<M>(self, handler: impl IntoHandler<M>) -> Layered {
         Layered {
@@ -235,6 +251,10 @@ impl Middleware for Stack {
     fn handle(&self, req: Request, next: Next<'_>) -> Result<Response, Problem> {
         self.run(req, &|req| next.run(req))
     }
+
+    fn max_body(&self) -> Option<u64> {
+        Stack::max_body(self)
+    }
 }
 
 /// A [`Handler`] wrapped in a [`Stack`]; made by [`Stack::handler`].
@@ -254,6 +274,13 @@ impl fmt::Debug for Layered {
 impl Handler for Layered {
     fn call(&self, req: Request) -> Result<Response, Problem> {
         self.stack.run(req, &|req| self.handler.call(req))
+    }
+
+    fn max_body(&self) -> Option<u64> {
+        [self.stack.max_body(), self.handler.max_body()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }
 

@@ -22,7 +22,7 @@
 
 mod access_log;
 pub mod auth;
-mod body_limit;
+pub(crate) mod body_limit;
 pub(crate) mod chain;
 mod compression;
 mod cors;

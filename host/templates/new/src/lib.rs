@@ -16,14 +16,13 @@ mod component;
 
 use std::sync::OnceLock;
 
+use edge_toolkit::extract::{Json, Path};
 use edge_toolkit::middleware::{AccessLog, BodyLimit, RequestIdLayer};
-use edge_toolkit::{
-    PathParams, Problem, Request, Response, RouteError, Router, config, json_response, kv,
-};
-use http::{HeaderValue, StatusCode, header};
+use edge_toolkit::{Problem, Request, Response, RouteError, Router, config, kv};
+use http::{StatusCode, header};
 use serde::Serialize;
 
-/// The largest note stored, in bytes (`413` above it).
+/// The largest note stored, in bytes (`413` above it, before the body is read).
 pub const MAX_NOTE_BYTES: usize = 16 * 1024;
 
 /// The body of the greetings.
@@ -33,7 +32,8 @@ pub struct Greeting {
     pub message: String,
 }
 
-/// The route table.
+/// The route table. A handler is a function of extractors (`Path`, `Query`, `Json`,
+/// `State`...) returning anything that becomes a response, or a `Problem`.
 pub fn router() -> Result<Router, RouteError> {
     // Middleware outermost first: every response gets an `x-request-id` and an access-log
     // line; bodies over the limit are `413`.
@@ -41,37 +41,30 @@ pub fn router() -> Result<Router, RouteError> {
         .layer(RequestIdLayer::new())
         .layer(AccessLog::new())
         .layer(BodyLimit::new(MAX_NOTE_BYTES))
-        .get("/", |_req| greet("world"))?
-        .get("/hello/{name}", |req: Request| {
-            greet(PathParams::of(&req).get("name").unwrap_or("world"))
-        })?
+        .get("/", || greet("world"))?
+        .get("/hello/{name}", |Path(name): Path<String>| greet(&name))?
         .get("/notes/{key}", get_note)?
         .put("/notes/{key}", put_note)
 }
 
-fn greet(name: &str) -> Result<Response, Problem> {
+fn greet(name: &str) -> Result<Json<Greeting>, Problem> {
     let greeting = config::get_or("greeting", "Hello")?;
     let message = format!("{greeting}, {name}!");
-    Ok(json_response(StatusCode::OK, &Greeting { message }))
+    Ok(Json(Greeting { message }))
 }
 
-fn get_note(req: Request) -> Result<Response, Problem> {
-    let key = PathParams::of(&req).get("key").unwrap_or_default();
-    let Some(note) = kv::Store::open_default()?.get(key)? else {
+type Text = ([(header::HeaderName, &'static str); 1], Vec<u8>);
+
+fn get_note(Path(key): Path<String>) -> Result<Text, Problem> {
+    let Some(note) = kv::Store::open_default()?.get(&key)? else {
         return Err(Problem::new(StatusCode::NOT_FOUND).with_detail(format!("no note `{key}`")));
     };
-    let mut res = Response::new(note);
-    let text = HeaderValue::from_static("text/plain; charset=utf-8");
-    res.headers_mut().insert(header::CONTENT_TYPE, text);
-    Ok(res)
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note))
 }
 
-fn put_note(req: Request) -> Result<Response, Problem> {
-    let key = PathParams::of(&req).get("key").unwrap_or_default();
-    kv::Store::open_default()?.set(key, req.body())?;
-    let mut res = Response::new(Vec::new());
-    *res.status_mut() = StatusCode::NO_CONTENT;
-    Ok(res)
+fn put_note(Path(key): Path<String>, note: Vec<u8>) -> Result<StatusCode, Problem> {
+    kv::Store::open_default()?.set(&key, &note)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 static ROUTER: OnceLock<Result<Router, RouteError>> = OnceLock::new();
@@ -80,6 +73,16 @@ static ROUTER: OnceLock<Result<Router, RouteError>> = OnceLock::new();
 /// snapshot the instance with it built.
 pub fn init() {
     ROUTER.get_or_init(router);
+}
+
+/// The largest body the route of `head` accepts: the component reads no more, answering
+/// `413` before the rest is read.
+pub fn max_body(head: &http::request::Parts) -> Option<u64> {
+    ROUTER
+        .get_or_init(router)
+        .as_ref()
+        .ok()
+        .and_then(|router| router.max_body(head))
 }
 
 /// Answers one request, building the route table once per instance.
