@@ -108,25 +108,28 @@
 //! | [`kv`] | [`Store`](kv::Store), [`Cas`](kv::Cas), [`KvError`](kv::KvError) | key-value storage (Spin's `key-value`, compare-and-swap through `wasi:keyvalue/atomics`); errors know their status |
 //! | [`config`] | [`get`](config::get), [`get_or`](config::get_or) | configuration variables (Spin's `variables`); `SPIN_VARIABLE_*` natively |
 //! | [`client`] | [`Client`](client::Client), [`RetryPolicy`](client::RetryPolicy), [`ClientError`](client::ClientError) | outbound HTTP with a per-attempt timeout and retries (exponential backoff, full jitter) of idempotent requests |
-//! | `component` (`wasm32` only) | `serve`, `read_request`, `write_response` | the component's glue: a `#[http_component]` export answered by a handler, responses streamed |
+//! | `component` (`wasm32` only) | `serve_limited`, `serve`, `read_request`, `write_response` | the component's glue: a `#[http_component]` export answered by a handler, the route's body limit applied before the body is read, responses streamed |
 //!
 //! # How it works
 //!
 //! A component is a crate of its own, a `cdylib` depending on this one (the repository's
 //! `handler/example` is such a crate). Its one `wasm32`-only file exports
 //! `wasi:http/incoming-handler` with spin-sdk's `#[http_component]` and hands each request
-//! to `component::serve` with its handler, a `fn(Request) -> Response`:
+//! to `component::serve_limited` with its handler, a `fn(Request) -> Response`, and the
+//! route's body limit, a `fn(&http::request::Parts) -> Option<u64>` (a router's
+//! [`Router::max_body`]):
 //!
 //! ```ignore
 //! use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 //!
 //! #[spin_sdk::http_component]
 //! async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-//!     edge_toolkit::component::serve(req, out, my_app::handle).await;
+//!     edge_toolkit::component::serve_limited(req, out, my_app::max_body, my_app::handle).await;
 //! }
 //! ```
 //!
-//! `serve` reads the request into an [`http::Request<Vec<u8>>`](Request), calls the
+//! It reads the request into an [`http::Request<Vec<u8>>`](Request) (`413` as soon as the
+//! body goes over the limit, without reading the rest), calls the
 //! handler, and writes the response: status, headers, the buffered body, then, if the
 //! response carries a [`BodyStream`](stream::BodyStream), each chunk as the iterator
 //! produces it. Middleware that needs the whole body (compression, body-derived `ETag`s)

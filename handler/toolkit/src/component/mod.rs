@@ -12,7 +12,7 @@
 //!
 //! #[spin_sdk::http_component]
 //! async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-//!     edge_toolkit::component::serve(req, out, my_app::handle).await;
+//!     edge_toolkit::component::serve_limited(req, out, my_app::max_body, my_app::handle).await;
 //! }
 //! ```
 //!
