@@ -225,11 +225,11 @@ struct HostArgs {
     no_preinit: bool,
 
     /// Longest wait for an outbound connection (a guest may ask for less).
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = bounded_duration)]
     outbound_connect_timeout: Duration,
 
     /// Longest wait for an outbound response head (a guest may ask for less).
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = bounded_duration)]
     outbound_first_byte_timeout: Duration,
 
     /// Consecutive failures (no connection, timeout, 5xx) after which an upstream's circuit
@@ -238,7 +238,7 @@ struct HostArgs {
     breaker_failures: u32,
 
     /// How long an open circuit fails fast before one probe request is let through.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = bounded_duration)]
     breaker_reset: Duration,
 
     /// Directory of the compiled-code cache [default: $XDG_CACHE_HOME/edge-host or
@@ -257,7 +257,7 @@ struct HostArgs {
     workers: Option<usize>,
 
     /// Time in-flight requests get to finish after SIGINT/SIGTERM.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = bounded_duration)]
     shutdown_grace: Duration,
 }
 
@@ -366,12 +366,25 @@ fn worker_count(s: &str) -> Result<usize, String> {
     }
 }
 
-/// A duration above zero (a zero timeout would close every connection at once).
+/// The longest duration a flag takes: a year. Longer ones are typing mistakes, and would
+/// overflow the clock arithmetic of timers.
+const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// A duration of at most [`MAX_DURATION`] (zero allowed: "no wait").
+fn bounded_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|err| err.to_string())?;
+    if d > MAX_DURATION {
+        return Err("must be at most 365d".to_owned());
+    }
+    Ok(d)
+}
+
+/// A duration above zero (a zero timeout would close every connection at once) and at most
+/// [`MAX_DURATION`].
 fn positive_duration(s: &str) -> Result<Duration, String> {
-    match humantime::parse_duration(s) {
-        Ok(d) if d.is_zero() => Err("must be above zero".to_owned()),
-        Ok(d) => Ok(d),
-        Err(err) => Err(err.to_string()),
+    match bounded_duration(s)? {
+        d if d.is_zero() => Err("must be above zero".to_owned()),
+        d => Ok(d),
     }
 }
 
@@ -619,6 +632,17 @@ mod tests {
         assert_eq!(parse_size("1g"), Ok(1 << 30));
         assert!(parse_size("12Q").is_err());
         assert!(parse_size("M").is_err());
+    }
+
+    #[test]
+    fn durations_are_bounded() {
+        assert_eq!(positive_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(bounded_duration("0s"), Ok(Duration::ZERO));
+        assert!(positive_duration("0s").is_err());
+        assert_eq!(bounded_duration("365d"), Ok(MAX_DURATION));
+        assert!(bounded_duration("366d").is_err());
+        assert!(positive_duration("18446744073709551615s").is_err());
+        assert!(bounded_duration("soon").is_err());
     }
 
     #[test]

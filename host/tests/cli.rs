@@ -45,6 +45,24 @@ fn bad_flags_are_usage_errors() {
     assert!(stderr.contains("unknown size unit"), "{stderr}");
 }
 
+#[test]
+fn huge_durations_are_usage_errors_not_panics() {
+    for flag in [
+        "--header-read-timeout",
+        "--deadline",
+        "--idle-timeout",
+        "--send-timeout",
+        "--shutdown-grace",
+        "--outbound-connect-timeout",
+        "--breaker-reset",
+    ] {
+        let out = edge_host(&["serve", "x.wasm", flag, "18446744073709551615s"]);
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("must be at most 365d"), "{flag}: {stderr}");
+    }
+}
+
 /// A manifest in a fresh temp directory; returns the directory.
 fn app_dir(name: &str, manifest: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("edge-host-cli-{name}-{}", std::process::id()));

@@ -40,6 +40,7 @@ pub struct ServerLimits {
 impl ServerLimits {
     /// Refuses limits that would serve nothing: zero timeouts, no connection, no request.
     pub(crate) fn check(&self) -> Result<(), crate::ServeError> {
+        const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
         let zero = [
             (
                 self.header_read_timeout.is_zero(),
@@ -52,6 +53,18 @@ impl ServerLimits {
             (
                 self.h2_max_concurrent_streams == 0,
                 "no HTTP/2 stream is allowed",
+            ),
+            // Timers add these to the clock: a value near `Duration::MAX` would overflow.
+            (
+                [
+                    self.header_read_timeout,
+                    self.idle_timeout,
+                    self.send_timeout,
+                    self.h2_keep_alive,
+                ]
+                .iter()
+                .any(|d| *d > MAX_TIMEOUT),
+                "a timeout is longer than a year",
             ),
         ];
         match zero.into_iter().find(|(bad, _)| *bad) {
