@@ -240,6 +240,7 @@ impl Shared {
         request_id: u64,
         permit: tokio::sync::OwnedSemaphorePermit,
     ) -> Result<http::Response<ResponseBody>, RequestError> {
+        check_host(req.headers())?;
         let limit = self.limits.max_body_bytes;
         let declared = req
             .headers()
@@ -266,6 +267,44 @@ impl Shared {
         }
         result
     }
+}
+
+/// RFC 9112 §3.2: a request with more than one `Host` field line, or a `Host` that is not a
+/// valid `uri-host [ ":" port ]` (RFC 9110 §7.2: no user info; an `http(s)` authority with
+/// an empty host is invalid, RFC 9110 §4.2.1), is answered `400` before any guest runs.
+fn check_host(headers: &http::HeaderMap) -> Result<(), RequestError> {
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let Some(host) = hosts.next() else {
+        // HTTP/1.1 without Host is refused by hyper; HTTP/2 has `:authority` instead.
+        return Ok(());
+    };
+    if hosts.next().is_some() {
+        return Err(RequestError::BadRequest(
+            "the request has more than one Host header".to_owned(),
+        ));
+    }
+    let invalid = |why: &str| {
+        RequestError::BadRequest(format!(
+            "the Host header {:?} is invalid: {why}",
+            String::from_utf8_lossy(host.as_bytes())
+        ))
+    };
+    let authority =
+        http::uri::Authority::try_from(host.as_bytes()).map_err(|err| invalid(&err.to_string()))?;
+    if authority.as_str().contains('@') {
+        return Err(invalid("it has user info"));
+    }
+    if authority.host().is_empty() {
+        return Err(invalid("the host is empty"));
+    }
+    // A port, when there is one, is a number a port can be.
+    let after_host = &authority.as_str()[authority.as_str().rfind(']').unwrap_or(0)..];
+    if let Some((_, port)) = after_host.rsplit_once(':')
+        && port.parse::<u16>().is_err()
+    {
+        return Err(invalid("the port is not a number from 0 to 65535"));
+    }
+    Ok(())
 }
 
 /// Tells the guest who the client is. This host is the edge: whatever forwarding headers
@@ -296,6 +335,38 @@ fn set_forwarding_headers(headers: &mut http::HeaderMap, peer: SocketAddr, https
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_rules_of_rfc_9112() {
+        let check = |values: &[&str]| {
+            let mut headers = http::HeaderMap::new();
+            for value in values {
+                headers.append(header::HOST, HeaderValue::from_str(value).expect("a value"));
+            }
+            check_host(&headers).map_err(|err| err.to_string())
+        };
+        for ok in [
+            &[][..],
+            &["example.com"],
+            &["example.com:8080"],
+            &["[::1]:3000"],
+            &["[::1]"],
+            &["127.0.0.1"],
+        ] {
+            assert_eq!(check(ok), Ok(()), "{ok:?}");
+        }
+        for (bad, why) in [
+            (&["a", "b"][..], "more than one Host"),
+            (&["a b"], "invalid"),
+            (&["user@example.com"], "user info"),
+            (&[""], "invalid"),
+            (&["example.com:99999"], "port"),
+            (&["example.com:x"], "invalid"),
+        ] {
+            let err = check(bad).expect_err("refused");
+            assert!(err.contains(why), "{bad:?}: {err}");
+        }
+    }
 
     #[test]
     fn forwarding_headers_replace_client_supplied_ones() {

@@ -272,3 +272,44 @@ crate::each_world!(
     http1_keep_alive_serves_several_requests_on_one_connection,
     worker_threads_serve_http1_and_h2c_connections,
 );
+
+/// One raw HTTP/1.1 exchange on a fresh connection: the status line and the rest.
+async fn raw_exchange(addr: std::net::SocketAddr, request: &[u8]) -> anyhow::Result<String> {
+    let mut stream = TcpStream::connect(addr).await?;
+    stream.write_all(request).await?;
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response)).await??;
+    Ok(String::from_utf8_lossy(&response).into_owned())
+}
+
+/// RFC 9112 §3.2: two `Host` lines or an invalid one are `400` before any guest runs: the
+/// answer is the host's problem+json, not the fixture's `ok`.
+#[tokio::test]
+async fn duplicate_or_invalid_host_headers_are_400_before_the_guest() -> anyhow::Result<()> {
+    let server = TestServer::start(FIXTURES_WASM).await?;
+    for host in [
+        "Host: a.example\r\nHost: b.example",
+        "Host: a b",
+        "Host: user@a.example",
+        "Host: a.example:99999",
+        "Host: ",
+    ] {
+        let request = format!("GET /ok HTTP/1.1\r\n{host}\r\nConnection: close\r\n\r\n");
+        let response = raw_exchange(server.addr, request.as_bytes()).await?;
+        assert!(response.starts_with("HTTP/1.1 400"), "{host:?}: {response}");
+        assert!(
+            response.contains("application/problem+json"),
+            "{host:?}: {response}"
+        );
+        assert!(!response.contains("\r\nok\r\n"), "{host:?}: {response}");
+    }
+    // The server goes on, and a valid Host (with a port) is served.
+    let response = raw_exchange(
+        server.addr,
+        b"GET /ok HTTP/1.1\r\nHost: a.example:8080\r\nConnection: close\r\n\r\n",
+    )
+    .await?;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\r\nok\r\n"), "{response}");
+    Ok(())
+}
