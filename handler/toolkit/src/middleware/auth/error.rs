@@ -12,7 +12,8 @@ use crate::middleware::auth::JwtError;
 /// | Variant | Status | `error` |
 /// | --- | --- | --- |
 /// | [`Missing`](AuthError::Missing) | 401 | none: the client has not tried yet |
-/// | [`Malformed`](AuthError::Malformed), [`Rejected`](AuthError::Rejected), [`Jwt`](AuthError::Jwt) | 401 | `invalid_token` |
+/// | [`Malformed`](AuthError::Malformed) (not `Bearer <b64token>`, or repeated) | 400 | `invalid_request` (RFC 6750 §3.1) |
+/// | [`Rejected`](AuthError::Rejected), [`Jwt`](AuthError::Jwt) | 401 | `invalid_token` |
 /// | [`InsufficientScope`](AuthError::InsufficientScope) | 403 | `insufficient_scope` |
 ///
 /// ```
@@ -58,9 +59,11 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    /// `401 Unauthorized`, or `403 Forbidden` for [`AuthError::InsufficientScope`].
+    /// `401 Unauthorized`; `400 Bad Request` for [`AuthError::Malformed`] and `403
+    /// Forbidden` for [`AuthError::InsufficientScope`] (RFC 6750 §3.1).
     pub fn status(&self) -> StatusCode {
         match self {
+            AuthError::Malformed { .. } => StatusCode::BAD_REQUEST,
             AuthError::InsufficientScope { .. } => StatusCode::FORBIDDEN,
             _ => StatusCode::UNAUTHORIZED,
         }
@@ -70,6 +73,7 @@ impl AuthError {
     pub fn error_code(&self) -> Option<&'static str> {
         match self {
             AuthError::Missing => None,
+            AuthError::Malformed { .. } => Some("invalid_request"),
             AuthError::InsufficientScope { .. } => Some("insufficient_scope"),
             _ => Some("invalid_token"),
         }
@@ -132,8 +136,8 @@ mod tests {
             (AuthError::Missing, 401, r#"Bearer realm="r""#),
             (
                 AuthError::Malformed { reason: "no token" },
-                401,
-                r#"Bearer realm="r", error="invalid_token", error_description="the Authorization header is malformed: no token""#,
+                400,
+                r#"Bearer realm="r", error="invalid_request", error_description="the Authorization header is malformed: no token""#,
             ),
             (
                 AuthError::Rejected,

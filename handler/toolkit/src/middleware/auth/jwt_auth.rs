@@ -148,6 +148,32 @@ mod tests {
         format!("Bearer {}", jwt::sign_hs256(claims, key))
     }
 
+    /// RFC 6750 §3.1: a repeated or malformed `Authorization` is a bad request
+    /// (`invalid_request`), not a bad token.
+    #[test]
+    fn malformed_or_repeated_authorization_is_400_invalid_request() {
+        let good = json!({"sub": "ada", "iss": "me", "exp": FAR, "scope": "write", "email": "e"});
+        let token = bearer(&good, KEY);
+        let cases: [&[&str]; 3] = [&[&token, &token], &["Bearer a b"], &["Bearer"]];
+        for values in cases {
+            let mut builder = http::Request::get("/");
+            for value in values {
+                builder = builder.header(header::AUTHORIZATION, *value);
+            }
+            let res = app()
+                .call(builder.body(Vec::new()).expect("valid"))
+                .unwrap_or_else(Problem::into_response);
+            assert_eq!(res.status(), 400, "{values:?}");
+            let challenge = res.headers()[header::WWW_AUTHENTICATE]
+                .to_str()
+                .expect("ascii");
+            assert!(
+                challenge.contains(r#"error="invalid_request""#),
+                "{challenge}"
+            );
+        }
+    }
+
     #[test]
     fn statuses_and_challenges() {
         let good =

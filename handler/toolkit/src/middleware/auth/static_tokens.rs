@@ -126,7 +126,7 @@ mod tests {
             (Some("Bearer beta"), 200, false),
             (Some("Bearer alph"), 401, true),
             (Some("Bearer alphaa"), 401, true),
-            (Some("Bearer "), 401, true),
+            (Some("Bearer "), 400, false),
             (Some("Basic YWxwaGE="), 401, false),
             (None, 401, false),
         ];
@@ -151,6 +151,11 @@ mod tests {
             assert_eq!(
                 challenge.contains("error=\"invalid_token\""),
                 invalid,
+                "{authorization:?}: {challenge}"
+            );
+            assert_eq!(
+                challenge.contains("error=\"invalid_request\""),
+                status == StatusCode::BAD_REQUEST,
                 "{authorization:?}: {challenge}"
             );
         }
