@@ -11,7 +11,9 @@ pub const TICKS: u64 = 3;
 pub const TICK_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Streams `tick` events with ids `1..=3`, data `{"tick":n}`, [`TICK_INTERVAL`] apart. A
-/// client reconnecting with `Last-Event-ID: n` gets the ticks after `n`.
+/// client reconnecting with `Last-Event-ID: n` gets the ticks after `n`; when none is left
+/// (`n` of 3 or more), `204 No Content`, which tells an `EventSource` to stop reconnecting
+/// (HTML standard, server-sent events §9.2.3).
 pub fn ticks(req: Request) -> Result<Response, Problem> {
     let after = req
         .headers()
@@ -19,7 +21,11 @@ pub fn ticks(req: Request) -> Result<Response, Problem> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .unwrap_or(0);
-    let first = after + 1;
+    let Some(first) = after.checked_add(1).filter(|first| *first <= TICKS) else {
+        let mut done = Response::new(Vec::new());
+        *done.status_mut() = http::StatusCode::NO_CONTENT;
+        return Ok(done);
+    };
     let events = (first..=TICKS).map(move |n| {
         if n > first {
             std::thread::sleep(TICK_INTERVAL);

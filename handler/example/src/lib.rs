@@ -25,8 +25,8 @@
 //! | Route | Answer |
 //! | --- | --- |
 //! | `GET /api/health` | `200` `{"status":"healthy","timestamp":"<RFC 3339>"}`, `Cache-Control: no-store` |
-//! | `GET /api/v1/greeting?name=Ada` | `200` `{"message":"Hello, Ada!"}` (the `greeting` variable; `name` defaults to `world`); `422` for a name over 100 characters |
-//! | `GET /api/v1/users` | `200` every user, sorted by id, `Cache-Control: max-age=60, stale-while-revalidate=30` |
+//! | `GET /api/v1/greeting?name=Ada` | `200` `{"message":"Hello, Ada!"}` (the `greeting` variable; `name` defaults to `world`), in the language `Accept-Language` prefers of en, fr, de, es (`Content-Language`, `Vary`); `422` for a name over 100 characters |
+//! | `GET /api/v1/users` | `200` every user, sorted by id, as JSON or CSV by `Accept` (`406` otherwise, `Vary: Accept`), `Cache-Control: max-age=60, stale-while-revalidate=30` |
 //! | `POST /api/v1/users` | auth; `201` with `Location`, `ETag` and the user; `415`/`400`/`422` for bad bodies |
 //! | `GET /api/v1/users/{id}` | `200` the user with its `ETag` (`max-age=60`), `304` for a matching `If-None-Match`, or `404` |
 //! | `PUT /api/v1/users/{id}` | auth; replaces the user, `200`; `If-Match` required: `428` without, `412` when stale or changed concurrently (compare-and-swap) |
@@ -34,7 +34,7 @@
 //! | `DELETE /api/v1/users/{id}` | auth; `204`; `If-Match` required (`428`/`412`) |
 //! | `GET /api/v1/upstream/{*path}` | forwarded to `{upstream_origin}/{path}?{query}`: the upstream's status, `Content-Type` and body, `upstream-attempts: <n>` (up to 3 attempts of 2 s); `502`/`504` problem when no response |
 //! | `POST /api/v1/upstream/{*path}` | the same, with the body and `Content-Type`, tried once |
-//! | `GET /api/v1/events` | `text/event-stream`: three `tick` events, ids 1 to 3, 50 ms apart |
+//! | `GET /api/v1/events` | `text/event-stream`: three `tick` events, ids 1 to 3, 50 ms apart; those after `Last-Event-ID`, or `204` when none is left |
 //! | anything else | `404` (or `405` with `Allow`) as `application/problem+json` |
 //!
 //! "auth" is a bearer JWT signed with HS256 under the `jwt_secret` variable (development

@@ -123,6 +123,17 @@ fn events_stream_three_ticks() {
     let body = String::from_utf8(edge_toolkit::stream::collect_body(res)).expect("utf-8");
     assert_eq!(body, "event: tick\nid: 3\ndata: {\"tick\":3}\n\n");
 
+    // Nothing left to send: 204, so the client stops reconnecting; an id at the top of the
+    // range is no overflow.
+    for id in ["3", "4", "18446744073709551615"] {
+        let res = get_with("/api/v1/events", &[("last-event-id", id)]);
+        assert_eq!(res.status(), StatusCode::NO_CONTENT, "{id}");
+        assert!(
+            !edge_toolkit::stream::BodyStream::is_streaming(&res),
+            "{id}"
+        );
+    }
+
     // HEAD gets the headers and no stream.
     let res = handle(
         http::Request::head("/api/v1/events")
