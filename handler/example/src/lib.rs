@@ -32,7 +32,7 @@
 //! | `PUT /api/v1/users/{id}` | auth; replaces the user, `200`; `If-Match` required: `428` without, `412` when stale or changed concurrently (compare-and-swap) |
 //! | `PATCH /api/v1/users/{id}` | auth; JSON merge patch (RFC 7396), `200`; `If-Match` required (`428`/`412`) |
 //! | `DELETE /api/v1/users/{id}` | auth; `204`; `If-Match` required (`428`/`412`) |
-//! | `GET /api/v1/upstream/{*path}` | forwarded to `{upstream_origin}/{path}?{query}`: the upstream's status, `Content-Type` and body, `upstream-attempts: <n>` (up to 3 attempts of 2 s); `502`/`504` problem when no response |
+//! | `GET /api/v1/upstream/{*path}` | forwarded to `{upstream_origin}/{path}?{query}`: the upstream's status, body and `Content-Type`, `Content-Encoding`, `Location`, `Retry-After`, `Allow`, `WWW-Authenticate`, `Cache-Control`, `Vary`, `upstream-attempts: <n>` (up to 3 attempts of 2 s); `502`/`504` problem when no response |
 //! | `POST /api/v1/upstream/{*path}` | the same, with the body and `Content-Type`, tried once |
 //! | `GET /api/v1/events` | `text/event-stream`: three `tick` events, ids 1 to 3, 50 ms apart; those after `Last-Event-ID`, or `204` when none is left |
 //! | anything else | `404` (or `405` with `Allow`) as `application/problem+json` |

@@ -3,7 +3,9 @@
 //!
 //! Each attempt has [`UPSTREAM_TIMEOUT`]; `GET` (and `HEAD`) are retried per
 //! [`UPSTREAM_RETRY`] (at most 3 attempts), `POST` is tried once. The upstream's status,
-//! `Content-Type` and body come back as they are, with `upstream-attempts: <n>`. When no
+//! `Content-Type`, `Content-Encoding`, `Location`, `Retry-After`, `Allow`,
+//! `WWW-Authenticate`, `Cache-Control`, `Vary` and body come back as they are, with
+//! `upstream-attempts: <n>`. When no
 //! response comes, the answer is a problem with the [`ClientError`]'s status: `504` for a
 //! timeout, `502` otherwise.
 //!
@@ -30,6 +32,19 @@ pub const UPSTREAM_RETRY: RetryPolicy =
     RetryPolicy::new(2, Duration::from_millis(50), Duration::from_secs(1));
 /// The response header saying how many attempts were made.
 pub const UPSTREAM_ATTEMPTS: HeaderName = HeaderName::from_static("upstream-attempts");
+/// The response header fields passed back from the upstream: what the client needs to read
+/// the body (`Content-Type`, `Content-Encoding`), to follow or retry (`Location`,
+/// `Retry-After`, `Allow`, `WWW-Authenticate`) and to cache it (`Cache-Control`, `Vary`).
+const PASSED_BACK: [HeaderName; 8] = [
+    header::CONTENT_TYPE,
+    header::CONTENT_ENCODING,
+    header::LOCATION,
+    header::RETRY_AFTER,
+    header::ALLOW,
+    header::WWW_AUTHENTICATE,
+    header::CACHE_CONTROL,
+    header::VARY,
+];
 /// The request header fields passed on to the upstream.
 const FORWARDED: [HeaderName; 3] = [header::ACCEPT, header::CONTENT_TYPE, X_REQUEST_ID];
 
@@ -83,9 +98,10 @@ pub fn forward<T: Transport, S: Sleeper>(
             let (parts, body) = upstream.into_parts();
             let mut res = Response::new(body);
             *res.status_mut() = parts.status;
-            if let Some(content_type) = parts.headers.get(header::CONTENT_TYPE) {
-                res.headers_mut()
-                    .insert(header::CONTENT_TYPE, content_type.clone());
+            for name in PASSED_BACK {
+                for value in parts.headers.get_all(&name) {
+                    res.headers_mut().append(name.clone(), value.clone());
+                }
             }
             res.headers_mut().insert(UPSTREAM_ATTEMPTS, attempts);
             Ok(res)
@@ -225,10 +241,23 @@ mod tests {
                 replies[0].clone()
             };
             let (status, content_type, body) = reply?;
-            Ok(http::Response::builder()
+            let mut builder = http::Response::builder()
                 .status(status)
                 .header("content-type", content_type)
-                .header("x-upstream-secret", "not passed on")
+                .header("x-upstream-secret", "not passed on");
+            if status == 200 {
+                // The fields a proxy passes back (a 200 keeps them out of retry decisions).
+                builder = builder
+                    .header("location", "/elsewhere")
+                    .header("retry-after", "5")
+                    .header("allow", "GET, POST")
+                    .header("www-authenticate", "Basic realm=\"up\"")
+                    .header("www-authenticate", "Bearer")
+                    .header("cache-control", "max-age=5")
+                    .header("vary", "Accept")
+                    .header("content-encoding", "identity");
+            }
+            Ok(builder
                 .body(body.as_bytes().to_vec())
                 .expect("valid response"))
         }
@@ -295,6 +324,18 @@ mod tests {
         assert_eq!(res.headers()["content-type"], "text/plain");
         assert_eq!(res.headers()["upstream-attempts"], "1");
         assert!(!res.headers().contains_key("x-upstream-secret"));
+        for (name, value) in [
+            ("location", "/elsewhere"),
+            ("retry-after", "5"),
+            ("allow", "GET, POST"),
+            ("cache-control", "max-age=5"),
+            ("vary", "Accept"),
+            ("content-encoding", "identity"),
+        ] {
+            assert_eq!(res.headers()[name], value, "{name}");
+        }
+        let challenges: Vec<_> = res.headers().get_all("www-authenticate").iter().collect();
+        assert_eq!(challenges, ["Basic realm=\"up\"", "Bearer"]);
         assert_eq!(res.body().as_slice(), b"upstream ok");
         let seen = fake.seen();
         assert_eq!(seen.len(), 1);
