@@ -85,15 +85,29 @@ pub enum JwtError {
     /// `iss` is not the expected issuer.
     #[error("the token was issued by another issuer")]
     WrongIssuer,
-    /// `aud` does not name the expected audience.
+    /// `aud` does not name the expected audience, or names one when none is expected
+    /// (RFC 7519 §4.1.3: a principal not in `aud` rejects the token).
     #[error("the token is meant for another audience")]
     WrongAudience,
+    /// The header's `typ` says the token is another kind of JWT (RFC 8725 §3.11).
+    #[error("the token's type is not accepted")]
+    WrongType,
+}
+
+/// The `typ` values accepted when a header has one: a plain JWT or an OAuth access token
+/// (RFC 9068), with or without the `application/` prefix, in any case (RFC 7515 §4.1.9).
+fn accepted_type(typ: &str) -> bool {
+    let typ = typ.to_ascii_lowercase();
+    let typ = typ.strip_prefix("application/").unwrap_or(&typ);
+    typ == "jwt" || typ == "at+jwt"
 }
 
 /// The rules a token must pass: the HS256 key, and the `iss`, `aud`, `exp` and `nbf` checks.
 ///
 /// By default `exp` is required and a leeway of 30 seconds absorbs clock skew in `exp` and
-/// `nbf`; `iss` and `aud` are checked once an expected value is set.
+/// `nbf`; `iss` is checked once an expected value is set; `aud` always: a token that names
+/// audiences is accepted only by a validator of one of them (RFC 7519 §4.1.3). A header
+/// `typ`, when present, must say `JWT` or `at+jwt` (RFC 8725 §3.11).
 ///
 /// ```
 /// use std::time::Duration;
@@ -197,6 +211,11 @@ impl JwtValidator {
         if header.get("crit").is_some() {
             return Err(JwtError::CriticalExtension);
         }
+        match header.get("typ") {
+            None => {}
+            Some(Value::String(typ)) if accepted_type(typ) => {}
+            Some(_) => return Err(JwtError::WrongType),
+        }
         let signature = URL_SAFE_NO_PAD
             .decode(signature)
             .map_err(|_| JwtError::Malformed {
@@ -235,9 +254,13 @@ impl JwtValidator {
         {
             return Err(JwtError::WrongIssuer);
         }
-        if let Some(audience) = &self.audience
-            && !claims.audience().iter().any(|a| a == audience)
-        {
+        let audiences = claims.audience();
+        let for_us = match &self.audience {
+            Some(audience) => audiences.iter().any(|a| a == audience),
+            // A token meant for named audiences is not meant for a validator with none.
+            None => audiences.is_empty(),
+        };
+        if !for_us {
             return Err(JwtError::WrongAudience);
         }
         Ok(())
@@ -299,6 +322,27 @@ mod tests {
             .with_issuer("edge-toolkit")
             .with_audience("api")
             .with_leeway(Duration::from_secs(10))
+    }
+
+    /// RFC 7519 §4.1.3: a validator that expects no audience rejects a token meant for one.
+    #[test]
+    fn a_token_with_an_audience_needs_a_validator_of_that_audience() {
+        let any = JwtValidator::hs256(KEY);
+        let for_api = sign_hs256(&json!({"aud": "api", "exp": NOW + 60}), KEY);
+        let for_none = sign_hs256(&json!({"exp": NOW + 60}), KEY);
+        let for_nobody = sign_hs256(&json!({"aud": [], "exp": NOW + 60}), KEY);
+        assert_eq!(
+            any.verify_at(&for_api, NOW).map(|_| ()),
+            Err(JwtError::WrongAudience)
+        );
+        assert_eq!(any.verify_at(&for_none, NOW).map(|_| ()), Ok(()));
+        assert_eq!(any.verify_at(&for_nobody, NOW).map(|_| ()), Ok(()));
+        let api = JwtValidator::hs256(KEY).with_audience("api");
+        assert_eq!(api.verify_at(&for_api, NOW).map(|_| ()), Ok(()));
+        assert_eq!(
+            api.verify_at(&for_none, NOW).map(|_| ()),
+            Err(JwtError::WrongAudience)
+        );
     }
 
     fn good() -> Value {
@@ -412,6 +456,25 @@ mod tests {
                 Err(JwtError::Malformed {
                     reason: "the header has no `alg`",
                 }),
+            ),
+            (
+                "typ of another kind of token",
+                sign_with_header(r#"{"alg":"HS256","typ":"secevent+jwt"}"#, &good(), KEY),
+                Err(JwtError::WrongType),
+            ),
+            (
+                "typ not a string",
+                sign_with_header(r#"{"alg":"HS256","typ":1}"#, &good(), KEY),
+                Err(JwtError::WrongType),
+            ),
+            (
+                "typ of an access token",
+                sign_with_header(
+                    r#"{"alg":"HS256","typ":"application/at+JWT"}"#,
+                    &good(),
+                    KEY,
+                ),
+                Ok(()),
             ),
             (
                 "crit header",
