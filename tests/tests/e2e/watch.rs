@@ -41,14 +41,15 @@ async fn a_watched_change_swaps_the_component_and_requests_in_flight_finish() ->
     };
     let watching = tokio::spawn(watcher.run(reloadable));
 
-    // The fixture: no health route; a request that waits 4 s on it.
+    // The fixture: no health route; a request that waits 15 s on it (long enough for the
+    // rebuild and load below on a loaded machine).
     assert_eq!(server.get("/api/health").await?.status(), 404);
     let addr = server.addr;
     let in_flight = tokio::spawn(async move {
         crate::support::send(
             addr,
             crate::support::Proto::Http1,
-            crate::support::request("GET", "/sleep/4000", "")?,
+            crate::support::request("GET", "/sleep/15000", "")?,
         )
         .await
     });
