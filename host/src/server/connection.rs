@@ -199,6 +199,13 @@ impl Shared {
         let status = response.status().as_u16();
         // No content for HEAD, whatever the guest wrote (hyper drops it on HTTP/1.1 only).
         let head = method == http::Method::HEAD;
+        // hyper stops reading a body once it has the bytes Content-Length declared (none at
+        // all for a declared 0), so such a body is dropped without being seen to end; and a
+        // 204 or 304 answer has no content to send (RFC 9110 §6.4.1).
+        let declared = declared_length(response.headers());
+        let no_content = head
+            || response.status() == http::StatusCode::NO_CONTENT
+            || response.status() == http::StatusCode::NOT_MODIFIED;
         response.map(move |body| {
             let body = if head {
                 http_body_util::Empty::new()
@@ -213,8 +220,7 @@ impl Shared {
                 watched,
             };
             CountedBody::new(body, move |bytes, complete| {
-                // A HEAD answer has no content to complete: hyper never polls it.
-                let complete = complete || head;
+                let complete = complete || no_content || declared == Some(bytes);
                 drop(active);
                 tracing::info!(
                     target: "access",
@@ -267,6 +273,16 @@ impl Shared {
         }
         result
     }
+}
+
+/// The body length a response declares with one valid `Content-Length`, if it does.
+fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    let mut values = headers.get_all(http::header::CONTENT_LENGTH).iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    value.to_str().ok()?.parse().ok()
 }
 
 /// RFC 9112 §3.2: a request with more than one `Host` field line, or a `Host` that is not a
