@@ -30,7 +30,7 @@ use http_body_util::{BodyExt, Full};
 
 use crate::spin::manifest;
 use crate::{
-    App, BuildError, BuildOutput, Handler, KeyValue, LoadError, OutboundConfig, PlatformConfig,
+    App, AppData, BuildError, BuildOutput, Handler, LoadError, OutboundConfig, PlatformConfig,
     RequestContext, RequestError, RuntimeConfig, UpError,
 };
 
@@ -263,10 +263,10 @@ impl HarnessBuilder {
             crate::build_app(&unbuilt, BuildOutput::Capture)?;
         }
         let manifest = manifest::load(&self.manifest, &env).map_err(UpError::from)?;
-        let key_value = KeyValue::in_memory().map_err(UpError::from)?;
+        let data = AppData::in_memory().map_err(UpError::from)?;
         let mut config = self.config;
         config.env.extend(self.env);
-        let app = App::load(&manifest, &config, &OutboundConfig::default(), &key_value)
+        let app = App::load(&manifest, &config, &OutboundConfig::default(), &data)
             .map_err(UpError::from)?;
         Ok(Harness::new(app))
     }

@@ -64,13 +64,15 @@ pub use handler::{
 pub use harness::{Harness, HarnessBuilder, HarnessError, TestResponse};
 pub use runtime::{
     ConcurrentReuse, Engine, EngineConfig, GuestLimits, GuestState, LinkerExtension, OutgoingHooks,
-    OutgoingHttp, OutgoingResult, Runtime, RuntimeConfig, World, default_cache_dir,
+    OutgoingHttp, OutgoingResult, Runtime, RuntimeConfig, SocketAddrUse, SocketCheck, SocketPolicy,
+    SocketUses, World, default_cache_dir,
 };
 pub use server::{
     MAX_WORKERS, Server, ServerConfig, ServerLimits, TlsConfig, self_signed_localhost,
 };
 pub use spin::{
-    App, BreakerConfig, BuildError, BuildOutput, Built, CircuitBreakers, CircuitOpen,
+    App, AppData, BreakerConfig, BuildError, BuildOutput, Built, CircuitBreakers, CircuitOpen,
     InvalidOutboundRule, KeyValue, KeyValueError, Loaded, OutboundConfig, OutboundRule, Permit,
-    PlatformConfig, StoreError, UpError, UpOptions, Variable, build_app,
+    PlatformConfig, SqliteDatabases, SqliteError, SqliteLimits, StoreError, UpError, UpOptions,
+    Variable, build_app,
 };

@@ -529,7 +529,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             env: Box::new(env),
             defaults,
             outbound: args.host.outbound_config(),
-            key_value: loaded.key_value,
+            data: loaded.data,
             interval: args.watch_interval,
         };
         tokio::spawn(watcher.run(reloadable));

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{ConcurrentReuse, LinkerExtension, OutgoingHttp};
+use crate::{ConcurrentReuse, LinkerExtension, OutgoingHttp, SocketPolicy};
 
 /// Limits applied to every guest instance.
 #[derive(Debug, Clone)]
@@ -70,6 +70,8 @@ pub struct RuntimeConfig {
     /// What outgoing `wasi:http` requests do; `None` (the default) refuses them all with
     /// `HTTP-request-denied`.
     pub outgoing_http: Option<Arc<dyn OutgoingHttp>>,
+    /// What `wasi:sockets` may reach; `None` (the default) refuses every socket.
+    pub sockets: Option<Arc<dyn SocketPolicy>>,
 }
 
 /// Environment values often hold secrets: `Debug` shows their names only.
@@ -93,6 +95,10 @@ impl std::fmt::Debug for RuntimeConfig {
                 &self.extensions.iter().map(|e| e.name()).collect::<Vec<_>>(),
             )
             .field("outgoing_http", &self.outgoing_http.is_some())
+            .field(
+                "sockets",
+                &self.sockets.as_ref().map(|policy| policy.uses()),
+            )
             .finish()
     }
 }
@@ -109,6 +115,7 @@ impl Default for RuntimeConfig {
             preinitialize: true,
             extensions: Vec::new(),
             outgoing_http: None,
+            sockets: None,
         }
     }
 }

@@ -1,10 +1,12 @@
 //! How platform interfaces plug into a runtime: a [`LinkerExtension`] adds host functions
 //! beside WASI and `wasi:http` and gives every new store its state; an [`OutgoingHttp`]
-//! decides what a guest's outgoing `wasi:http` requests do. The runtime itself knows no
-//! platform: Spin's key-value store, variables and outbound rules are extensions of
-//! [`crate::spin`].
+//! decides what a guest's outgoing `wasi:http` requests do, a [`SocketPolicy`] which
+//! addresses its `wasi:sockets` may reach. The runtime itself knows no platform: Spin's
+//! key-value store, variables and outbound rules are extensions of [`crate::spin`].
 
 use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
 
 use wasmtime::component::Linker;
 use wasmtime_wasi_http::WasiHttpHooks;
@@ -37,6 +39,34 @@ pub type OutgoingHooks = Box<dyn WasiHttpHooks + Send>;
 pub trait OutgoingHttp: Send + Sync + 'static {
     /// The hooks for a new store.
     fn hooks(&self) -> OutgoingHooks;
+}
+
+/// What a [`SocketPolicy`] lets a guest use of `wasi:sockets` at all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SocketUses {
+    /// TCP sockets.
+    pub tcp: bool,
+    /// UDP sockets.
+    pub udp: bool,
+    /// `wasi:sockets/ip-name-lookup`.
+    pub name_lookup: bool,
+}
+
+/// Whether a guest may use a socket address: a connection, a bind, a datagram.
+pub use wasmtime_wasi::sockets::SocketAddrUse;
+
+/// What [`SocketPolicy::check`] resolves to: whether the use is allowed.
+pub type SocketCheck = Pin<Box<dyn Future<Output = bool> + Send + Sync>>;
+
+/// Decides what guests' `wasi:sockets` may reach. Without one, every socket is refused
+/// (`access-denied`) and names are not looked up.
+pub trait SocketPolicy: Send + Sync + 'static {
+    /// Which kinds of socket the guest may create at all.
+    fn uses(&self) -> SocketUses;
+
+    /// Whether the guest may use `addr` for `usage` (checked on every connect, bind and
+    /// datagram, with the address the host is about to use).
+    fn check(&self, addr: SocketAddr, usage: SocketAddrUse) -> SocketCheck;
 }
 
 /// Refuses every outgoing request: the default of a runtime without [`OutgoingHttp`].

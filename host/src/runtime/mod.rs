@@ -18,6 +18,7 @@
 
 mod body;
 mod cache;
+mod componentize;
 mod concurrent;
 mod config;
 mod engine;
@@ -49,7 +50,10 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpView};
 pub use self::concurrent::ConcurrentReuse;
 pub use self::config::{GuestLimits, RuntimeConfig, default_cache_dir};
 pub use self::engine::{Engine, EngineConfig};
-pub use self::extension::{LinkerExtension, OutgoingHooks, OutgoingHttp, OutgoingResult};
+pub use self::extension::{
+    LinkerExtension, OutgoingHooks, OutgoingHttp, OutgoingResult, SocketAddrUse, SocketCheck,
+    SocketPolicy, SocketUses,
+};
 pub use self::store::GuestState;
 pub use self::world::World;
 
@@ -138,6 +142,21 @@ fn new_store(engine: &wasmtime::Engine, config: &RuntimeConfig) -> Store<GuestSt
             request_id: request_id.clone(),
             stream: "stderr",
         });
+    match &config.sockets {
+        Some(policy) => {
+            let uses = policy.uses();
+            let policy = Arc::clone(policy);
+            wasi.allow_tcp(uses.tcp)
+                .allow_udp(uses.udp)
+                .allow_ip_name_lookup(uses.name_lookup)
+                .socket_addr_check(move |addr, usage| policy.check(addr, usage));
+        }
+        None => {
+            wasi.allow_tcp(false)
+                .allow_udp(false)
+                .allow_ip_name_lookup(false);
+        }
+    }
     let hooks = match &config.outgoing_http {
         Some(outgoing) => outgoing.hooks(),
         None => Box::new(DenyOutgoing),
@@ -248,11 +267,14 @@ impl Runtime {
             path: path.to_owned(),
             reason: chain(&err),
         };
+        // A core module (as Spin takes them) becomes a component first; its compiled code
+        // is cached under the module's bytes, so a later start skips the conversion too.
+        let core_module = componentize::is_core_module(bytes);
         // Pre-initialised code is cached under a key of its own; a failed pre-initialisation
         // caches nothing there (so it is tried again at the next start) and falls back to the
         // component as it is.
         let mut preinitialized = None;
-        if config.preinitialize && preinit::exports_init(bytes) {
+        if !core_module && config.preinitialize && preinit::exports_init(bytes) {
             let build = || {
                 let snapshot =
                     preinit::preinitialize(bytes, config.limits.max_memory_bytes, preinit::FUEL)?;
@@ -271,6 +293,15 @@ impl Runtime {
         let is_preinitialized = preinitialized.is_some();
         let (component, source) = match preinitialized {
             Some(found) => found,
+            None if core_module => {
+                let variant = "componentized core module";
+                cache::load_or_build(engine, bytes, dir, variant, || {
+                    let component =
+                        componentize::componentize(bytes).map_err(wasmtime::Error::msg)?;
+                    Component::from_binary(engine, &component)
+                })
+                .map_err(not_a_component)?
+            }
             None => cache::load_or_build(engine, bytes, dir, "", || {
                 Component::from_binary(engine, bytes)
             })
@@ -280,6 +311,7 @@ impl Runtime {
             component = %path.display(),
             code = ?source,
             preinitialized = is_preinitialized,
+            core_module,
             ms = started.elapsed().as_millis() as u64,
             "component ready"
         );

@@ -15,7 +15,7 @@ use super::outbound::OutboundConfig;
 use super::routes::{RoutePattern, Router};
 use crate::{
     Engine, EngineConfig, Handler, HandlerFuture, KeyValue, LoadError, RequestBody, RequestContext,
-    RequestError, Runtime, RuntimeConfig,
+    RequestError, Runtime, RuntimeConfig, SqliteDatabases, SqliteLimits,
 };
 
 /// A routed set of components. Cloning is cheap.
@@ -73,7 +73,8 @@ pub struct UpOptions<'a> {
     pub manifest: &'a Path,
     /// The environment variables are read from (`SPIN_VARIABLE_<NAME>` overrides).
     pub env: &'a dyn Fn(&str) -> Option<String>,
-    /// Where the key-value database lives; `None`: `.spin/` beside the manifest, as Spin does.
+    /// Where the key-value and SQLite databases live; `None`: `.spin/` beside the manifest,
+    /// as Spin does.
     pub state_dir: Option<PathBuf>,
     /// What every component starts from before the manifest's settings apply; it also
     /// sizes the engine they share.
@@ -108,30 +109,58 @@ pub enum UpError {
     Load(#[from] LoadError),
 }
 
+/// The data an application's components share, kept across reloads: the key-value
+/// database and the SQLite databases. Cloning shares them.
+#[derive(Debug, Clone)]
+pub struct AppData {
+    /// The key-value database (`sqlite_key_value.db`).
+    pub key_value: KeyValue,
+    /// The SQLite databases (`sqlite_db.db` for `default`, `<label>.db` for others).
+    pub sqlite: SqliteDatabases,
+}
+
+impl AppData {
+    /// The databases of the state directory `dir`, as Spin lays them out (created as needed).
+    pub fn open(dir: &Path) -> Result<Self, crate::KeyValueError> {
+        Ok(Self {
+            key_value: KeyValue::open(&dir.join("sqlite_key_value.db"))?,
+            sqlite: SqliteDatabases::in_dir(dir, SqliteLimits::default()),
+        })
+    }
+
+    /// Databases in memory, for tests.
+    pub fn in_memory() -> Result<Self, crate::KeyValueError> {
+        Ok(Self {
+            key_value: KeyValue::in_memory()?,
+            sqlite: SqliteDatabases::in_memory(SqliteLimits::default()),
+        })
+    }
+}
+
 /// A loaded application: its manifest and what serves it.
 #[derive(Debug)]
 pub struct Loaded {
     /// The manifest as read and resolved.
     pub manifest: AppManifest,
-    /// The key-value database every component shares.
-    pub key_value: KeyValue,
+    /// The databases every component shares.
+    pub data: AppData,
     /// The routed components, ready for [`crate::Server::bind`].
     pub app: App,
 }
 
 impl App {
-    /// Reads and checks the manifest, opens the key-value database (`sqlite_key_value.db` in
-    /// the state directory) and loads every routed component.
+    /// Reads and checks the manifest, opens the databases of the state directory
+    /// ([`AppData::open`]) and loads every routed component.
     pub fn up(options: UpOptions<'_>) -> Result<Loaded, UpError> {
         let manifest = super::manifest::load(options.manifest, options.env)?;
         let state_dir = options
             .state_dir
             .unwrap_or_else(|| manifest.dir.join(".spin"));
-        let key_value = KeyValue::open(&state_dir.join("sqlite_key_value.db"))?;
-        let app = Self::load(&manifest, &options.defaults, &options.outbound, &key_value)?;
+        let data = AppData::open(&state_dir)?;
+        let app = Self::load(&manifest, &options.defaults, &options.outbound, &data)?;
         Ok(Loaded {
             manifest,
-            key_value,
+            data,
             app,
         })
     }
@@ -166,13 +195,13 @@ impl App {
     }
 
     /// Loads every component a public route of `manifest` reaches, each with `defaults` plus
-    /// what the manifest says of it (environment, outbound hosts, key-value stores,
-    /// variables), all sharing `key_value` and one [`Engine`] sized from `defaults`.
+    /// what the manifest says of it (environment, outbound hosts, key-value stores, SQLite
+    /// databases, variables), all sharing `data` and one [`Engine`] sized from `defaults`.
     pub fn load(
         manifest: &AppManifest,
         defaults: &RuntimeConfig,
         outbound: &OutboundConfig,
-        key_value: &KeyValue,
+        data: &AppData,
     ) -> Result<Self, LoadError> {
         let engine = Engine::new(&EngineConfig::from(defaults))?;
         let mut runtimes: BTreeMap<&str, Runtime> = BTreeMap::new();
@@ -192,8 +221,10 @@ impl App {
                     let platform = PlatformConfig {
                         allowed_outbound: component.allowed_outbound_hosts.clone(),
                         outbound: outbound.clone(),
-                        key_value: Some(key_value.clone()),
+                        key_value: Some(data.key_value.clone()),
                         key_value_stores: component.key_value_stores.clone(),
+                        sqlite: Some(data.sqlite.clone()),
+                        sqlite_databases: component.sqlite_databases.clone(),
                         variables: component
                             .variables
                             .iter()

@@ -27,15 +27,18 @@ pub mod watch;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub use self::app::{App, Loaded, UpError, UpOptions};
+pub use self::app::{App, AppData, Loaded, UpError, UpOptions};
 pub use self::build::{BuildError, BuildOutput, Built, build_app};
 pub use self::outbound::{
     BreakerConfig, CircuitBreakers, CircuitOpen, InvalidOutboundRule, OutboundConfig, OutboundRule,
     Permit,
 };
-pub use self::platform::{KeyValue, KeyValueError, StoreError, Variable};
+pub use self::platform::{
+    KeyValue, KeyValueError, SqliteDatabases, SqliteError, SqliteLimits, StoreError, Variable,
+    database_file_name,
+};
 
-use self::outbound::OutboundPolicy;
+use self::outbound::{OutboundPolicy, SocketRules};
 use self::platform::Platform;
 use crate::{LoadError, RuntimeConfig};
 
@@ -52,6 +55,11 @@ pub struct PlatformConfig {
     pub key_value: Option<KeyValue>,
     /// Key-value store labels the guest may open; others are `access-denied`.
     pub key_value_stores: Vec<String>,
+    /// The SQLite databases behind `fermyon:spin/sqlite`; `None` gives the component its
+    /// own in-memory databases.
+    pub sqlite: Option<SqliteDatabases>,
+    /// SQLite database labels the guest may open; others are `access-denied`.
+    pub sqlite_databases: Vec<String>,
     /// The values `fermyon:spin/variables` gives the guest, by name.
     pub variables: BTreeMap<String, Variable>,
 }
@@ -63,6 +71,8 @@ impl Default for PlatformConfig {
             outbound: OutboundConfig::default(),
             key_value: None,
             key_value_stores: vec!["default".to_owned()],
+            sqlite: None,
+            sqlite_databases: vec!["default".to_owned()],
             variables: BTreeMap::new(),
         }
     }
@@ -77,8 +87,17 @@ impl PlatformConfig {
             Some(key_value) => key_value,
             None => KeyValue::in_memory()?,
         };
-        let platform = Platform::new(key_value, self.key_value_stores, self.variables);
+        let platform = Platform {
+            key_value,
+            stores: self.key_value_stores.into(),
+            sqlite: self
+                .sqlite
+                .unwrap_or_else(|| SqliteDatabases::in_memory(SqliteLimits::default())),
+            databases: self.sqlite_databases.into(),
+            variables: Arc::new(self.variables),
+        };
         runtime.extensions.push(Arc::new(platform));
+        runtime.sockets = Some(Arc::new(SocketRules::new(&self.allowed_outbound)));
         runtime.outgoing_http = Some(Arc::new(OutboundPolicy::new(
             self.allowed_outbound,
             self.outbound,

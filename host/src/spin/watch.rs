@@ -18,7 +18,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use super::build::{BuildOutput, build_app};
 use super::manifest::{self, AppManifest};
 use crate::{
-    App, Handler, HandlerFuture, KeyValue, OutboundConfig, RequestBody, RequestContext,
+    App, AppData, Handler, HandlerFuture, OutboundConfig, RequestBody, RequestContext,
     RuntimeConfig,
 };
 
@@ -72,8 +72,8 @@ pub struct Watcher {
     pub defaults: RuntimeConfig,
     /// Outbound HTTP settings.
     pub outbound: OutboundConfig,
-    /// The key-value database the application keeps across swaps.
-    pub key_value: KeyValue,
+    /// The databases the application keeps across swaps.
+    pub data: AppData,
     /// How often the files are looked at.
     pub interval: Duration,
 }
@@ -135,7 +135,7 @@ impl Watcher {
             &manifest,
             &self.defaults,
             &self.outbound,
-            &self.key_value,
+            &self.data,
         )?)
     }
 

@@ -36,7 +36,7 @@ async fn a_watched_change_swaps_the_component_and_requests_in_flight_finish() ->
         env: Box::new(|_| None),
         defaults: RuntimeConfig::default(),
         outbound: OutboundConfig::default(),
-        key_value: loaded.key_value,
+        data: loaded.data,
         interval: Duration::from_millis(50),
     };
     let watching = tokio::spawn(watcher.run(reloadable));
@@ -89,7 +89,7 @@ fn a_failed_rebuild_is_an_error_not_an_application() -> anyhow::Result<()> {
         env: Box::new(|_| None),
         defaults: RuntimeConfig::default(),
         outbound: OutboundConfig::default(),
-        key_value: loaded.key_value,
+        data: loaded.data,
         interval: Duration::from_millis(50),
     };
     let err = watcher.rebuild().expect_err("cp fails");

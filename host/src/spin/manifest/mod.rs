@@ -2,7 +2,7 @@
 //!
 //! Everything edge-host cannot honour is an error, found before anything runs: unknown keys,
 //! values of the wrong type, Spin features this host does not implement (`files`,
-//! `sqlite_databases`, non-HTTP triggers...), missing component files, unresolvable variables,
+//! `ai_models`, non-HTTP triggers...), missing component files, unresolvable variables,
 //! duplicate routes. Every problem is reported at once, each at the dotted key it concerns and
 //! with its line and column ([`ManifestProblem`]):
 //!

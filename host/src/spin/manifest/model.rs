@@ -57,6 +57,8 @@ pub struct ComponentManifest {
     pub allowed_outbound_hosts: Vec<OutboundRule>,
     /// `key_value_stores`: the labels of the stores the component may open.
     pub key_value_stores: Vec<String>,
+    /// `sqlite_databases`: the labels of the SQLite databases the component may open.
+    pub sqlite_databases: Vec<String>,
     /// `environment`, in file order.
     pub environment: Vec<(String, String)>,
     /// The component's variables, templates expanded.

@@ -2,10 +2,12 @@
 //! `allowed_outbound_hosts` ([`OutboundRule`]) are sent within the host's timeouts
 //! ([`OutboundConfig`]) and through the upstream's circuit breaker
 //! ([`CircuitBreakers`]); others get `HTTP-request-denied` at once. Plugged into the
-//! runtime as its [`OutgoingHttp`].
+//! runtime as its [`OutgoingHttp`]. The same rules grant `wasi:sockets` (`sockets.rs`),
+//! plugged in as its [`SocketPolicy`](crate::SocketPolicy).
 
 mod breaker;
 mod rules;
+mod sockets;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use wasmtime_wasi_http::WasiHttpHooks;
 
 pub use self::breaker::{BreakerConfig, CircuitBreakers, CircuitOpen, Permit};
 pub use self::rules::{InvalidOutboundRule, OutboundRule};
+pub(crate) use self::sockets::SocketRules;
 
 use crate::runtime::OutgoingResult;
 use crate::{OutgoingHooks, OutgoingHttp};

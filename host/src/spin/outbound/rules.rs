@@ -1,9 +1,10 @@
-//! Which outbound HTTP requests a guest may make, in spin.toml's `allowed_outbound_hosts`
-//! syntax: `scheme://host[:port]`, where the scheme may be `*`, the host `*` or `*.suffix`,
-//! and the port `*`, a number or a range `a..b` (end exclusive). Without a port, the
-//! scheme's default applies (80 for http, 443 for https). IPv6 hosts go in brackets
-//! (`http://[::1]:8080`). Spin's `self` and `*.spin.internal` (calls into the same
-//! application) and IP ranges (`10.0.0.0/8`) are refused with a message saying so.
+//! Which outbound requests and connections a guest may make, in spin.toml's
+//! `allowed_outbound_hosts` syntax: `scheme://host[:port]`, where the scheme may be `*` (or
+//! `tcp` / `udp` for sockets), the host `*`, `*.suffix`, a name, an IP address or an IP
+//! range in CIDR form (`10.0.0.0/8`, `[fd00::]/8`), and the port `*`, a number or a range
+//! `a..b` (end exclusive). Without a port, the scheme's default applies (80 for http, 443
+//! for https). IPv6 hosts go in brackets (`http://[::1]:8080`). Spin's `self` and
+//! `*.spin.internal` (calls into the same application) are refused with a message saying so.
 //!
 //! ```
 //! use host::OutboundRule;
@@ -15,6 +16,7 @@
 //! ```
 
 use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::str::FromStr;
 
@@ -41,6 +43,8 @@ enum HostPattern {
     Exact(String),
     /// `*.suffix`: any host ending in `.suffix`.
     Subdomain(String),
+    /// An IP range in CIDR form: any address inside it.
+    Range(ipnet::IpNet),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,15 +94,23 @@ impl FromStr for OutboundRule {
             _ => return Err(invalid("the scheme is not valid")),
         };
         let rest = rest.strip_suffix('/').unwrap_or(rest);
-        if let Some((before, _)) = rest.split_once('/') {
+        let mut range = None;
+        let (host, port) = if let Some((before, after)) = rest.split_once('/') {
+            // `ip/prefix[:port]`: an IP range.
             let ip = before.trim_start_matches('[').trim_end_matches(']');
-            return Err(invalid(if ip.parse::<std::net::IpAddr>().is_ok() {
-                "IP ranges (CIDR) are not supported by edge-host"
-            } else {
-                "paths are not allowed"
-            }));
-        }
-        let (host, port) = if rest.starts_with('[') {
+            if ip.parse::<std::net::IpAddr>().is_err() {
+                return Err(invalid("paths are not allowed"));
+            }
+            let (prefix, port) = match after.split_once(':') {
+                Some((prefix, port)) => (prefix, Some(port)),
+                None => (after, None),
+            };
+            let net = format!("{ip}/{prefix}")
+                .parse::<ipnet::IpNet>()
+                .map_err(|_| invalid("the IP range is not valid CIDR (such as 10.0.0.0/8)"))?;
+            range = Some(net);
+            (before, port)
+        } else if rest.starts_with('[') {
             // An IPv6 literal: the port, if any, comes after the closing bracket.
             let end = rest
                 .find(']')
@@ -124,10 +136,11 @@ impl FromStr for OutboundRule {
                  not supported by edge-host; name the application's address instead",
             ));
         }
-        let host = match host {
-            "" | "[]" => return Err(invalid("empty host")),
-            "*" => HostPattern::Any,
-            h => match h.strip_prefix("*.") {
+        let host = match (range, host) {
+            (Some(net), _) => HostPattern::Range(net),
+            (None, "" | "[]") => return Err(invalid("empty host")),
+            (None, "*") => HostPattern::Any,
+            (None, h) => match h.strip_prefix("*.") {
                 Some(suffix) if !suffix.is_empty() && !suffix.contains('*') => {
                     HostPattern::Subdomain(suffix.to_ascii_lowercase())
                 }
@@ -207,13 +220,65 @@ impl OutboundRule {
             HostPattern::Subdomain(suffix) => host
                 .strip_suffix(suffix.as_str())
                 .is_some_and(|prefix| prefix.len() > 1 && prefix.ends_with('.')),
+            HostPattern::Range(net) => host
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| net.contains(&canonical(ip))),
         };
-        let port_ok = match &self.ports {
+        host_ok && self.allows_port(&scheme, port)
+    }
+
+    fn allows_port(&self, scheme: &str, port: u16) -> bool {
+        match &self.ports {
             Ports::Any => true,
-            Ports::Default => default_port(&scheme) == Some(port),
+            Ports::Default => default_port(scheme) == Some(port),
             Ports::Range(range) => range.contains(&port),
-        };
-        host_ok && port_ok
+        }
+    }
+
+    /// For a socket (`protocol` `tcp` or `udp`): whether the rule covers that protocol at
+    /// all (its scheme is `*` or the protocol).
+    pub(crate) fn covers_protocol(&self, protocol: &str) -> bool {
+        self.scheme.as_ref().is_none_or(|s| s == protocol)
+    }
+
+    /// For a socket: whether the rule allows `addr` over `protocol` by address alone (a
+    /// rule of any host, an IP or an IP range), `None` when its host is a name to look up.
+    pub(crate) fn allows_socket_addr(&self, protocol: &str, addr: SocketAddr) -> Option<bool> {
+        if !self.covers_protocol(protocol) || !self.allows_port(protocol, addr.port()) {
+            return Some(false);
+        }
+        let ip = canonical(addr.ip());
+        match &self.host {
+            HostPattern::Any => Some(true),
+            HostPattern::Range(net) => Some(net.contains(&ip)),
+            HostPattern::Exact(host) => {
+                match host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<IpAddr>()
+                {
+                    Ok(rule_ip) => Some(canonical(rule_ip) == ip),
+                    Err(_) => None,
+                }
+            }
+            HostPattern::Subdomain(_) => None,
+        }
+    }
+
+    /// The host name to look up for a socket rule whose host is a name (not a wildcard).
+    pub(crate) fn host_name(&self) -> Option<&str> {
+        match &self.host {
+            HostPattern::Exact(host) if host.parse::<IpAddr>().is_err() => Some(host),
+            _ => None,
+        }
+    }
+}
+
+/// An IPv4-mapped IPv6 address as the IPv4 address it is.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
     }
 }
 
@@ -312,6 +377,13 @@ mod tests {
             ("http://h:65535", "http", "h", 65535, true),
             ("http://h:65534..65535", "http", "h", 65534, true),
             ("http://h:65534..65535", "http", "h", 65535, false),
+            ("*://127.0.0.0/24:*", "http", "127.0.0.9", 8080, true),
+            ("*://127.0.0.0/24:*", "http", "127.0.1.9", 8080, false),
+            ("*://127.0.0.0/24:*", "http", "localhost", 8080, false),
+            ("http://10.0.0.0/8", "http", "10.1.2.3", 80, true),
+            ("http://10.0.0.0/8", "http", "10.1.2.3", 81, false),
+            ("http://[fd00::]/8:*", "http", "[fd12::1]", 1, true),
+            ("http://[fd00::]/8:*", "http", "[fe12::1]", 1, false),
         ];
         for (text, scheme, host, port, expected) in cases {
             assert_eq!(
@@ -336,6 +408,9 @@ mod tests {
             "http://[::1",
             "http://[::1]8080",
             "http://[]:80",
+            "*://10.0.0.0/33:*",
+            "*://10.0.0.0/x:*",
+            "*://example.com/8:*",
         ] {
             let err = bad.parse::<OutboundRule>().expect_err(bad);
             assert!(
@@ -353,12 +428,67 @@ mod tests {
             ("http://SELF:3000", "`self`"),
             ("http://backend.spin.internal", "`*.spin.internal`"),
             ("http://*.spin.internal", "`*.spin.internal`"),
-            ("*://10.0.0.0/8:*", "CIDR"),
-            ("http://10.0.0.0/8", "CIDR"),
         ] {
             let err = bad.parse::<OutboundRule>().expect_err(bad).to_string();
             assert!(err.contains(says), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn socket_rules_match_protocol_address_and_port() {
+        let addr = |s: &str| s.parse::<SocketAddr>().expect("addr");
+        let r = rule("*://127.0.0.1:7000");
+        assert_eq!(
+            r.allows_socket_addr("tcp", addr("127.0.0.1:7000")),
+            Some(true)
+        );
+        assert_eq!(
+            r.allows_socket_addr("udp", addr("127.0.0.1:7000")),
+            Some(true)
+        );
+        assert_eq!(
+            r.allows_socket_addr("tcp", addr("127.0.0.1:7001")),
+            Some(false)
+        );
+        assert_eq!(
+            r.allows_socket_addr("tcp", addr("127.0.0.2:7000")),
+            Some(false)
+        );
+        assert_eq!(
+            r.allows_socket_addr("tcp", addr("[::ffff:127.0.0.1]:7000")),
+            Some(true),
+            "an IPv4-mapped address is the IPv4 address"
+        );
+        let tcp = rule("tcp://10.0.0.0/8:5000..5002");
+        assert_eq!(
+            tcp.allows_socket_addr("tcp", addr("10.9.9.9:5001")),
+            Some(true)
+        );
+        assert_eq!(
+            tcp.allows_socket_addr("tcp", addr("10.9.9.9:5002")),
+            Some(false)
+        );
+        assert_eq!(
+            tcp.allows_socket_addr("udp", addr("10.9.9.9:5001")),
+            Some(false)
+        );
+        assert_eq!(
+            tcp.allows_socket_addr("tcp", addr("11.0.0.1:5001")),
+            Some(false)
+        );
+        let http = rule("http://127.0.0.1:7000");
+        assert_eq!(
+            http.allows_socket_addr("tcp", addr("127.0.0.1:7000")),
+            Some(false),
+            "an http rule grants no raw socket"
+        );
+        let name = rule("tcp://db.internal:5432");
+        assert_eq!(name.allows_socket_addr("tcp", addr("10.0.0.1:5432")), None);
+        assert_eq!(name.host_name(), Some("db.internal"));
+        assert_eq!(
+            rule("*://*:*").allows_socket_addr("udp", addr("[::1]:1")),
+            Some(true)
+        );
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! The Spin platform interfaces a component may import beside WASI: the key-value store
 //! (`fermyon:spin/key-value@2.0.0`, and `wasi:keyvalue@0.2.0-draft2` with compare-and-swap
-//! on the same data) and application variables (`fermyon:spin/variables@2.0.0`), as
+//! on the same data), SQLite databases (`fermyon:spin/sqlite@2.0.0`, `sqlite.rs`) and
+//! application variables (`fermyon:spin/variables@2.0.0`), as
 //! spin-sdk 5.2 calls them, and `spin:key-value@3.0.0` / `spin:variables@3.0.0`, as spin-sdk 7
 //! (WASI 0.3) calls them, on the same data (`v3.rs`). A component that imports none of them
 //! links and runs as before.
 
 mod key_value;
+mod sqlite;
 mod v3;
 mod variables;
 mod wasi_keyvalue;
@@ -18,6 +20,7 @@ use wasmtime::component::{Linker, ResourceTable};
 use crate::{GuestState, LinkerExtension};
 
 pub use self::key_value::{KeyValue, KeyValueError, StoreError};
+pub use self::sqlite::{SqliteDatabases, SqliteError, SqliteLimits, database_file_name};
 pub use self::variables::Variable;
 
 wasmtime::component::bindgen!({
@@ -25,38 +28,29 @@ wasmtime::component::bindgen!({
     world: "fermyon:spin/host",
     with: {
         "fermyon:spin/key-value.store": key_value::OpenStore,
+        "fermyon:spin/sqlite.connection": sqlite::OpenConnection,
         "wasi:keyvalue/store.bucket": key_value::OpenStore,
         "wasi:keyvalue/atomics.cas": wasi_keyvalue::Cas,
     },
     // SQLite calls block: they run on tokio's blocking pool, never on a worker thread.
     imports: {
         "fermyon:spin/key-value": async,
+        "fermyon:spin/sqlite": async,
         "wasi:keyvalue": async,
     },
 });
 
-/// What one instance may reach of the platform: the stores it may open and its variables.
+/// What one instance may reach of the platform: the stores and databases it may open and
+/// its variables.
 #[derive(Clone)]
 pub(crate) struct Platform {
     pub(crate) key_value: KeyValue,
     /// Store labels the component may open (its `key_value_stores`).
     pub(crate) stores: Arc<[String]>,
+    pub(crate) sqlite: SqliteDatabases,
+    /// Database labels the component may open (its `sqlite_databases`).
+    pub(crate) databases: Arc<[String]>,
     pub(crate) variables: Arc<BTreeMap<String, Variable>>,
-}
-
-impl Platform {
-    /// The platform of one component.
-    pub(crate) fn new(
-        key_value: KeyValue,
-        stores: Vec<String>,
-        variables: BTreeMap<String, Variable>,
-    ) -> Self {
-        Self {
-            key_value,
-            stores: stores.into(),
-            variables: Arc::new(variables),
-        }
-    }
 }
 
 /// The platform's state in one instance's store.
@@ -65,11 +59,13 @@ struct PlatformStore {
     platform: Platform,
     /// Stores this instance has open.
     open_stores: usize,
+    /// SQLite connections this instance has open.
+    open_connections: usize,
 }
 
 impl LinkerExtension for Platform {
     fn name(&self) -> &'static str {
-        "Spin key-value and variables"
+        "Spin key-value, SQLite and variables"
     }
 
     fn add_to_linker(&self, linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
@@ -80,6 +76,7 @@ impl LinkerExtension for Platform {
         state.insert_extension(PlatformStore {
             platform: self.clone(),
             open_stores: 0,
+            open_connections: 0,
         });
     }
 }
@@ -92,6 +89,7 @@ impl PlatformState for GuestState {
         PlatformView {
             platform: &store.platform,
             open_stores: &mut store.open_stores,
+            open_connections: &mut store.open_connections,
             table,
         }
     }
@@ -102,6 +100,8 @@ pub(crate) struct PlatformView<'a> {
     pub(crate) platform: &'a Platform,
     /// Stores this instance has open.
     pub(crate) open_stores: &'a mut usize,
+    /// SQLite connections this instance has open.
+    pub(crate) open_connections: &'a mut usize,
     pub(crate) table: &'a mut ResourceTable,
 }
 
@@ -116,10 +116,11 @@ impl wasmtime::component::HasData for HasPlatform {
     type Data<'a> = PlatformView<'a>;
 }
 
-/// Adds the key-value and variables interfaces to `linker`.
+/// Adds the key-value, SQLite and variables interfaces to `linker`.
 fn add_to_linker<T: PlatformState + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     fermyon::spin::key_value::add_to_linker::<T, HasPlatform>(linker, T::platform)?;
     fermyon::spin::variables::add_to_linker::<T, HasPlatform>(linker, T::platform)?;
+    fermyon::spin::sqlite::add_to_linker::<T, HasPlatform>(linker, T::platform)?;
     wasi::keyvalue::store::add_to_linker::<T, HasPlatform>(linker, T::platform)?;
     wasi::keyvalue::atomics::add_to_linker::<T, HasPlatform>(linker, T::platform)?;
     wasi::keyvalue::batch::add_to_linker::<T, HasPlatform>(linker, T::platform)?;

@@ -62,6 +62,7 @@ impl Resolver<'_, '_> {
             source: PathBuf::new(),
             allowed_outbound_hosts: Vec::new(),
             key_value_stores: Vec::new(),
+            sqlite_databases: Vec::new(),
             environment: Vec::new(),
             variables: BTreeMap::new(),
             build: None,
@@ -89,18 +90,10 @@ impl Resolver<'_, '_> {
                 Err(e) => self.problem(item_key, template.span(), e.to_string()),
             }
         }
-        for (i, label) in spec.key_value_stores.into_iter().flatten().enumerate() {
-            let (span, label) = (label.span(), label.into_inner());
-            if is_kebab(&label) || is_snake(&label) {
-                component.key_value_stores.push(label);
-            } else {
-                self.problem(
-                    format!("{key}.key_value_stores[{i}]"),
-                    span,
-                    format!("`{label}` is not a store label (kebab-case or snake_case, such as \"default\")"),
-                );
-            }
-        }
+        component.key_value_stores =
+            self.labels(key, "key_value_stores", "store", spec.key_value_stores);
+        component.sqlite_databases =
+            self.labels(key, "sqlite_databases", "database", spec.sqlite_databases);
         let environment_key = join(key, "environment");
         for (name, value) in spec.environment.into_iter().flat_map(|entries| entries.0) {
             let (span, name) = (name.span(), name.into_inner());
@@ -143,11 +136,6 @@ impl Resolver<'_, '_> {
                 spec.allowed_http_hosts,
                 "use allowed_outbound_hosts with full URLs, such as \"https://example.com\"",
             ),
-            (
-                "sqlite_databases",
-                spec.sqlite_databases,
-                "there is no SQLite interface; use key_value_stores",
-            ),
             ("ai_models", spec.ai_models, "there is no LLM interface"),
             (
                 "dependencies",
@@ -183,6 +171,31 @@ impl Resolver<'_, '_> {
             ),
         }
         component
+    }
+
+    /// A list of labels (`key_value_stores`, `sqlite_databases`): each kebab-case or
+    /// snake_case, as Spin takes them.
+    fn labels(
+        &mut self,
+        key: &str,
+        name: &str,
+        what: &str,
+        labels: Option<Vec<Spanned<String>>>,
+    ) -> Vec<String> {
+        let mut valid = Vec::new();
+        for (i, label) in labels.into_iter().flatten().enumerate() {
+            let (span, label) = (label.span(), label.into_inner());
+            if is_kebab(&label) || is_snake(&label) {
+                valid.push(label);
+            } else {
+                self.problem(
+                    format!("{key}.{name}[{i}]"),
+                    span,
+                    format!("`{label}` is not a {what} label (kebab-case or snake_case, such as \"default\")"),
+                );
+            }
+        }
+        valid
     }
 
     /// `[component.<id>.build]` (at `key`): `None` without a command (a table of settings

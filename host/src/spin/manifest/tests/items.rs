@@ -335,18 +335,24 @@ fn component_ids_sources_and_fields_are_checked() {
         "is not a store label",
     );
     assert_problem(
+        &with_component("sqlite_databases = [\"../etc\"]"),
+        "component.app.sqlite_databases[0]",
+        "is not a database label",
+    );
+    assert_problem(
         &with_component("environment = { A = \"1\", B = 2 }"),
         "component.app.environment.B",
         "expected a string, found an integer",
     );
     let app = ok(&with_component(
-        "description = \"d\"\nkey_value_stores = [\"default\", \"my-store\", \"other_store\"]\nenvironment = { Z = \"1\", A = \"2\" }\nfiles = []\nsqlite_databases = []\ndependencies_inherit_configuration = false\n[component.app.build]\ncommand = [\"a\", \"b\"]\nworkdir = \"x\"\nwatch = [\"src/**\"]\nenvironment = { X = \"1\" }\n[component.app.tool.whatever]\nx = 1",
+        "description = \"d\"\nkey_value_stores = [\"default\", \"my-store\", \"other_store\"]\nenvironment = { Z = \"1\", A = \"2\" }\nfiles = []\nsqlite_databases = [\"default\", \"audit-log\"]\ndependencies_inherit_configuration = false\n[component.app.build]\ncommand = [\"a\", \"b\"]\nworkdir = \"x\"\nwatch = [\"src/**\"]\nenvironment = { X = \"1\" }\n[component.app.tool.whatever]\nx = 1",
     ));
     let component = &app.components["app"];
     assert_eq!(
         component.key_value_stores,
         ["default", "my-store", "other_store"]
     );
+    assert_eq!(component.sqlite_databases, ["default", "audit-log"]);
     assert_eq!(
         component.environment,
         [
@@ -364,10 +370,6 @@ fn unsupported_spin_features_are_errors() {
         (
             "allowed_http_hosts = [\"example.com\"]",
             "component.app.allowed_http_hosts",
-        ),
-        (
-            "sqlite_databases = [\"default\"]",
-            "component.app.sqlite_databases",
         ),
         ("ai_models = [\"llama2-chat\"]", "component.app.ai_models"),
         (

@@ -1,0 +1,153 @@
+//! `wasi:sockets` of Spin components, granted by the same `allowed_outbound_hosts` as
+//! outbound HTTP, with Spin's semantics: a rule whose scheme is `*`, `tcp` or `udp` lets the
+//! component connect (TCP) or send datagrams (UDP) to the addresses and ports it names (an
+//! IP, an IP range in CIDR form, `*`, or a host name, which is looked up when the
+//! connection is made and allows the addresses it resolves to). Binding a local address is
+//! allowed where the protocol is; listening for and accepting connections is not (a
+//! component serves through `wasi:http`). Everything else is `access-denied`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use super::OutboundRule;
+use crate::{SocketAddrUse, SocketCheck, SocketPolicy, SocketUses};
+
+/// The socket rules of one component.
+#[derive(Debug, Clone)]
+pub(crate) struct SocketRules {
+    rules: Arc<[OutboundRule]>,
+}
+
+impl SocketRules {
+    pub(crate) fn new(rules: &[OutboundRule]) -> Self {
+        Self {
+            rules: rules
+                .iter()
+                .filter(|rule| rule.covers_protocol("tcp") || rule.covers_protocol("udp"))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    fn covers(&self, protocol: &str) -> bool {
+        self.rules.iter().any(|rule| rule.covers_protocol(protocol))
+    }
+}
+
+/// Whether `rules` allow `addr` over `protocol`, looking host names up as needed.
+async fn allowed(rules: Arc<[OutboundRule]>, protocol: &'static str, addr: SocketAddr) -> bool {
+    let mut names = Vec::new();
+    for rule in rules.iter() {
+        match rule.allows_socket_addr(protocol, addr) {
+            Some(true) => return true,
+            Some(false) => {}
+            None => names.extend(rule.host_name().map(str::to_owned)),
+        }
+    }
+    for name in names {
+        match tokio::net::lookup_host((name.as_str(), addr.port())).await {
+            Ok(mut resolved) => {
+                if resolved.any(|candidate| candidate.ip() == addr.ip()) {
+                    return true;
+                }
+            }
+            Err(err) => tracing::debug!(host = %name, "cannot look up an allowed host: {err}"),
+        }
+    }
+    false
+}
+
+impl SocketPolicy for SocketRules {
+    fn uses(&self) -> SocketUses {
+        let (tcp, udp) = (self.covers("tcp"), self.covers("udp"));
+        SocketUses {
+            tcp,
+            udp,
+            name_lookup: self.rules.iter().any(|rule| rule.host_name().is_some()),
+        }
+    }
+
+    fn check(&self, addr: SocketAddr, usage: SocketAddrUse) -> SocketCheck {
+        let protocol = match usage {
+            SocketAddrUse::TcpBind => return ready(self.covers("tcp")),
+            SocketAddrUse::UdpBind => return ready(self.covers("udp")),
+            SocketAddrUse::TcpListen | SocketAddrUse::TcpAccept => {
+                tracing::warn!(%addr, "socket denied: components may not listen for connections");
+                return ready(false);
+            }
+            SocketAddrUse::TcpConnect => "tcp",
+            // A datagram received from a peer no rule names is dropped before the guest sees it.
+            SocketAddrUse::UdpSend | SocketAddrUse::UdpReceive => "udp",
+        };
+        let rules = Arc::clone(&self.rules);
+        Box::pin(async move {
+            let ok = allowed(rules, protocol, addr).await;
+            if !ok {
+                tracing::warn!(%addr, protocol, "socket denied: not in allowed_outbound_hosts");
+            }
+            ok
+        })
+    }
+}
+
+fn ready(answer: bool) -> SocketCheck {
+    Box::pin(std::future::ready(answer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(list: &[&str]) -> SocketRules {
+        let parsed: Vec<OutboundRule> = list
+            .iter()
+            .map(|r| r.parse().expect("a valid rule"))
+            .collect();
+        SocketRules::new(&parsed)
+    }
+
+    async fn check(policy: &SocketRules, addr: &str, usage: SocketAddrUse) -> bool {
+        policy.check(addr.parse().expect("addr"), usage).await
+    }
+
+    #[tokio::test]
+    async fn connections_need_a_rule_for_their_protocol_and_address() {
+        let policy = rules(&[
+            "tcp://127.0.0.1:7000",
+            "*://10.0.0.0/8:*",
+            "udp://127.0.0.1:53",
+            "https://example.com",
+        ]);
+        assert_eq!(
+            policy.uses(),
+            SocketUses {
+                tcp: true,
+                udp: true,
+                name_lookup: false
+            }
+        );
+        assert!(check(&policy, "127.0.0.1:7000", SocketAddrUse::TcpConnect).await);
+        assert!(!check(&policy, "127.0.0.1:7001", SocketAddrUse::TcpConnect).await);
+        assert!(!check(&policy, "127.0.0.2:7000", SocketAddrUse::TcpConnect).await);
+        assert!(check(&policy, "10.20.30.40:9", SocketAddrUse::TcpConnect).await);
+        assert!(check(&policy, "10.20.30.40:9", SocketAddrUse::UdpSend).await);
+        assert!(check(&policy, "127.0.0.1:53", SocketAddrUse::UdpReceive).await);
+        assert!(!check(&policy, "127.0.0.1:53", SocketAddrUse::TcpConnect).await);
+        assert!(check(&policy, "0.0.0.0:0", SocketAddrUse::TcpBind).await);
+        assert!(!check(&policy, "0.0.0.0:8080", SocketAddrUse::TcpListen).await);
+        assert!(!check(&policy, "1.2.3.4:5", SocketAddrUse::TcpAccept).await);
+    }
+
+    #[tokio::test]
+    async fn http_rules_grant_no_sockets_and_names_are_looked_up() {
+        let policy = rules(&["http://127.0.0.1:8080", "https://*.example.com"]);
+        assert_eq!(policy.uses(), SocketUses::default());
+        assert!(!check(&policy, "127.0.0.1:8080", SocketAddrUse::TcpConnect).await);
+        assert!(!check(&policy, "0.0.0.0:0", SocketAddrUse::TcpBind).await);
+        let named = rules(&["tcp://localhost:7000"]);
+        assert!(named.uses().name_lookup);
+        assert!(check(&named, "127.0.0.1:7000", SocketAddrUse::TcpConnect).await);
+        assert!(!check(&named, "127.0.0.1:7001", SocketAddrUse::TcpConnect).await);
+        assert!(!check(&named, "192.0.2.1:7000", SocketAddrUse::TcpConnect).await);
+    }
+}
