@@ -76,18 +76,22 @@ fn main() {
         .unwrap_or_else(|err| panic!("cannot copy the 0.3 {name}.wasm: {err}"));
     }
     let wasm_dir = build(&["-p", "example", "-p", "fixtures", "-p", "spin7-fixture"]);
+    // The fixture again as a plain core module, as Spin's own tests ship them.
+    let module_dir = build(&["-p", "fixtures", "--core-module"]);
 
     let consts = format!(
         "/// The example application's component (WASI 0.2).\npub const EXAMPLE_WASM: &str = {:?};\n\
          /// The misbehaving fixture component (WASI 0.2).\npub const FIXTURES_WASM: &str = {:?};\n\
          /// The example application built as a WASI 0.3 component.\npub const EXAMPLE_P3_WASM: &str = {:?};\n\
          /// The misbehaving fixture built as a WASI 0.3 component.\npub const FIXTURES_P3_WASM: &str = {:?};\n\
-         /// A component built with spin-sdk 7 (WASI 0.3, Spin's 3.0 interfaces).\npub const SPIN7_WASM: &str = {:?};\n",
+         /// A component built with spin-sdk 7 (WASI 0.3, Spin's 3.0 interfaces).\npub const SPIN7_WASM: &str = {:?};\n\
+         /// The misbehaving fixture as a plain core module with component-type metadata.\npub const FIXTURES_MODULE_WASM: &str = {:?};\n",
         wasm_dir.join("example.wasm"),
         wasm_dir.join("fixtures.wasm"),
         p3_out.join("example.wasm"),
         p3_out.join("fixtures.wasm"),
         wasm_dir.join("spin7_fixture.wasm"),
+        module_dir.join("fixtures.wasm"),
     );
     std::fs::write(out_dir.join("components.rs"), consts).expect("OUT_DIR is writable");
 }

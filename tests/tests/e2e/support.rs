@@ -13,7 +13,10 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use tests::{EXAMPLE_P3_WASM, EXAMPLE_WASM, FIXTURES_P3_WASM, FIXTURES_WASM, SPIN7_WASM};
+pub use tests::{
+    EXAMPLE_P3_WASM, EXAMPLE_WASM, FIXTURES_MODULE_WASM, FIXTURES_P3_WASM, FIXTURES_WASM,
+    SPIN7_WASM,
+};
 
 /// Runs each named test, an `async fn(example: &str) -> anyhow::Result<()>` given the
 /// example application's component, once per build of it: `p2::NAME` on the WASI 0.2
@@ -306,4 +309,69 @@ pub async fn upstream_ok() -> anyhow::Result<std::net::SocketAddr> {
         }
     });
     Ok(addr)
+}
+
+/// The access-log lines of this test process (target `access`), captured by a global
+/// subscriber installed on first use.
+pub struct AccessLog {
+    lines: std::sync::Mutex<Vec<u8>>,
+}
+
+struct AccessLogWriter(&'static AccessLog);
+
+impl std::io::Write for AccessLogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The process's access log, capturing from the first call on.
+pub fn access_log() -> &'static AccessLog {
+    static LOG: std::sync::OnceLock<&'static AccessLog> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let log: &'static AccessLog = Box::leak(Box::new(AccessLog {
+            lines: std::sync::Mutex::new(Vec::new()),
+        }));
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("access=info"))
+            .with_ansi(false)
+            .with_writer(move || AccessLogWriter(log))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other global subscriber in the e2e tests");
+        log
+    })
+}
+
+impl AccessLog {
+    /// The first captured line containing `needle`, waiting up to `timeout` for it.
+    pub async fn wait_for(&self, needle: &str, timeout: Duration) -> anyhow::Result<String> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let found = {
+                let lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+                String::from_utf8_lossy(&lines)
+                    .lines()
+                    .find(|line| line.contains(needle))
+                    .map(str::to_owned)
+            };
+            if let Some(line) = found {
+                return Ok(line);
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "no access-log line with {needle:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }

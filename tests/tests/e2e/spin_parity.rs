@@ -1,0 +1,238 @@
+//! What Spin applications use beyond HTTP, key-value and variables: plain core modules,
+//! `wasi:sockets` TCP granted by `allowed_outbound_hosts`, `sqlite_databases`; and an
+//! access log that says an empty response was sent whole.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use crate::support::{FIXTURES_MODULE_WASM, FIXTURES_WASM, Proto, TestServer, request, send};
+use crate::up::{AppDir, text};
+
+fn app(component: &str, extra: &str) -> String {
+    format!(
+        r#"spin_manifest_version = 2
+
+[application]
+name = "parity"
+
+[[trigger.http]]
+route = "/..."
+component = "main"
+
+[component.main]
+source = "{component}"
+{extra}
+"#
+    )
+}
+
+#[tokio::test]
+async fn a_core_module_is_made_a_component_and_served_by_up() -> anyhow::Result<()> {
+    let module = std::fs::read(FIXTURES_MODULE_WASM)?;
+    assert!(
+        wasmparser::Parser::is_core_wasm(&module),
+        "the fixture is a plain core module"
+    );
+    let dir = AppDir::with_component(FIXTURES_MODULE_WASM, "module.wasm", &app("module.wasm", ""))?;
+    let server = dir.serve(&[]).await?;
+    let ok = server.get("/ok").await?;
+    assert_eq!(ok.status(), 200, "{}", text(&ok));
+    assert_eq!(ok.body().as_ref(), b"ok");
+    // Its WASI imports, through the preview-1 adapter, work: stdout, environment.
+    let env = server.get("/env/NOPE").await?;
+    assert_eq!(env.status(), 404, "{}", text(&env));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_module_without_component_type_is_refused_by_name() -> anyhow::Result<()> {
+    let dir = AppDir::with_component(FIXTURES_WASM, "x.wasm", &app("plain.wasm", ""))?;
+    // (module (func (export "f"))): valid, but nothing says what it imports or exports.
+    let bare = b"\0asm\x01\0\0\0\x01\x04\x01\x60\0\0\x03\x02\x01\0\x07\x05\x01\x01f\0\0\x0a\x04\x01\x02\0\x0b";
+    std::fs::write(dir.root.join("plain.wasm"), bare)?;
+    let err = dir
+        .load(&[], Default::default(), Default::default())
+        .expect_err("refused");
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("core module without component-type metadata"),
+        "{message}"
+    );
+    Ok(())
+}
+
+/// An echo server on 127.0.0.1: answers each connection with what it read.
+async fn echo_server() -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                if socket.read_to_end(&mut buf).await.is_ok() {
+                    let _ = socket.write_all(&buf).await;
+                }
+            });
+        }
+    });
+    Ok(addr)
+}
+
+async fn tcp(server: &TestServer, to: SocketAddr, message: &str) -> anyhow::Result<(u16, String)> {
+    let res = server
+        .call("POST", &format!("/tcp/{to}"), &[], message)
+        .await?;
+    Ok((res.status().as_u16(), text(&res)))
+}
+
+#[tokio::test]
+async fn tcp_reaches_exactly_the_allowed_addresses_and_ports() -> anyhow::Result<()> {
+    let allowed = echo_server().await?;
+    let other_port = echo_server().await?;
+    let rules = format!(
+        "allowed_outbound_hosts = [\"*://127.0.0.1:{}\", \"http://127.0.0.1:{}\"]",
+        allowed.port(),
+        other_port.port()
+    );
+    let dir = AppDir::fixtures(&app("fixtures.wasm", &rules))?;
+    let server = dir.serve(&[]).await?;
+    assert_eq!(
+        tcp(&server, allowed, "hello over tcp").await?,
+        (200, "hello over tcp".to_owned())
+    );
+    // Another port of the same address, though an http:// rule names it.
+    let (status, body) = tcp(&server, other_port, "x").await?;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("access-denied"), "{body}");
+    // Another address, same port.
+    let elsewhere = SocketAddr::from(([127, 0, 0, 2], allowed.port()));
+    let (status, body) = tcp(&server, elsewhere, "x").await?;
+    assert_eq!(status, 403, "{body}");
+    // And the server goes on.
+    assert_eq!(tcp(&server, allowed, "again").await?.0, 200);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_cidr_rule_allows_the_addresses_inside_it() -> anyhow::Result<()> {
+    let echo = echo_server().await?;
+    let rules = "allowed_outbound_hosts = [\"tcp://127.0.0.0/24:*\"]";
+    let dir = AppDir::fixtures(&app("fixtures.wasm", rules))?;
+    let server = dir.serve(&[]).await?;
+    assert_eq!(
+        tcp(&server, echo, "inside").await?,
+        (200, "inside".to_owned())
+    );
+    let outside = SocketAddr::from(([127, 0, 1, 1], echo.port()));
+    assert_eq!(tcp(&server, outside, "x").await?.0, 403);
+    Ok(())
+}
+
+#[tokio::test]
+async fn without_a_rule_no_socket_is_opened() -> anyhow::Result<()> {
+    let echo = echo_server().await?;
+    let server = TestServer::start(FIXTURES_WASM).await?;
+    let (status, body) = tcp(&server, echo, "x").await?;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("create-tcp-socket"), "{body}");
+    Ok(())
+}
+
+async fn sql(server: &TestServer, db: &str, lines: &[&str]) -> anyhow::Result<(u16, String)> {
+    let res = server
+        .call("POST", &format!("/sqlite/{db}"), &[], &lines.join("\n"))
+        .await?;
+    Ok((res.status().as_u16(), text(&res)))
+}
+
+#[tokio::test]
+async fn sqlite_data_survives_a_restart_and_unlisted_databases_are_denied() -> anyhow::Result<()> {
+    let dir = AppDir::fixtures(&app(
+        "fixtures.wasm",
+        "sqlite_databases = [\"default\", \"audit\"]",
+    ))?;
+    let server = dir.serve(&[]).await?;
+    let (status, body) = sql(
+        &server,
+        "default",
+        &["CREATE TABLE pets (id INTEGER PRIMARY KEY, name TEXT NOT NULL, weight REAL)"],
+    )
+    .await?;
+    assert_eq!(status, 200, "{body}");
+    for (name, weight) in [("Rex", "r:12.5"), ("Robert'); DROP TABLE pets;--", "null")] {
+        let name = format!("t:{name}");
+        let (status, body) = sql(
+            &server,
+            "default",
+            &[
+                "INSERT INTO pets (name, weight) VALUES (?, ?)",
+                &name,
+                weight,
+            ],
+        )
+        .await?;
+        assert_eq!(status, 200, "{body}");
+    }
+    let select = [
+        "SELECT id, name, weight FROM pets WHERE id >= ? ORDER BY id",
+        "i:1",
+    ];
+    let expected = "id|name|weight\n1|Rex|12.5\n2|Robert'); DROP TABLE pets;--|null\n";
+    assert_eq!(
+        sql(&server, "default", &select).await?,
+        (200, expected.to_owned())
+    );
+    // A bad statement is the guest's error to read, and the database goes on.
+    let (status, body) = sql(&server, "default", &["SELECT * FROM nowhere"]).await?;
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("no such table"), "{body}");
+    // A listed label of its own.
+    let (status, body) = sql(
+        &server,
+        "audit",
+        &["SELECT count(*) AS n FROM sqlite_schema"],
+    )
+    .await?;
+    assert_eq!((status, body.as_str()), (200, "n\n0\n"));
+    // Unlisted: denied, whatever exists.
+    let (status, body) = sql(&server, "other", &["SELECT 1"]).await?;
+    assert_eq!((status, body.as_str()), (403, "access-denied"));
+    // No way out of the database.
+    let (status, body) = sql(&server, "default", &["ATTACH DATABASE '/tmp/x.db' AS x"]).await?;
+    assert_eq!(status, 500, "{body}");
+    server.shutdown().await?;
+
+    assert!(
+        dir.root.join(".spin/sqlite_db.db").is_file(),
+        "Spin's file name"
+    );
+    assert!(dir.root.join(".spin/audit.db").is_file());
+    let server = dir.serve(&[]).await?;
+    assert_eq!(
+        sql(&server, "default", &select).await?,
+        (200, expected.to_owned())
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_empty_response_is_logged_complete() -> anyhow::Result<()> {
+    let log = crate::support::access_log();
+    let server = TestServer::start(FIXTURES_WASM).await?;
+    for (proto, tag) in [(Proto::Http1, "h1"), (Proto::Http2, "h2c")] {
+        let path = format!("/empty?proto={tag}");
+        let res = send(server.addr, proto, request("GET", &path, "")?).await?;
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-length"], "0");
+        assert!(res.body().is_empty());
+        let line = log
+            .wait_for(&format!("path={path}"), Duration::from_secs(5))
+            .await?;
+        assert!(line.contains("complete=true"), "{line}");
+        assert!(line.contains("bytes=0"), "{line}");
+    }
+    Ok(())
+}
