@@ -1,5 +1,6 @@
 //! What Spin applications use beyond HTTP, key-value and variables: plain core modules,
-//! `wasi:sockets` TCP granted by `allowed_outbound_hosts`, `sqlite_databases`; and an
+//! `wasi:sockets` TCP granted by `allowed_outbound_hosts`, `sqlite_databases` (through
+//! spin-sdk 5.2's `fermyon:spin/sqlite@2.0.0` and spin-sdk 7's `spin:sqlite@3.1.0`); and an
 //! access log that says an empty response was sent whole.
 
 use std::net::SocketAddr;
@@ -8,7 +9,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::support::{FIXTURES_MODULE_WASM, FIXTURES_WASM, Proto, TestServer, request, send};
+use crate::support::{
+    FIXTURES_MODULE_WASM, FIXTURES_WASM, Proto, SPIN7_WASM, TestServer, request, send,
+};
 use crate::up::{AppDir, text};
 
 fn app(component: &str, extra: &str) -> String {
@@ -214,6 +217,66 @@ async fn sqlite_data_survives_a_restart_and_unlisted_databases_are_denied() -> a
     assert_eq!(
         sql(&server, "default", &select).await?,
         (200, expected.to_owned())
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_spin_sdk_7_component_uses_sqlite_on_the_same_databases() -> anyhow::Result<()> {
+    let dir = AppDir::with_component(
+        SPIN7_WASM,
+        "spin7.wasm",
+        &app("spin7.wasm", "sqlite_databases = [\"default\"]"),
+    )?;
+    let server = dir.serve(&[]).await?;
+    let (status, body) = sql(
+        &server,
+        "default",
+        &["CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)"],
+    )
+    .await?;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "\nrowid=0 changes=0"),
+        "nothing inserted yet"
+    );
+    for (text, rowid) in [("first", 1), ("second", 2)] {
+        let (status, body) = sql(
+            &server,
+            "default",
+            &["INSERT INTO notes (text) VALUES (?)", &format!("t:{text}")],
+        )
+        .await?;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body, format!("\nrowid={rowid} changes=1"));
+    }
+    let (status, body) = sql(&server, "default", &["UPDATE notes SET text = upper(text)"]).await?;
+    // Each request opens a connection of its own: no insert on this one.
+    assert_eq!((status, body.as_str()), (200, "\nrowid=0 changes=2"));
+    // The rows come back through the interface's stream.
+    let select = ["SELECT id, text FROM notes ORDER BY id"];
+    let (status, body) = sql(&server, "default", &select).await?;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "id|text\n1|FIRST\n2|SECOND\nrowid=0 changes=0")
+    );
+    let (status, body) = sql(&server, "default", &["SELECT * FROM nowhere"]).await?;
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("no such table"), "{body}");
+    let (status, body) = sql(&server, "audit", &["SELECT 1"]).await?;
+    assert_eq!((status, body.as_str()), (403, "access-denied"));
+    server.shutdown().await?;
+
+    // The same file, read by a spin-sdk 5.2 (fermyon:spin/sqlite@2.0.0) component.
+    std::fs::copy(FIXTURES_WASM, dir.root.join("fixtures.wasm"))?;
+    std::fs::write(
+        dir.root.join("spin.toml"),
+        app("fixtures.wasm", "sqlite_databases = [\"default\"]"),
+    )?;
+    let server = dir.serve(&[]).await?;
+    assert_eq!(
+        sql(&server, "default", &select).await?,
+        (200, "id|text\n1|FIRST\n2|SECOND\n".to_owned())
     );
     Ok(())
 }

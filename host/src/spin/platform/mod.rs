@@ -2,8 +2,8 @@
 //! (`fermyon:spin/key-value@2.0.0`, and `wasi:keyvalue@0.2.0-draft2` with compare-and-swap
 //! on the same data), SQLite databases (`fermyon:spin/sqlite@2.0.0`, `sqlite.rs`) and
 //! application variables (`fermyon:spin/variables@2.0.0`), as
-//! spin-sdk 5.2 calls them, and `spin:key-value@3.0.0` / `spin:variables@3.0.0`, as spin-sdk 7
-//! (WASI 0.3) calls them, on the same data (`v3.rs`). A component that imports none of them
+//! spin-sdk 5.2 calls them, and `spin:key-value@3.0.0` / `spin:sqlite@3.1.0` /
+//! `spin:variables@3.0.0`, as spin-sdk 7 (WASI 0.3) calls them, on the same data (`v3.rs`). A component that imports none of them
 //! links and runs as before.
 
 mod key_value;

@@ -1,4 +1,5 @@
-//! Spin's SQLite databases (`fermyon:spin/sqlite@2.0.0`): one real SQLite file per database
+//! Spin's SQLite databases (`fermyon:spin/sqlite@2.0.0` here, spin-sdk 7's
+//! `spin:sqlite@3.1.0` in `v3.rs`, on the same databases): one real SQLite file per database
 //! label in the state directory (`default` is `sqlite_db.db`, as Spin names it; any other
 //! label `L` is `L.db`), or in-memory databases for `serve` and tests.
 //!
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::limits::Limit;
-use rusqlite::types::ValueRef;
+use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, ErrorCode};
 use wasmtime::component::Resource;
 
@@ -80,7 +81,14 @@ impl std::fmt::Debug for SqliteDatabases {
 /// A database could not be opened or a statement failed: the interface's error, with the
 /// host's detail kept for the log.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SqliteError {
+    /// The component's `sqlite_databases` does not list the database.
+    #[error("the component may not open this database")]
+    AccessDenied,
+    /// The connection is closed or not one of this instance's.
+    #[error("not an open connection")]
+    InvalidConnection,
     /// The database is at its size limit.
     #[error("the database is full")]
     Full,
@@ -92,10 +100,23 @@ pub enum SqliteError {
 impl From<SqliteError> for Error {
     fn from(err: SqliteError) -> Self {
         match err {
+            SqliteError::AccessDenied => Error::AccessDenied,
+            SqliteError::InvalidConnection => Error::InvalidConnection,
             SqliteError::Full => Error::DatabaseFull,
             SqliteError::Other(message) => Error::Io(message),
         }
     }
+}
+
+/// What one statement returned, in the terms of neither interface version.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Rows {
+    pub(crate) columns: Vec<String>,
+    pub(crate) rows: Vec<Vec<SqlValue>>,
+    /// The rowid the statement inserted, if it inserted a row.
+    pub(crate) inserted_rowid: Option<i64>,
+    /// The rows the statement inserted, updated or deleted, if it could write.
+    pub(crate) changes: Option<u64>,
 }
 
 impl From<rusqlite::Error> for SqliteError {
@@ -233,12 +254,12 @@ impl SqliteDatabases {
 
     /// Runs one statement on `label` with `parameters` bound to its placeholders, and
     /// returns its columns and rows.
-    pub fn execute(
+    pub(crate) fn execute(
         &self,
         label: &str,
         statement: &str,
-        parameters: Vec<Value>,
-    ) -> Result<QueryResult, SqliteError> {
+        parameters: Vec<SqlValue>,
+    ) -> Result<Rows, SqliteError> {
         let limits = self.inner.limits;
         let conn = self.connection(label)?;
         let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
@@ -247,27 +268,56 @@ impl SqliteDatabases {
             10_000,
             Some(move || started.elapsed() > limits.statement_timeout),
         )?;
+        // Instances share the connection: the rowid before tells whether this statement
+        // inserted one.
+        let rowid_before = conn.last_insert_rowid();
         let result = run(&conn, statement, parameters, &limits);
         conn.progress_handler(0, None::<fn() -> bool>)?;
-        result
+        let (columns, rows, writes) = result?;
+        let rowid = conn.last_insert_rowid();
+        Ok(Rows {
+            columns,
+            rows,
+            inserted_rowid: (writes && rowid != rowid_before).then_some(rowid),
+            changes: writes.then(|| conn.changes()),
+        })
     }
 }
+
+/// Opens (and so creates) `label`'s database off the threads that serve requests.
+pub(crate) async fn open_blocking(
+    sqlite: SqliteDatabases,
+    label: String,
+) -> Result<(), SqliteError> {
+    tokio::task::spawn_blocking(move || sqlite.connection(&label).map(drop))
+        .await
+        .map_err(|err| SqliteError::Other(format!("the SQLite task failed: {err}")))?
+}
+
+/// Runs a statement off the threads that serve requests.
+pub(crate) async fn execute_blocking(
+    sqlite: SqliteDatabases,
+    label: String,
+    statement: String,
+    parameters: Vec<SqlValue>,
+) -> Result<Rows, SqliteError> {
+    tokio::task::spawn_blocking(move || sqlite.execute(&label, &statement, parameters))
+        .await
+        .map_err(|err| SqliteError::Other(format!("the SQLite task failed: {err}")))?
+}
+
+/// Columns, rows, and whether the statement could write.
+type Ran = (Vec<String>, Vec<Vec<SqlValue>>, bool);
 
 fn run(
     conn: &Connection,
     statement: &str,
-    parameters: Vec<Value>,
+    parameters: Vec<SqlValue>,
     limits: &SqliteLimits,
-) -> Result<QueryResult, SqliteError> {
+) -> Result<Ran, SqliteError> {
     let mut stmt = conn.prepare(statement)?;
     let columns: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
-    let parameters = parameters.into_iter().map(|value| match value {
-        Value::Integer(i) => rusqlite::types::Value::Integer(i),
-        Value::Real(f) => rusqlite::types::Value::Real(f),
-        Value::Text(t) => rusqlite::types::Value::Text(t),
-        Value::Blob(b) => rusqlite::types::Value::Blob(b),
-        Value::Null => rusqlite::types::Value::Null,
-    });
+    let writes = !stmt.readonly();
     let mut rows = stmt.query(rusqlite::params_from_iter(parameters))?;
     let (mut out, mut bytes) = (Vec::new(), 0_usize);
     while let Some(row) = rows.next()? {
@@ -280,15 +330,15 @@ fn run(
         let mut values = Vec::with_capacity(columns.len());
         for i in 0..columns.len() {
             let value = match row.get_ref(i)? {
-                ValueRef::Null => Value::Null,
-                ValueRef::Integer(n) => Value::Integer(n),
-                ValueRef::Real(f) => Value::Real(f),
-                ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-                ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+                ValueRef::Null => SqlValue::Null,
+                ValueRef::Integer(n) => SqlValue::Integer(n),
+                ValueRef::Real(f) => SqlValue::Real(f),
+                ValueRef::Text(t) => SqlValue::Text(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(b) => SqlValue::Blob(b.to_vec()),
             };
             bytes += match &value {
-                Value::Text(t) => t.len(),
-                Value::Blob(b) => b.len(),
+                SqlValue::Text(t) => t.len(),
+                SqlValue::Blob(b) => b.len(),
                 _ => 8,
             };
             values.push(value);
@@ -299,41 +349,144 @@ fn run(
                 limits.max_result_bytes
             )));
         }
-        out.push(RowResult { values });
+        out.push(values);
     }
-    Ok(QueryResult { columns, rows: out })
+    Ok((columns, out, writes))
 }
 
-/// A connection the guest opened: its database's label.
+/// A connection the guest opened: its database's label, and what its last statements
+/// inserted and changed (spin:sqlite@3.1's `last-insert-rowid` and `changes`).
 pub struct OpenConnection {
     label: String,
+    last_insert_rowid: i64,
+    changes: u64,
+}
+
+impl OpenConnection {
+    pub(crate) fn last_insert_rowid(&self) -> i64 {
+        self.last_insert_rowid
+    }
+
+    pub(crate) fn changes(&self) -> u64 {
+        self.changes
+    }
+}
+
+/// The connection work both interface versions share.
+impl PlatformView<'_> {
+    /// Checks that this component may open `database` and that this instance has a
+    /// connection left.
+    pub(crate) fn may_open_database(&self, database: &str) -> Result<(), SqliteError> {
+        if !self
+            .platform
+            .databases
+            .iter()
+            .any(|label| label == database)
+        {
+            tracing::warn!(%database, "SQLite database denied: not in the component's sqlite_databases");
+            return Err(SqliteError::AccessDenied);
+        }
+        if *self.open_connections >= MAX_OPEN_CONNECTIONS {
+            return Err(SqliteError::Other(format!(
+                "an instance may have at most {MAX_OPEN_CONNECTIONS} connections open"
+            )));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn push_connection(
+        &mut self,
+        label: String,
+    ) -> Result<Resource<OpenConnection>, SqliteError> {
+        let conn = self
+            .table
+            .push(OpenConnection {
+                label,
+                last_insert_rowid: 0,
+                changes: 0,
+            })
+            .map_err(|err| SqliteError::Other(err.to_string()))?;
+        *self.open_connections += 1;
+        Ok(conn)
+    }
+
+    pub(crate) fn connection(
+        &self,
+        conn: &Resource<OpenConnection>,
+    ) -> Result<&OpenConnection, SqliteError> {
+        self.table
+            .get(conn)
+            .map_err(|_| SqliteError::InvalidConnection)
+    }
+
+    /// The connection's label and the databases, for a statement to run on.
+    pub(crate) fn statement_target(
+        &self,
+        conn: &Resource<OpenConnection>,
+    ) -> Result<(SqliteDatabases, String), SqliteError> {
+        let label = self.connection(conn)?.label.clone();
+        Ok((self.platform.sqlite.clone(), label))
+    }
+
+    /// Keeps what a statement inserted and changed on its connection.
+    pub(crate) fn record_statement(&mut self, conn: &Resource<OpenConnection>, rows: &Rows) {
+        if let Ok(open) = self.table.get_mut(conn) {
+            if let Some(rowid) = rows.inserted_rowid {
+                open.last_insert_rowid = rowid;
+            }
+            if let Some(changes) = rows.changes {
+                open.changes = changes;
+            }
+        }
+    }
+
+    pub(crate) fn close_connection(
+        &mut self,
+        conn: Resource<OpenConnection>,
+    ) -> wasmtime::Result<()> {
+        self.table.delete(conn)?;
+        *self.open_connections = self.open_connections.saturating_sub(1);
+        Ok(())
+    }
+}
+
+impl PlatformView<'_> {
+    /// The databases, once this component may open `database` and this instance has a
+    /// connection left; the caller opens the file with [`open_blocking`], then pushes the
+    /// connection.
+    pub(crate) fn prepare_open(&self, database: &str) -> Result<SqliteDatabases, SqliteError> {
+        self.may_open_database(database)?;
+        Ok(self.platform.sqlite.clone())
+    }
+}
+
+fn to_sql(value: Value) -> SqlValue {
+    match value {
+        Value::Integer(i) => SqlValue::Integer(i),
+        Value::Real(f) => SqlValue::Real(f),
+        Value::Text(t) => SqlValue::Text(t),
+        Value::Blob(b) => SqlValue::Blob(b),
+        Value::Null => SqlValue::Null,
+    }
+}
+
+fn from_sql(value: SqlValue) -> Value {
+    match value {
+        SqlValue::Integer(i) => Value::Integer(i),
+        SqlValue::Real(f) => Value::Real(f),
+        SqlValue::Text(t) => Value::Text(t),
+        SqlValue::Blob(b) => Value::Blob(b),
+        SqlValue::Null => Value::Null,
+    }
 }
 
 impl Host for PlatformView<'_> {}
 
 impl HostConnection for PlatformView<'_> {
     async fn open(&mut self, database: String) -> Result<Resource<OpenConnection>, Error> {
-        if !self.platform.databases.contains(&database) {
-            tracing::warn!(%database, "SQLite database denied: not in the component's sqlite_databases");
-            return Err(Error::AccessDenied);
-        }
-        if *self.open_connections >= MAX_OPEN_CONNECTIONS {
-            return Err(Error::Io(format!(
-                "an instance may have at most {MAX_OPEN_CONNECTIONS} connections open"
-            )));
-        }
-        let sqlite = self.platform.sqlite.clone();
-        let label = database.clone();
-        // Opening creates the file: not on a thread that serves requests.
-        tokio::task::spawn_blocking(move || sqlite.connection(&label).map(drop))
-            .await
-            .map_err(|err| Error::Io(format!("the SQLite task failed: {err}")))??;
-        let conn = self
-            .table
-            .push(OpenConnection { label: database })
-            .map_err(|err| Error::Io(err.to_string()))?;
-        *self.open_connections += 1;
-        Ok(conn)
+        let sqlite = self.prepare_open(&database)?;
+        open_blocking(sqlite, database.clone()).await?;
+        Ok(self.push_connection(database)?)
     }
 
     async fn execute(
@@ -342,24 +495,24 @@ impl HostConnection for PlatformView<'_> {
         statement: String,
         parameters: Vec<Value>,
     ) -> Result<QueryResult, Error> {
-        let label = self
-            .table
-            .get(&conn)
-            .map_err(|_| Error::InvalidConnection)?
-            .label
-            .clone();
-        let sqlite = self.platform.sqlite.clone();
-        let result =
-            tokio::task::spawn_blocking(move || sqlite.execute(&label, &statement, parameters))
-                .await
-                .map_err(|err| Error::Io(format!("the SQLite task failed: {err}")))?;
-        Ok(result?)
+        let (sqlite, label) = self.statement_target(&conn)?;
+        let parameters = parameters.into_iter().map(to_sql).collect();
+        let rows = execute_blocking(sqlite, label, statement, parameters).await?;
+        self.record_statement(&conn, &rows);
+        Ok(QueryResult {
+            columns: rows.columns,
+            rows: rows
+                .rows
+                .into_iter()
+                .map(|values| RowResult {
+                    values: values.into_iter().map(from_sql).collect(),
+                })
+                .collect(),
+        })
     }
 
     async fn drop(&mut self, conn: Resource<OpenConnection>) -> wasmtime::Result<()> {
-        self.table.delete(conn)?;
-        *self.open_connections = self.open_connections.saturating_sub(1);
-        Ok(())
+        self.close_connection(conn)
     }
 }
 
@@ -367,8 +520,8 @@ impl HostConnection for PlatformView<'_> {
 mod tests {
     use super::*;
 
-    fn text(s: &str) -> Value {
-        Value::Text(s.to_owned())
+    fn text(s: &str) -> SqlValue {
+        SqlValue::Text(s.to_owned())
     }
 
     #[test]
@@ -380,14 +533,28 @@ mod tests {
             vec![],
         )
         .expect("create");
-        for (name, weight) in [("Rex", 12.5), ("Robert'); DROP TABLE pets;--", 3.0)] {
-            db.execute(
-                "default",
-                "INSERT INTO pets (name, weight, photo) VALUES (?, ?, ?)",
-                vec![text(name), Value::Real(weight), Value::Blob(vec![1, 2])],
-            )
-            .expect("insert");
+        for (id, (name, weight)) in [("Rex", 12.5), ("Robert'); DROP TABLE pets;--", 3.0)]
+            .into_iter()
+            .enumerate()
+        {
+            let inserted = db
+                .execute(
+                    "default",
+                    "INSERT INTO pets (name, weight, photo) VALUES (?, ?, ?)",
+                    vec![
+                        text(name),
+                        SqlValue::Real(weight),
+                        SqlValue::Blob(vec![1, 2]),
+                    ],
+                )
+                .expect("insert");
+            assert_eq!(inserted.inserted_rowid, Some(id as i64 + 1));
+            assert_eq!(inserted.changes, Some(1));
         }
+        let updated = db
+            .execute("default", "UPDATE pets SET weight = weight + 1", vec![])
+            .expect("update");
+        assert_eq!((updated.inserted_rowid, updated.changes), (None, Some(2)));
         let result = db
             .execute(
                 "default",
@@ -396,12 +563,13 @@ mod tests {
             )
             .expect("select");
         assert_eq!(result.columns, ["id", "name", "weight", "photo", "none"]);
+        assert_eq!((result.inserted_rowid, result.changes), (None, None));
         assert_eq!(result.rows.len(), 2, "the injected text stayed a value");
-        assert!(matches!(result.rows[0].values[0], Value::Integer(1)));
-        assert!(matches!(&result.rows[1].values[1], Value::Text(t) if t.starts_with("Robert'")));
-        assert!(matches!(result.rows[0].values[2], Value::Real(w) if w == 12.5));
-        assert!(matches!(&result.rows[0].values[3], Value::Blob(b) if b == &[1, 2]));
-        assert!(matches!(result.rows[0].values[4], Value::Null));
+        assert!(matches!(result.rows[0][0], SqlValue::Integer(1)));
+        assert!(matches!(&result.rows[1][1], SqlValue::Text(t) if t.starts_with("Robert'")));
+        assert!(matches!(result.rows[0][2], SqlValue::Real(w) if w == 13.5));
+        assert!(matches!(&result.rows[0][3], SqlValue::Blob(b) if b == &[1, 2]));
+        assert!(matches!(result.rows[0][4], SqlValue::Null));
         // Each label is a database of its own.
         let err = db
             .execute("other", "SELECT * FROM pets", vec![])
@@ -453,7 +621,7 @@ mod tests {
             .expect_err("too many rows");
         assert!(err.to_string().contains("more than 10 rows"), "{err}");
         let err = db
-            .execute("default", "SELECT ?", vec![Value::Blob(vec![0; 5000])])
+            .execute("default", "SELECT ?", vec![SqlValue::Blob(vec![0; 5000])])
             .expect_err("too big a value");
         assert!(matches!(err, SqliteError::Other(_)), "{err}");
         let err = db
@@ -481,6 +649,6 @@ mod tests {
         let result = db
             .execute("default", "SELECT count(*) FROM t", vec![])
             .expect("count");
-        assert!(matches!(result.rows[0].values[0], Value::Integer(n) if n > 0));
+        assert!(matches!(result.rows[0][0], SqlValue::Integer(n) if n > 0));
     }
 }

@@ -1,10 +1,12 @@
-//! The Spin interfaces as spin-sdk 7 (WASI 0.3) imports them: `spin:key-value@3.0.0` and
-//! `spin:variables@3.0.0`, async functions on the same data as the 2.0 interfaces (the same
-//! SQLite stores, the same variables, the same stores-per-instance count).
+//! The Spin interfaces as spin-sdk 7 (WASI 0.3) imports them: `spin:key-value@3.0.0`,
+//! `spin:sqlite@3.1.0` and `spin:variables@3.0.0`, async functions on the same data as the
+//! 2.0 interfaces (the same key-value stores and SQLite databases, the same variables, the
+//! same per-instance counts of open stores and connections).
 
 use wasmtime::component::{Accessor, FutureReader, Linker, Resource, StreamReader};
 
 use super::key_value::{OpenError, OpenStore, blocking};
+use super::sqlite::{OpenConnection, Rows, SqliteError, execute_blocking, open_blocking};
 use super::variables::lookup;
 use super::{HasPlatform, PlatformState, PlatformView};
 
@@ -13,13 +15,20 @@ wasmtime::component::bindgen!({
     world: "edge-host:spin3/host",
     with: {
         "spin:key-value/key-value.store": crate::spin::platform::key_value::OpenStore,
+        "spin:sqlite/sqlite.connection": crate::spin::platform::sqlite::OpenConnection,
     },
     imports: {
         "spin:key-value/key-value.[method]store.get-keys": trappable,
+        // The interface's synchronous open and execute block on SQLite: they run on tokio's
+        // blocking pool, never on a worker thread.
+        "spin:sqlite/sqlite.[static]connection.open": async,
+        "spin:sqlite/sqlite.[method]connection.execute": async,
+        "spin:sqlite/sqlite.[method]connection.execute-async": trappable,
     },
 });
 
 use self::spin::key_value::key_value::{self as kv, Error};
+use self::spin::sqlite::sqlite::{self as sql, Error as SqlError};
 use self::spin::variables::variables::{self as vars, Error as VarError};
 
 /// Adds the 3.0 interfaces to `linker`.
@@ -28,6 +37,7 @@ pub(super) fn add_to_linker<T: PlatformState + 'static>(
 ) -> wasmtime::Result<()> {
     kv::add_to_linker::<T, HasPlatform>(linker, T::platform)?;
     vars::add_to_linker::<T, HasPlatform>(linker, T::platform)?;
+    sql::add_to_linker::<T, HasPlatform>(linker, T::platform)?;
     Ok(())
 }
 
@@ -136,6 +146,170 @@ impl<T> vars::HostWithStore<T> for HasPlatform {
                 super::variables::LookupError::InvalidName(msg) => VarError::InvalidName(msg),
                 super::variables::LookupError::Undefined(msg) => VarError::Undefined(msg),
             })
+        })
+    }
+}
+
+impl From<SqliteError> for SqlError {
+    fn from(err: SqliteError) -> Self {
+        match err {
+            SqliteError::AccessDenied => SqlError::AccessDenied,
+            SqliteError::InvalidConnection => SqlError::InvalidConnection,
+            SqliteError::Full => SqlError::DatabaseFull,
+            SqliteError::Other(message) => SqlError::Io(message),
+        }
+    }
+}
+
+fn to_sql(value: sql::Value) -> rusqlite::types::Value {
+    use rusqlite::types::Value as V;
+    match value {
+        sql::Value::Integer(i) => V::Integer(i),
+        sql::Value::Real(f) => V::Real(f),
+        sql::Value::Text(t) => V::Text(t),
+        sql::Value::Blob(b) => V::Blob(b),
+        sql::Value::Null => V::Null,
+    }
+}
+
+fn row(values: Vec<rusqlite::types::Value>) -> sql::RowResult {
+    use rusqlite::types::Value as V;
+    let values = values
+        .into_iter()
+        .map(|value| match value {
+            V::Integer(i) => sql::Value::Integer(i),
+            V::Real(f) => sql::Value::Real(f),
+            V::Text(t) => sql::Value::Text(t),
+            V::Blob(b) => sql::Value::Blob(b),
+            V::Null => sql::Value::Null,
+        })
+        .collect();
+    sql::RowResult { values }
+}
+
+/// Runs a statement on `conn` and keeps what it inserted and changed on the connection.
+async fn execute<T>(
+    accessor: &Accessor<T, HasPlatform>,
+    conn: &Resource<OpenConnection>,
+    statement: String,
+    parameters: Vec<sql::Value>,
+) -> Result<Rows, SqlError> {
+    let (sqlite, label) = accessor.with(|mut access| access.get().statement_target(conn))?;
+    let parameters = parameters.into_iter().map(to_sql).collect();
+    let rows = execute_blocking(sqlite, label, statement, parameters).await?;
+    accessor.with(|mut access| access.get().record_statement(conn, &rows));
+    Ok(rows)
+}
+
+async fn open<T>(
+    accessor: &Accessor<T, HasPlatform>,
+    database: String,
+) -> Result<Resource<OpenConnection>, SqlError> {
+    let sqlite = accessor.with(|mut access| access.get().prepare_open(&database))?;
+    open_blocking(sqlite, database.clone()).await?;
+    Ok(accessor.with(|mut access| access.get().push_connection(database))?)
+}
+
+fn query_result(rows: Rows) -> sql::QueryResult {
+    sql::QueryResult {
+        columns: rows.columns,
+        rows: rows.rows.into_iter().map(row).collect(),
+    }
+}
+
+impl sql::Host for PlatformView<'_> {}
+
+impl sql::HostConnection for PlatformView<'_> {
+    async fn open(&mut self, database: String) -> Result<Resource<OpenConnection>, SqlError> {
+        let sqlite = self.prepare_open(&database)?;
+        open_blocking(sqlite, database.clone()).await?;
+        Ok(self.push_connection(database)?)
+    }
+
+    async fn execute(
+        &mut self,
+        conn: Resource<OpenConnection>,
+        statement: String,
+        parameters: Vec<sql::Value>,
+    ) -> Result<sql::QueryResult, SqlError> {
+        let (sqlite, label) = self.statement_target(&conn)?;
+        let parameters = parameters.into_iter().map(to_sql).collect();
+        let rows = execute_blocking(sqlite, label, statement, parameters).await?;
+        self.record_statement(&conn, &rows);
+        Ok(query_result(rows))
+    }
+
+    fn last_insert_rowid(&mut self, conn: Resource<OpenConnection>) -> i64 {
+        self.connection(&conn)
+            .map_or(0, OpenConnection::last_insert_rowid)
+    }
+
+    fn changes(&mut self, conn: Resource<OpenConnection>) -> u64 {
+        self.connection(&conn).map_or(0, OpenConnection::changes)
+    }
+
+    fn drop(&mut self, conn: Resource<OpenConnection>) -> wasmtime::Result<()> {
+        self.close_connection(conn)
+    }
+}
+
+impl<T> sql::HostConnectionWithStore<T> for HasPlatform {
+    async fn open_async(
+        accessor: &Accessor<T, Self>,
+        database: String,
+    ) -> Result<Resource<OpenConnection>, SqlError> {
+        open(accessor, database).await
+    }
+
+    async fn execute_async(
+        accessor: &Accessor<T, Self>,
+        conn: Resource<OpenConnection>,
+        statement: String,
+        parameters: Vec<sql::Value>,
+    ) -> wasmtime::Result<
+        Result<
+            (
+                Vec<String>,
+                StreamReader<sql::RowResult>,
+                FutureReader<Result<(), SqlError>>,
+            ),
+            SqlError,
+        >,
+    > {
+        // The rows are gathered within the result limits first, then streamed.
+        let rows = match execute(accessor, &conn, statement, parameters).await {
+            Ok(rows) => rows,
+            Err(err) => return Ok(Err(err)),
+        };
+        let columns = rows.columns;
+        let values: Vec<sql::RowResult> = rows.rows.into_iter().map(row).collect();
+        accessor.with(|mut access| {
+            let rows = StreamReader::new(&mut access, values)?;
+            let done = FutureReader::new(&mut access, async {
+                Ok::<_, wasmtime::Error>(Ok::<(), SqlError>(()))
+            })?;
+            Ok(Ok((columns, rows, done)))
+        })
+    }
+
+    async fn last_insert_rowid_async(
+        accessor: &Accessor<T, Self>,
+        conn: Resource<OpenConnection>,
+    ) -> i64 {
+        accessor.with(|mut access| {
+            access
+                .get()
+                .connection(&conn)
+                .map_or(0, OpenConnection::last_insert_rowid)
+        })
+    }
+
+    async fn changes_async(accessor: &Accessor<T, Self>, conn: Resource<OpenConnection>) -> u64 {
+        accessor.with(|mut access| {
+            access
+                .get()
+                .connection(&conn)
+                .map_or(0, OpenConnection::changes)
         })
     }
 }
