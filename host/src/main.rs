@@ -161,6 +161,15 @@ struct HostArgs {
     #[arg(long, default_value = "128M", value_parser = parse_size)]
     max_memory: u64,
 
+    /// Host resources (wasi:http fields, streams, requests...) an instance may hold at once;
+    /// a guest asking for more traps (500).
+    #[arg(long, default_value_t = 1024, value_parser = resource_count)]
+    max_guest_resources: usize,
+
+    /// Largest header or trailer set a guest may build (bytes; K, M suffixes).
+    #[arg(long, default_value = "64K", value_parser = parse_size)]
+    max_guest_fields: u64,
+
     /// Time a guest may run per request before it is stopped (504), e.g. 30s, 500ms.
     #[arg(long, default_value = "30s", value_parser = positive_duration)]
     deadline: Duration,
@@ -269,6 +278,9 @@ impl HostArgs {
                 max_memory_bytes: usize::try_from(self.max_memory)
                     .context("--max-memory is too large")?,
                 deadline: self.deadline,
+                max_resources: self.max_guest_resources,
+                max_field_bytes: usize::try_from(self.max_guest_fields)
+                    .context("--max-guest-fields is too large")?,
                 ..GuestLimits::default()
             },
             cache_dir: if self.no_cache {
@@ -344,6 +356,15 @@ fn positive_count(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(0) => Err("must be at least 1".to_owned()),
         Ok(n) => Ok(n),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
+/// Resources per instance: enough for one request's own (16) up to wasmtime's default.
+fn resource_count(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n @ 16..=1_000_000) => Ok(n),
+        Ok(_) => Err("must be from 16 to 1000000".to_owned()),
         Err(err) => Err(err.to_string()),
     }
 }

@@ -24,6 +24,16 @@ pub struct GuestLimits {
     /// How often running guests check the deadline and yield to other requests. The engine's
     /// setting: it applies where [`Runtime::load`](crate::Runtime::load) makes the engine.
     pub epoch_tick: Duration,
+    /// Host resources (`wasi:http` fields, requests, responses, streams, pollables, open
+    /// stores...) one instance may hold at once. A guest that asks for more traps: its
+    /// request is answered 500 and the instance is never reused. These live in host memory,
+    /// outside `max_memory_bytes`.
+    pub max_resources: usize,
+    /// Largest `wasi:http` `fields` (header or trailer set) a guest may build, in bytes: an
+    /// `append` or `set` beyond it fails with the interface's `header-error`. With
+    /// `max_resources`, it bounds the host memory a guest's header sets hold: at most
+    /// `max_resources × max_field_bytes` per instance.
+    pub max_field_bytes: usize,
 }
 
 impl Default for GuestLimits {
@@ -32,6 +42,8 @@ impl Default for GuestLimits {
             max_memory_bytes: 128 * 1024 * 1024,
             deadline: Duration::from_secs(30),
             epoch_tick: Duration::from_millis(10),
+            max_resources: 1024,
+            max_field_bytes: 64 * 1024,
         }
     }
 }

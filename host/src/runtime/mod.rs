@@ -161,10 +161,17 @@ fn new_store(engine: &wasmtime::Engine, config: &RuntimeConfig) -> Store<GuestSt
         Some(outgoing) => outgoing.hooks(),
         None => Box::new(DenyOutgoing),
     };
+    // Resources live in host memory: a guest may hold only so many, of bounded size, at once
+    // (wasmtime's defaults, a million entries and 128 KiB per header set, would let one
+    // request pin gigabytes).
+    let mut http = WasiHttpCtx::new();
+    http.set_field_size_limit(config.limits.max_field_bytes);
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(config.limits.max_resources);
     let mut state = GuestState {
         wasi: wasi.build(),
-        http: WasiHttpCtx::new(),
-        table: ResourceTable::new(),
+        http,
+        table,
         hooks,
         extensions: http::Extensions::new(),
         limiter: MemoryLimiter {

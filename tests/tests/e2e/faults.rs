@@ -127,3 +127,53 @@ async fn a_spinning_guest_leaves_room_for_others_on_one_thread() -> anyhow::Resu
     }
     Ok(())
 }
+
+/// The test process's resident memory, in bytes.
+fn resident_bytes() -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().strip_suffix("kB"))
+        .ok_or_else(|| anyhow::anyhow!("no VmRSS in /proc/self/status"))?
+        .trim()
+        .parse::<u64>()?;
+    Ok(kib * 1024)
+}
+
+#[tokio::test]
+async fn a_guest_cannot_grow_host_memory_through_resources() -> anyhow::Result<()> {
+    let server = fixtures(GuestLimits::default()).await?;
+    let before = resident_bytes()?;
+    // Unbounded, either flood takes gigabytes within a second (wasmtime's defaults: a
+    // million resources, 128 KiB per header set); bounded, at most 1024 × 64 KiB.
+    for path in ["/flood/resources", "/flood/fields"] {
+        let res = faulty_beside_healthy(&server, path).await?;
+        assert_problem(&res, 500)?;
+    }
+    let grown = resident_bytes()?.saturating_sub(before);
+    assert!(
+        grown < 512 << 20,
+        "resident memory grew by {} MiB",
+        grown >> 20
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_resource_limits_are_the_configured_ones() -> anyhow::Result<()> {
+    // Enough for a plain request...
+    let server = fixtures(GuestLimits {
+        max_resources: 16,
+        max_field_bytes: 1024,
+        ..GuestLimits::default()
+    })
+    .await?;
+    assert_eq!(server.get("/ok").await?.status(), 200);
+    // ...and no more.
+    for path in ["/flood/resources", "/flood/fields"] {
+        let res = faulty_beside_healthy(&server, path).await?;
+        assert_problem(&res, 500)?;
+    }
+    Ok(())
+}
