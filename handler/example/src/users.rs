@@ -144,8 +144,9 @@ fn is_user_id(id: &str) -> bool {
 fn new_id() -> Result<String, Problem> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|err| {
+        eprintln!("no random source for a user id: {err}");
         Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
-            .with_detail(format!("no random source for a user id: {err}"))
+            .with_detail("no random source for a user id")
     })?;
     Ok(hex(&bytes))
 }
@@ -352,7 +353,9 @@ impl Users {
             Err(SwapError::Store(err)) => Err(err.into()),
             // `SwapError` may gain variants (it is `#[non_exhaustive]`): a failed write.
             Err(err) => {
-                Err(Problem::new(StatusCode::INTERNAL_SERVER_ERROR).with_detail(err.to_string()))
+                eprintln!("the user could not be written: {err}");
+                Err(Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+                    .with_detail("the user could not be written"))
             }
         }
     }

@@ -62,9 +62,21 @@ impl ConfigError {
     }
 }
 
+/// A provider's own words stay in the log (stderr): the problem says only that a variable
+/// could not be read. Names and values the component judged invalid are its own words and
+/// are said.
 impl From<ConfigError> for Problem {
     fn from(err: ConfigError) -> Self {
-        Problem::new(err.status()).with_detail(format!("configuration error: {err}"))
+        eprintln!("configuration error: {err}");
+        let detail = match &err {
+            ConfigError::Provider(_) | ConfigError::Other(_) => {
+                "configuration error: a variable could not be read".to_owned()
+            }
+            ConfigError::InvalidName(_) | ConfigError::Invalid(_) => {
+                format!("configuration error: {err}")
+            }
+        };
+        Problem::new(err.status()).with_detail(detail)
     }
 }
 
@@ -198,12 +210,16 @@ mod tests {
 
     #[test]
     fn errors_are_500_problems() {
-        let problem = Problem::from(ConfigError::InvalidName("x".into()));
+        let problem = Problem::from(ConfigError::Provider("vault at 10.0.0.7 is sealed".into()));
         assert_eq!(problem.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        assert!(
-            problem
-                .detail()
-                .is_some_and(|d| d.contains("configuration error"))
+        assert_eq!(
+            problem.detail(),
+            Some("configuration error: a variable could not be read")
+        );
+        let problem = Problem::from(ConfigError::Invalid("jwt_secret is empty".into()));
+        assert_eq!(
+            problem.detail(),
+            Some("configuration error: invalid variable value: jwt_secret is empty")
         );
     }
 }

@@ -93,9 +93,29 @@ impl ClientError {
     }
 }
 
+impl ClientError {
+    /// What a client may be told: the kind of failure (and the timeout, which is the
+    /// component's own), never the host's or the upstream's words (those go to the log).
+    pub fn summary(&self) -> String {
+        match self {
+            ClientError::Timeout(_) => self.to_string(),
+            ClientError::Connect(_) => "cannot connect to the upstream".to_owned(),
+            ClientError::Transport(_) => "the exchange with the upstream failed".to_owned(),
+            ClientError::Denied(_) => "the host refused the destination".to_owned(),
+            ClientError::CircuitOpen(_) => {
+                "the host's circuit breaker for the upstream is open".to_owned()
+            }
+            ClientError::InvalidRequest(_) => "the request cannot be sent".to_owned(),
+        }
+    }
+}
+
+/// The problem carries the [`summary`](ClientError::summary); the whole error goes to
+/// stderr, the host's log.
 impl From<ClientError> for Problem {
     fn from(err: ClientError) -> Self {
-        Problem::new(err.status()).with_detail(err.to_string())
+        eprintln!("outbound request failed: {err}");
+        Problem::new(err.status()).with_detail(err.summary())
     }
 }
 
@@ -125,10 +145,20 @@ mod tests {
         for (err, status, retryable) in cases {
             assert_eq!(err.status(), status, "{err:?}");
             assert_eq!(err.is_retryable(), retryable, "{err:?}");
-            let detail = err.to_string();
+            let detail = err.summary();
             let problem = Problem::from(err);
             assert_eq!(problem.status(), status);
             assert_eq!(problem.detail(), Some(detail.as_str()));
+            // What the host or the upstream said stays in the log.
+            for host_text in [
+                "connection refused",
+                "incomplete",
+                "HTTP-request-denied",
+                "circuit open",
+                "relative URI",
+            ] {
+                assert!(!detail.contains(host_text), "{detail}");
+            }
         }
     }
 

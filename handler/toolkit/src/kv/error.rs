@@ -57,9 +57,25 @@ impl KvError {
     }
 }
 
+impl KvError {
+    /// What a client may be told: the kind of failure, never the host's or the backing
+    /// store's own words (those go to the log).
+    pub fn summary(&self) -> &'static str {
+        match self {
+            KvError::NoSuchStore => "the key-value store is not configured",
+            KvError::AccessDenied => "the component may not use the key-value store",
+            KvError::StoreTableFull => "too many key-value stores are open at once",
+            KvError::Other(_) => "the key-value store failed",
+        }
+    }
+}
+
+/// The problem carries the [`summary`](KvError::summary); the whole error goes to stderr,
+/// the host's log.
 impl From<KvError> for Problem {
     fn from(err: KvError) -> Self {
-        Problem::new(err.status()).with_detail(err.to_string())
+        eprintln!("key-value error: {err}");
+        Problem::new(err.status()).with_detail(err.summary())
     }
 }
 
@@ -97,15 +113,14 @@ mod tests {
         ];
         for (err, status) in cases {
             assert_eq!(err.status(), status, "{err:?}");
-            let detail = err.to_string();
+            let summary = err.summary();
             let problem = Problem::from(err);
             assert_eq!(problem.status(), status);
-            assert_eq!(problem.detail(), Some(detail.as_str()));
+            assert_eq!(problem.detail(), Some(summary));
         }
-        assert!(
-            KvError::Other("disk full".into())
-                .to_string()
-                .contains("disk full")
-        );
+        let err = KvError::Other("disk full at /var/lib/spin/kv.db".into());
+        assert!(err.to_string().contains("disk full"), "the log keeps it");
+        let problem = Problem::from(err);
+        assert_eq!(problem.detail(), Some("the key-value store failed"));
     }
 }

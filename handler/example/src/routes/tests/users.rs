@@ -428,7 +428,7 @@ fn store_failures_are_problems_with_their_status() {
         for res in reads.iter().chain(&writes) {
             assert_eq!(res.status(), status, "{failure:?}");
             assert_eq!(res.headers()["content-type"], "application/problem+json");
-            assert_eq!(body_json(res)["detail"], failure.to_string());
+            assert_eq!(body_json(res)["detail"], failure.summary());
         }
     }
     inject_failure(&app.label, None);
