@@ -134,6 +134,48 @@ async fn a_cidr_rule_allows_the_addresses_inside_it() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A UDP server that sends every datagram back.
+async fn udp_echo_server() -> anyhow::Result<SocketAddr> {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
+    let addr = socket.local_addr()?;
+    tokio::spawn(async move {
+        let mut buf = vec![0; 64 * 1024];
+        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+            let _ = socket.send_to(&buf[..n], from).await;
+        }
+    });
+    Ok(addr)
+}
+
+#[tokio::test]
+async fn udp_reaches_exactly_the_allowed_addresses() -> anyhow::Result<()> {
+    let allowed = udp_echo_server().await?;
+    let other = udp_echo_server().await?;
+    let rules = format!(
+        "allowed_outbound_hosts = [\"udp://127.0.0.1:{}\"]",
+        allowed.port()
+    );
+    let dir = AppDir::fixtures(&app("fixtures.wasm", &rules))?;
+    let server = dir.serve(&[]).await?;
+    let call = |to: SocketAddr, message: &'static str| {
+        let server = &server;
+        async move {
+            let res = server
+                .call("POST", &format!("/udp/{to}"), &[], message)
+                .await?;
+            anyhow::Ok((res.status().as_u16(), text(&res)))
+        }
+    };
+    assert_eq!(
+        call(allowed, "hello over udp").await?,
+        (200, "hello over udp".to_owned())
+    );
+    let (status, body) = call(other, "x").await?;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("send"), "{body}");
+    Ok(())
+}
+
 #[tokio::test]
 async fn without_a_rule_no_socket_is_opened() -> anyhow::Result<()> {
     let echo = echo_server().await?;
