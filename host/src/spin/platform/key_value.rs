@@ -8,6 +8,12 @@
 //! requests never lose a write (the last one wins);
 //! [`KeyValue::compare_and_swap`] writes only over the value a request read, which is how
 //! an update that raced with another one is refused instead of overwriting it.
+//!
+//! What a guest can make the host store or hold is bounded: keys of at most
+//! [`MAX_KEY_BYTES`], values of at most [`MAX_VALUE_BYTES`], batches of at most
+//! [`MAX_BATCH`] keys, results (`get-many`, `get-keys`) of at most [`MAX_RESULT_BYTES`], and
+//! the database at most [`MAX_DATABASE_BYTES`] (SQLite's `max_page_count`). Past a limit the
+//! call fails with the interface's `other` error, and nothing of it is written.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -22,6 +28,18 @@ use super::fermyon::spin::key_value::{Error, Host, HostStore};
 /// Stores one instance may have open at once (Spin's stores and `wasi:keyvalue` buckets
 /// together); more get `store-table-full`.
 const MAX_OPEN_STORES: usize = 64;
+
+/// Longest key a guest may write, in bytes (Fermyon's hosted Spin allows 255; existing longer
+/// keys can still be read and deleted).
+pub const MAX_KEY_BYTES: usize = 1024;
+/// Largest value a guest may write, in bytes.
+pub const MAX_VALUE_BYTES: usize = 16 << 20;
+/// Most keys in one `get-many`, `set-many` or `delete-many`.
+pub const MAX_BATCH: usize = 1000;
+/// Most bytes (keys and values) one `get-many` or `get-keys` answers with.
+pub const MAX_RESULT_BYTES: usize = 64 << 20;
+/// Largest key-value database: past it, writes fail and reads go on.
+pub const MAX_DATABASE_BYTES: u64 = 1 << 30;
 
 /// A key and its value, if it has one.
 pub type KeyAndValue = (String, Option<Vec<u8>>);
@@ -82,6 +100,54 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS spin_key_value (
     PRIMARY KEY (store, key)
 )";
 
+/// Caps the database at [`MAX_DATABASE_BYTES`].
+fn bound_size(conn: &Connection) -> rusqlite::Result<()> {
+    let page_size: i64 = conn.pragma_query_value(None, "page_size", |row| row.get(0))?;
+    let max_bytes = i64::try_from(MAX_DATABASE_BYTES).unwrap_or(i64::MAX);
+    conn.pragma_update(
+        None,
+        "max_page_count",
+        (max_bytes / page_size.max(512)).max(1),
+    )
+}
+
+/// Refuses a write the limits do not allow, before it reaches the database.
+fn check_write(key: &str, value: &[u8]) -> Result<(), StoreError> {
+    if key.len() > MAX_KEY_BYTES {
+        return Err(StoreError(format!(
+            "the key is {} bytes long; at most {MAX_KEY_BYTES} are allowed",
+            key.len()
+        )));
+    }
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(StoreError(format!(
+            "the value is {} bytes long; at most {MAX_VALUE_BYTES} are allowed",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+fn check_batch(len: usize) -> Result<(), StoreError> {
+    if len > MAX_BATCH {
+        return Err(StoreError(format!(
+            "a batch of {len} keys; at most {MAX_BATCH} are allowed"
+        )));
+    }
+    Ok(())
+}
+
+/// Counts a result's bytes against [`MAX_RESULT_BYTES`].
+fn add_result_bytes(total: &mut usize, more: usize) -> Result<(), StoreError> {
+    *total = total.saturating_add(more);
+    if *total > MAX_RESULT_BYTES {
+        return Err(StoreError(format!(
+            "the result is larger than {MAX_RESULT_BYTES} bytes; ask for fewer keys"
+        )));
+    }
+    Ok(())
+}
+
 impl KeyValue {
     /// Opens (creating it and its directory if needed) the database file at `path`.
     pub fn open(path: &Path) -> Result<Self, KeyValueError> {
@@ -100,6 +166,7 @@ impl KeyValue {
             .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
             .and_then(|()| conn.busy_timeout(Duration::from_secs(5)))
             .and_then(|()| conn.execute_batch(SCHEMA))
+            .and_then(|()| bound_size(&conn))
             .map_err(fail)?;
         Ok(Self {
             db: Arc::new(Mutex::new(conn)),
@@ -114,7 +181,9 @@ impl KeyValue {
             source,
         };
         let conn = Connection::open_in_memory().map_err(fail)?;
-        conn.execute_batch(SCHEMA).map_err(fail)?;
+        conn.execute_batch(SCHEMA)
+            .and_then(|()| bound_size(&conn))
+            .map_err(fail)?;
         Ok(Self {
             db: Arc::new(Mutex::new(conn)),
             location: None,
@@ -132,6 +201,11 @@ impl KeyValue {
     ) -> Result<R, StoreError> {
         let mut conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut conn).map_err(|err| {
+            if err.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+                return StoreError(format!(
+                    "the key-value database is full ({MAX_DATABASE_BYTES} bytes)"
+                ));
+            }
             tracing::warn!("key-value database error: {err}");
             StoreError(err.to_string())
         })
@@ -148,6 +222,7 @@ impl KeyValue {
 
     /// Sets `key` in `store` to `value`.
     pub fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        check_write(key, value)?;
         self.with(|db| {
             db.prepare_cached(
                 "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
@@ -177,11 +252,30 @@ impl KeyValue {
 
     /// Every key of `store`, sorted.
     pub fn keys(&self, store: &str) -> Result<Vec<String>, StoreError> {
-        self.with(|db| {
-            db.prepare_cached("SELECT key FROM spin_key_value WHERE store = ?1 ORDER BY key")?
-                .query_map(params![store], |row| row.get(0))?
-                .collect()
-        })
+        let keys: Vec<String> = self
+            .with(|db| {
+                let mut stmt = db.prepare_cached(
+                    "SELECT key FROM spin_key_value WHERE store = ?1 ORDER BY key",
+                )?;
+                let mut rows = stmt.query(params![store])?;
+                let (mut keys, mut bytes) = (Vec::new(), 0_usize);
+                while let Some(row) = rows.next()? {
+                    let key: String = row.get(0)?;
+                    bytes = bytes.saturating_add(key.len());
+                    if bytes > MAX_RESULT_BYTES {
+                        // Over the limit: the error is made below, outside SQLite's types.
+                        return Ok(None);
+                    }
+                    keys.push(key);
+                }
+                Ok(Some(keys))
+            })?
+            .ok_or_else(|| {
+                StoreError(format!(
+                    "the store's keys take more than {MAX_RESULT_BYTES} bytes"
+                ))
+            })?;
+        Ok(keys)
     }
 
     /// Sets `key` to `value` only if its value is still `expected` (`None`: still absent), in
@@ -193,6 +287,7 @@ impl KeyValue {
         expected: Option<&[u8]>,
         value: &[u8],
     ) -> Result<bool, StoreError> {
+        check_write(key, value)?;
         self.with(|db| {
             let changed = match expected {
                 None => db
@@ -216,6 +311,7 @@ impl KeyValue {
     /// The integer is kept as 8 bytes, little-endian, as Spin keeps its counters, so either
     /// runtime can go on counting. A value of another length is an error.
     pub fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64, StoreError> {
+        check_write(key, &[])?;
         let result = self.with(|db| {
             // Take the write lock up front: a read that has to be upgraded to a write fails
             // at once (busy timeout or not) when another process wrote in between.
@@ -256,13 +352,23 @@ impl KeyValue {
 
     /// The values of `keys`, in order.
     pub fn get_many(&self, store: &str, keys: Vec<String>) -> Result<Vec<KeyAndValue>, StoreError> {
+        check_batch(keys.len())?;
+        let mut bytes = 0_usize;
         keys.into_iter()
-            .map(|key| self.get(store, &key).map(|value| (key, value)))
+            .map(|key| {
+                let value = self.get(store, &key)?;
+                add_result_bytes(&mut bytes, key.len() + value.as_ref().map_or(0, Vec::len))?;
+                Ok((key, value))
+            })
             .collect()
     }
 
     /// Sets every pair in one transaction.
     pub fn set_many(&self, store: &str, pairs: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        check_batch(pairs.len())?;
+        for (key, value) in pairs {
+            check_write(key, value)?;
+        }
         self.with(|db| {
             let tx = db.transaction()?;
             for (key, value) in pairs {
@@ -278,6 +384,7 @@ impl KeyValue {
 
     /// Removes every key in one transaction.
     pub fn delete_many(&self, store: &str, keys: &[String]) -> Result<(), StoreError> {
+        check_batch(keys.len())?;
         self.with(|db| {
             let tx = db.transaction()?;
             for key in keys {
@@ -482,6 +589,46 @@ mod tests {
         kv.delete_many("s", &["a".into(), "b".into()])
             .expect("delete many");
         assert!(kv.keys("s").expect("keys").is_empty());
+    }
+
+    #[test]
+    fn keys_values_batches_and_results_are_bounded() {
+        let kv = KeyValue::in_memory().expect("open");
+        let long_key = "k".repeat(MAX_KEY_BYTES + 1);
+        let err = kv.set("s", &long_key, b"v").expect_err("key too long");
+        assert!(err.to_string().contains("key is 1025 bytes"), "{err}");
+        let big = vec![0_u8; MAX_VALUE_BYTES + 1];
+        assert!(kv.set("s", "k", &big).is_err());
+        assert!(kv.compare_and_swap("s", "k", None, &big).is_err());
+        assert!(kv.increment("s", &long_key, 1).is_err());
+        let many: Vec<String> = (0..=MAX_BATCH).map(|i| i.to_string()).collect();
+        assert!(kv.get_many("s", many.clone()).is_err());
+        assert!(kv.delete_many("s", &many).is_err());
+        let pairs = vec![("a".to_owned(), b"1".to_vec()), (long_key, b"2".to_vec())];
+        assert!(kv.set_many("s", &pairs).is_err());
+        assert!(
+            kv.get("s", "a").expect("get").is_none(),
+            "nothing of it was written"
+        );
+        // Values at the limit, read back in one batch: the result is bounded too.
+        let value = vec![7_u8; MAX_VALUE_BYTES];
+        let count = MAX_RESULT_BYTES / MAX_VALUE_BYTES + 1;
+        for i in 0..count {
+            kv.set("s", &i.to_string(), &value).expect("at the limit");
+        }
+        let keys: Vec<String> = (0..count).map(|i| i.to_string()).collect();
+        let err = kv.get_many("s", keys).expect_err("too large a result");
+        assert!(err.to_string().contains("larger than"), "{err}");
+        assert_eq!(kv.keys("s").expect("keys").len(), count);
+        // And the database itself.
+        let (pages, page_size): (i64, i64) = kv
+            .with(|db| {
+                let pages = db.pragma_query_value(None, "max_page_count", |row| row.get(0))?;
+                let size = db.pragma_query_value(None, "page_size", |row| row.get(0))?;
+                Ok((pages, size))
+            })
+            .expect("pragmas");
+        assert!((pages * page_size) as u64 <= MAX_DATABASE_BYTES);
     }
 
     #[test]
