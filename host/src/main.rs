@@ -241,6 +241,14 @@ struct HostArgs {
     #[arg(long, default_value = "30s", value_parser = bounded_duration)]
     outbound_first_byte_timeout: Duration,
 
+    /// Outbound requests one instance may have in flight; more fail at once.
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = positive_count)]
+    outbound_max_per_instance: usize,
+
+    /// Outbound requests a component's instances may have in flight together.
+    #[arg(long, value_name = "N", default_value_t = 512, value_parser = positive_count)]
+    outbound_max_total: usize,
+
     /// Consecutive failures (no connection, timeout, 5xx) after which an upstream's circuit
     /// opens and requests to it fail fast; 0 turns circuit breaking off.
     #[arg(long, value_name = "N", default_value_t = 5)]
@@ -305,6 +313,8 @@ impl HostArgs {
         OutboundConfig {
             connect_timeout: self.outbound_connect_timeout,
             first_byte_timeout: self.outbound_first_byte_timeout,
+            max_per_instance: self.outbound_max_per_instance,
+            max_total: self.outbound_max_total,
             breaker: BreakerConfig {
                 failure_threshold: self.breaker_failures,
                 reset_timeout: self.breaker_reset,

@@ -606,6 +606,85 @@ async fn concurrent_writes_are_all_kept() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Accepts connections and never sends a byte.
+async fn silent_upstream() -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    Ok(addr)
+}
+
+#[tokio::test]
+async fn outbound_requests_in_flight_are_capped_and_the_slot_comes_back() -> anyhow::Result<()> {
+    let silent = silent_upstream().await?;
+    let dir = AppDir::fixtures(&fixtures_app(silent.port()))?;
+    let limits = OutboundConfig {
+        first_byte_timeout: Duration::from_millis(1500),
+        max_total: 1,
+        ..OutboundConfig::default()
+    };
+    let server = dir.up(&[("SPIN_VARIABLE_TOKEN", "t")], limits).await?;
+    let url = format!("/fetch?url=http://{silent}/");
+    let holding = server.get(&url);
+    let refused = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let started = std::time::Instant::now();
+        let res = server.get(&url).await;
+        (res, started.elapsed())
+    };
+    let (holding, (refused, waited)) = tokio::join!(holding, refused);
+    let refused = refused?;
+    assert_eq!(refused.status(), 502, "{}", text(&refused));
+    assert!(
+        text(&refused).contains("too many outbound requests"),
+        "{}",
+        text(&refused)
+    );
+    assert!(
+        waited < Duration::from_secs(1),
+        "refused at once: {waited:?}"
+    );
+    // The first one ran its course (the upstream never answers).
+    let holding = holding?;
+    assert!(text(&holding).contains("Timeout"), "{}", text(&holding));
+    // Its slot is free again.
+    let res = server.get(&url).await?;
+    assert!(text(&res).contains("Timeout"), "{}", text(&res));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_tls_handshake_that_never_ends_is_cut() -> anyhow::Result<()> {
+    let silent = silent_upstream().await?;
+    let manifest = fixtures_app(silent.port()).replace(
+        "\"http://127.0.0.1:{{ upstream_port }}\"",
+        "\"https://127.0.0.1:{{ upstream_port }}\"",
+    );
+    assert!(manifest.contains("https://127.0.0.1"), "{manifest}");
+    let dir = AppDir::fixtures(&manifest)?;
+    let limits = OutboundConfig {
+        connect_timeout: Duration::from_millis(300),
+        first_byte_timeout: Duration::from_millis(300),
+        ..OutboundConfig::default()
+    };
+    let server = dir.up(&[("SPIN_VARIABLE_TOKEN", "t")], limits).await?;
+    let started = std::time::Instant::now();
+    let res = server.get(&format!("/fetch?url=https://{silent}/")).await?;
+    assert_eq!(res.status(), 502, "{}", text(&res));
+    assert!(text(&res).contains("Timeout"), "{}", text(&res));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_silent_upstream_is_cut_at_the_hosts_first_byte_timeout() -> anyhow::Result<()> {
     // Accepts connections and never answers.

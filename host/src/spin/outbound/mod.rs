@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::BodyExt;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime_wasi_http::WasiHttpHooks;
 
 pub use self::breaker::{BreakerConfig, CircuitBreakers, CircuitOpen, Permit};
@@ -32,6 +33,11 @@ pub struct OutboundConfig {
     pub first_byte_timeout: Duration,
     /// When an upstream's circuit opens, and for how long.
     pub breaker: BreakerConfig,
+    /// Outbound requests one instance may have in flight at once (response body included);
+    /// more fail at once with `internal-error`.
+    pub max_per_instance: usize,
+    /// Outbound requests all instances of a component may have in flight at once.
+    pub max_total: usize,
 }
 
 impl Default for OutboundConfig {
@@ -40,6 +46,8 @@ impl Default for OutboundConfig {
             connect_timeout: Duration::from_secs(5),
             first_byte_timeout: Duration::from_secs(30),
             breaker: BreakerConfig::default(),
+            max_per_instance: 32,
+            max_total: 512,
         }
     }
 }
@@ -52,6 +60,8 @@ pub(crate) struct OutboundPolicy {
     allowed: Arc<[OutboundRule]>,
     breakers: CircuitBreakers,
     limits: OutboundConfig,
+    /// In-flight slots of the whole component.
+    total: Arc<Semaphore>,
 }
 
 impl OutboundPolicy {
@@ -60,6 +70,7 @@ impl OutboundPolicy {
         Self {
             allowed: allowed.into(),
             breakers: CircuitBreakers::new(limits.breaker.clone()),
+            total: Arc::new(Semaphore::new(limits.max_total)),
             limits,
         }
     }
@@ -67,18 +78,58 @@ impl OutboundPolicy {
 
 impl OutgoingHttp for OutboundPolicy {
     fn hooks(&self) -> OutgoingHooks {
-        Box::new(self.clone())
+        Box::new(InstanceOutbound {
+            policy: self.clone(),
+            slots: Arc::new(Semaphore::new(self.limits.max_per_instance)),
+        })
     }
 }
 
-impl WasiHttpHooks for OutboundPolicy {
+/// One instance's outbound HTTP: the component's policy and the instance's own slots.
+struct InstanceOutbound {
+    policy: OutboundPolicy,
+    slots: Arc<Semaphore>,
+}
+
+impl InstanceOutbound {
+    /// A slot of the instance's and one of the component's, or why there is none.
+    fn slots(&self) -> Result<(OwnedSemaphorePermit, OwnedSemaphorePermit), String> {
+        let mine = Arc::clone(&self.slots).try_acquire_owned().map_err(|_| {
+            format!(
+                "too many outbound requests in flight: an instance may have {}",
+                self.policy.limits.max_per_instance
+            )
+        })?;
+        let total = Arc::clone(&self.policy.total)
+            .try_acquire_owned()
+            .map_err(|_| {
+                format!(
+                    "too many outbound requests in flight: the component may have {}",
+                    self.policy.limits.max_total
+                )
+            })?;
+        Ok((mine, total))
+    }
+}
+
+impl WasiHttpHooks for InstanceOutbound {
     fn send_request(
         &mut self,
         request: http::Request<wasmtime_wasi_http::WasiBody>,
         options: Option<wasmtime_wasi_http::RequestOptions>,
         _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
     ) -> Box<dyn Future<Output = OutgoingResult> + Send> {
-        if !rules::allowed(&self.allowed, request.uri()) {
+        let slots = match self.slots() {
+            Ok(slots) => slots,
+            Err(message) => {
+                tracing::warn!(upstream = %upstream_key(request.uri()), "outbound request refused: {message}");
+                return Box::new(async move {
+                    Err(wasmtime_wasi_http::Error::InternalError(Some(message)))
+                });
+            }
+        };
+        let policy = &self.policy;
+        if !rules::allowed(&policy.allowed, request.uri()) {
             tracing::warn!(
                 upstream = %upstream_key(request.uri()),
                 "outbound request denied: not in the allowed hosts"
@@ -86,7 +137,7 @@ impl WasiHttpHooks for OutboundPolicy {
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         let upstream = upstream_key(request.uri());
-        let permit = match self.breakers.try_acquire(&upstream) {
+        let permit = match policy.breakers.try_acquire(&upstream) {
             Ok(permit) => permit,
             Err(open) => {
                 tracing::warn!(%upstream, "outbound request failed fast: {open}");
@@ -96,15 +147,29 @@ impl WasiHttpHooks for OutboundPolicy {
                 });
             }
         };
-        let options = cap_timeouts(options, &self.limits);
+        let options = cap_timeouts(options, &policy.limits);
+        // wasmtime-wasi-http times the TCP connect and the wait for the head, not the TLS
+        // handshake between them: the whole exchange up to the head gets both times.
+        let head_within = policy.limits.connect_timeout + policy.limits.first_byte_timeout;
         Box::new(async move {
-            match wasmtime_wasi_http::default_send_request(request, Some(options)).await {
+            let sent = tokio::time::timeout(
+                head_within,
+                wasmtime_wasi_http::default_send_request(request, Some(options)),
+            )
+            .await
+            .unwrap_or(Err(wasmtime_wasi_http::Error::ConnectionTimeout));
+            match sent {
                 Ok((res, io)) => {
                     if res.status().is_server_error() {
                         permit.failure();
                     } else {
                         permit.success();
                     }
+                    // The slots are held until the response body is done.
+                    let io = async move {
+                        let _slots = slots;
+                        io.await
+                    };
                     Ok((
                         res.map(BodyExt::boxed_unsync),
                         Box::new(io) as Box<dyn Future<Output = _> + Send>,
