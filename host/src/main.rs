@@ -587,6 +587,37 @@ async fn run(server: Server) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Every connection, outbound request, socket and database holds a file descriptor, and
+/// the usual soft limit (1024) is far below what `--max-connections` and the outbound caps
+/// allow: the soft limit is raised to the hard one (at most 2^20), as servers do at start.
+#[cfg(unix)]
+fn raise_open_file_limit() -> Option<u64> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    const MOST: u64 = 1 << 20;
+    let limit = getrlimit(Resource::Nofile);
+    let wanted = limit.maximum.map_or(MOST, |hard| hard.min(MOST));
+    if limit.current.is_some_and(|soft| soft >= wanted) {
+        return limit.current;
+    }
+    let raised = Rlimit {
+        current: Some(wanted),
+        maximum: limit.maximum,
+    };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => {
+            tracing::debug!(open_files = wanted, "open-file limit raised");
+            Some(wanted)
+        }
+        Err(err) => {
+            tracing::warn!(
+                soft = ?limit.current,
+                "cannot raise the open-file limit to {wanted}: {err}"
+            );
+            limit.current
+        }
+    }
+}
+
 /// mimalloc: per-thread free lists suit a server whose requests allocate and free on
 /// whichever worker thread runs them.
 #[global_allocator]
@@ -609,6 +640,8 @@ fn main() -> ExitCode {
         .with_writer(log_writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    #[cfg(unix)]
+    raise_open_file_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -654,6 +687,27 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn the_open_file_limit_is_raised_to_the_hard_one() {
+        use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+        let before = getrlimit(Resource::Nofile);
+        // Start from a low soft limit, as a default shell gives.
+        setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(256),
+                maximum: before.maximum,
+            },
+        )
+        .expect("lowering the soft limit is always allowed");
+        let raised = raise_open_file_limit();
+        let after = getrlimit(Resource::Nofile);
+        assert_eq!(raised, after.current);
+        let expected = before.maximum.map_or(1 << 20, |hard| hard.min(1 << 20));
+        assert_eq!(after.current, Some(expected));
+    }
 
     #[test]
     fn sizes_parse_with_binary_units() {
