@@ -170,6 +170,11 @@ struct HostArgs {
     #[arg(long, default_value = "64K", value_parser = parse_size)]
     max_guest_fields: u64,
 
+    /// Guest stdout and stderr logged per request (bytes; K, M suffixes); the rest is
+    /// dropped and counted.
+    #[arg(long, default_value = "1M", value_parser = parse_size)]
+    max_guest_output: u64,
+
     /// Time a guest may run per request before it is stopped (504), e.g. 30s, 500ms.
     #[arg(long, default_value = "30s", value_parser = positive_duration)]
     deadline: Duration,
@@ -289,6 +294,8 @@ impl HostArgs {
                 max_resources: self.max_guest_resources,
                 max_field_bytes: usize::try_from(self.max_guest_fields)
                     .context("--max-guest-fields is too large")?,
+                max_output_bytes: usize::try_from(self.max_guest_output)
+                    .context("--max-guest-output is too large")?,
                 ..GuestLimits::default()
             },
             cache_dir: if self.no_cache {
@@ -632,14 +639,36 @@ fn main() -> ExitCode {
         .lossy(false)
         .thread_name("edge-host-log")
         .finish(std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(log_writer)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    // Guest output (target `guest`) has a lane of its own that drops lines rather than
+    // make a guest wait when stderr is slow; the host's own lines never drop.
+    let (guest_writer, flush_guest_on_exit) =
+        tracing_appender::non_blocking::NonBlockingBuilder::default()
+            .lossy(true)
+            .thread_name("edge-host-guest-log")
+            .finish(std::io::stderr());
+    let guest_lines_dropped = guest_writer.error_counter();
+    {
+        use tracing_subscriber::filter::filter_fn;
+        use tracing_subscriber::layer::SubscriberExt as _;
+        use tracing_subscriber::util::SubscriberInitExt as _;
+        use tracing_subscriber::{EnvFilter, Layer as _, fmt};
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        tracing_subscriber::registry()
+            .with(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+            .with(
+                fmt::layer()
+                    .with_writer(log_writer)
+                    .with_ansi(ansi)
+                    .with_filter(filter_fn(|meta| meta.target() != "guest")),
+            )
+            .with(
+                fmt::layer()
+                    .with_writer(guest_writer)
+                    .with_ansi(ansi)
+                    .with_filter(filter_fn(|meta| meta.target() == "guest")),
+            )
+            .init();
+    }
     #[cfg(unix)]
     raise_open_file_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -663,6 +692,22 @@ fn main() -> ExitCode {
             }
         }
     });
+    // What the guest lane dropped is said, every 10 s at most, on the host's own lane.
+    runtime.spawn(async move {
+        let mut reported = 0;
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(10));
+        loop {
+            every.tick().await;
+            let dropped = guest_lines_dropped.dropped_lines();
+            if dropped > reported {
+                tracing::warn!(
+                    lines = dropped - reported,
+                    "guest output lines dropped: the log sink is slower than the guests"
+                );
+                reported = dropped;
+            }
+        }
+    });
     let result = match cli.command {
         Command::Serve(args) => runtime.block_on(serve(*args)),
         Command::Up(args) => runtime.block_on(up(*args)),
@@ -670,6 +715,7 @@ fn main() -> ExitCode {
         Command::New(args) => new(args),
     };
     // What was logged comes out before the final error line.
+    drop(flush_guest_on_exit);
     drop(flush_on_exit);
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -34,6 +34,9 @@ pub struct GuestLimits {
     /// `max_resources`, it bounds the host memory a guest's header sets hold: at most
     /// `max_resources × max_field_bytes` per instance.
     pub max_field_bytes: usize,
+    /// Bytes of stdout and stderr one request may have logged; past it the rest of the
+    /// request's output is dropped (and the log says how much).
+    pub max_output_bytes: usize,
 }
 
 impl Default for GuestLimits {
@@ -44,6 +47,7 @@ impl Default for GuestLimits {
             epoch_tick: Duration::from_millis(10),
             max_resources: 1024,
             max_field_bytes: 64 * 1024,
+            max_output_bytes: 1 << 20,
         }
     }
 }

@@ -59,7 +59,7 @@ pub use self::world::World;
 
 use self::body::FaultAwareBody;
 use self::extension::DenyOutgoing;
-use self::stdio::GuestOutput;
+use self::stdio::{GuestOutput, OutputBudget};
 use self::store::MemoryLimiter;
 use crate::{LoadError, RequestContext, RequestError, ResponseBody};
 
@@ -132,15 +132,18 @@ impl Inner {
 /// A store for a new instance, with the guest's environment, output streams and limits.
 fn new_store(engine: &wasmtime::Engine, config: &RuntimeConfig) -> Store<GuestState> {
     let request_id = Arc::new(AtomicU64::new(0));
+    let budget = Arc::new(OutputBudget::new(config.limits.max_output_bytes));
     let mut wasi = WasiCtx::builder();
     wasi.envs(&config.env)
         .stdout(GuestOutput {
             request_id: request_id.clone(),
             stream: "stdout",
+            budget: budget.clone(),
         })
         .stderr(GuestOutput {
             request_id: request_id.clone(),
             stream: "stderr",
+            budget,
         });
     match &config.sockets {
         Some(policy) => {

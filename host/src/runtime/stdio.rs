@@ -1,10 +1,14 @@
 //! The guest's stdout and stderr, forwarded to the host's log line by line, each line
-//! tagged with the request it belongs to.
+//! tagged with the request it belongs to, within a per-request byte budget: past it, the
+//! request's lines are dropped and counted (one line says so when it starts, one how much
+//! went when the next request or the instance's end comes). The `edge-host` binary gives
+//! these lines (target `guest`) a log lane of their own that drops rather than waits when
+//! the sink is slow.
 
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -21,13 +25,98 @@ pub(crate) struct GuestOutput {
     /// The request the instance is serving now (an instance may serve several in turn).
     pub(crate) request_id: Arc<AtomicU64>,
     pub(crate) stream: &'static str,
+    /// Shared by the instance's stdout and stderr.
+    pub(crate) budget: Arc<OutputBudget>,
+}
+
+/// How many bytes of output each request of an instance may log.
+#[derive(Debug)]
+pub(crate) struct OutputBudget {
+    max_bytes: usize,
+    state: Mutex<BudgetState>,
+}
+
+#[derive(Debug, Default)]
+struct BudgetState {
+    request_id: u64,
+    logged: usize,
+    dropped: usize,
+}
+
+/// What becomes of a line.
+#[derive(Debug, PartialEq, Eq)]
+enum Admit {
+    Log,
+    /// The first line over the budget: dropped, and the log says the rest will be.
+    FirstDropped,
+    Dropped,
+}
+
+impl OutputBudget {
+    pub(crate) fn new(max_bytes: usize) -> Self {
+        Self {
+            max_bytes,
+            state: Mutex::new(BudgetState::default()),
+        }
+    }
+
+    fn admit(&self, request_id: u64, len: usize) -> Admit {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.request_id != request_id {
+            report_dropped(&state);
+            *state = BudgetState {
+                request_id,
+                ..BudgetState::default()
+            };
+        }
+        if state.dropped == 0 && state.logged + len <= self.max_bytes {
+            state.logged += len;
+            return Admit::Log;
+        }
+        state.dropped += len;
+        if state.dropped == len {
+            Admit::FirstDropped
+        } else {
+            Admit::Dropped
+        }
+    }
+}
+
+fn report_dropped(state: &BudgetState) {
+    if state.dropped > 0 {
+        tracing::warn!(
+            target: "guest",
+            request_id = state.request_id,
+            dropped_bytes = state.dropped,
+            "guest output over the request's budget was dropped"
+        );
+    }
+}
+
+impl Drop for OutputBudget {
+    fn drop(&mut self) {
+        report_dropped(&self.state.lock().unwrap_or_else(|p| p.into_inner()));
+    }
 }
 
 impl GuestOutput {
     fn emit(&self, line: &[u8]) {
+        let request_id = self.request_id.load(Ordering::Relaxed);
+        match self.budget.admit(request_id, line.len() + 1) {
+            Admit::Log => {}
+            Admit::FirstDropped => {
+                tracing::warn!(
+                    target: "guest",
+                    request_id,
+                    max_bytes = self.budget.max_bytes,
+                    "guest output over the request's budget: the rest of it is dropped"
+                );
+                return;
+            }
+            Admit::Dropped => return,
+        }
         let line = String::from_utf8_lossy(line);
         let line = line.trim_end_matches('\r');
-        let request_id = self.request_id.load(Ordering::Relaxed);
         if line.contains(|c: char| c.is_control() && c != '\t') {
             // A CR or an escape sequence in the middle could forge or hide log lines.
             let line = escape_controls(line);
@@ -180,6 +269,7 @@ mod tests {
         let mut writer = GuestOutput {
             request_id: Arc::new(AtomicU64::new(1)),
             stream: "stdout",
+            budget: Arc::new(OutputBudget::new(1 << 20)),
         }
         .line_writer();
         for _ in 0..3 {
@@ -197,5 +287,18 @@ mod tests {
         );
         OutputStream::write(&mut writer, Bytes::from_static(b"y\nz")).expect("written");
         assert_eq!(writer.buf, b"z");
+    }
+
+    #[test]
+    fn each_request_gets_its_budget() {
+        let budget = OutputBudget::new(10);
+        assert_eq!(budget.admit(1, 6), Admit::Log);
+        assert_eq!(budget.admit(1, 4), Admit::Log);
+        assert_eq!(budget.admit(1, 1), Admit::FirstDropped);
+        // Once over, the request's later lines are dropped even when short.
+        assert_eq!(budget.admit(1, 1), Admit::Dropped);
+        // The next request on the instance starts afresh.
+        assert_eq!(budget.admit(2, 10), Admit::Log);
+        assert_eq!(budget.admit(2, 11), Admit::FirstDropped);
     }
 }

@@ -177,3 +177,34 @@ async fn the_resource_limits_are_the_configured_ones() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn guest_output_beyond_the_request_budget_is_dropped_and_said() -> anyhow::Result<()> {
+    let log = crate::support::access_log();
+    let server = fixtures(GuestLimits {
+        max_output_bytes: 1000,
+        ..GuestLimits::default()
+    })
+    .await?;
+    let tag = format!("budget-{}", std::process::id());
+    let res = server.get(&format!("/spew/100/{tag}")).await?;
+    assert_eq!(res.status(), 200, "the request itself goes on");
+    let first = log
+        .wait_for(&format!("{tag} line 00000"), Duration::from_secs(5))
+        .await?;
+    let request_id = first
+        .split_whitespace()
+        .find_map(|field| field.strip_prefix("request_id="))
+        .ok_or_else(|| anyhow::anyhow!("no request id in {first}"))?
+        .to_owned();
+    let id_field = format!("request_id={request_id}");
+    log.wait_for_all(
+        &["the rest of it is dropped", &id_field],
+        Duration::from_secs(5),
+    )
+    .await?;
+    // About 90 bytes a line: ten fit in the budget, the other ninety do not.
+    let lines = log.count(&format!("{tag} line"));
+    assert!((1..=11).contains(&lines), "{lines} lines logged");
+    Ok(())
+}

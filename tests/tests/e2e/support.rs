@@ -342,7 +342,7 @@ pub fn access_log() -> &'static AccessLog {
             lines: std::sync::Mutex::new(Vec::new()),
         }));
         let subscriber = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("access=info"))
+            .with_env_filter(tracing_subscriber::EnvFilter::new("access=info,guest=info"))
             .with_ansi(false)
             .with_writer(move || AccessLogWriter(log))
             .finish();
@@ -355,13 +355,22 @@ pub fn access_log() -> &'static AccessLog {
 impl AccessLog {
     /// The first captured line containing `needle`, waiting up to `timeout` for it.
     pub async fn wait_for(&self, needle: &str, timeout: Duration) -> anyhow::Result<String> {
+        self.wait_for_all(&[needle], timeout).await
+    }
+
+    /// The first captured line containing every one of `needles`, waiting up to `timeout`.
+    pub async fn wait_for_all(
+        &self,
+        needles: &[&str],
+        timeout: Duration,
+    ) -> anyhow::Result<String> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let found = {
                 let lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
                 String::from_utf8_lossy(&lines)
                     .lines()
-                    .find(|line| line.contains(needle))
+                    .find(|line| needles.iter().all(|needle| line.contains(needle)))
                     .map(str::to_owned)
             };
             if let Some(line) = found {
@@ -369,9 +378,18 @@ impl AccessLog {
             }
             anyhow::ensure!(
                 tokio::time::Instant::now() < deadline,
-                "no access-log line with {needle:?}"
+                "no log line with {needles:?}"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// How many captured lines contain `needle`.
+    pub fn count(&self, needle: &str) -> usize {
+        let lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        String::from_utf8_lossy(&lines)
+            .lines()
+            .filter(|line| line.contains(needle))
+            .count()
     }
 }
