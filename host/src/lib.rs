@@ -56,6 +56,7 @@ pub mod new;
 pub mod runtime;
 pub mod server;
 pub mod spin;
+mod throttle;
 
 pub use error::{LoadError, RequestError, ServeError, TlsError};
 pub use handler::{

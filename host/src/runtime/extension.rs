@@ -85,7 +85,7 @@ impl WasiHttpHooks for DenyOutgoing {
         _options: Option<wasmtime_wasi_http::RequestOptions>,
         _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
     ) -> Box<dyn Future<Output = OutgoingResult> + Send> {
-        tracing::warn!(
+        crate::throttle::warn_throttled!(
             host = request.uri().host().unwrap_or_default(),
             "outbound request denied: no outbound HTTP is allowed"
         );

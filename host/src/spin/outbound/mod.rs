@@ -122,7 +122,7 @@ impl WasiHttpHooks for InstanceOutbound {
         let slots = match self.slots() {
             Ok(slots) => slots,
             Err(message) => {
-                tracing::warn!(upstream = %upstream_key(request.uri()), "outbound request refused: {message}");
+                crate::throttle::warn_throttled!(upstream = %upstream_key(request.uri()), "outbound request refused: {message}");
                 return Box::new(async move {
                     Err(wasmtime_wasi_http::Error::InternalError(Some(message)))
                 });
@@ -130,7 +130,7 @@ impl WasiHttpHooks for InstanceOutbound {
         };
         let policy = &self.policy;
         if !rules::allowed(&policy.allowed, request.uri()) {
-            tracing::warn!(
+            crate::throttle::warn_throttled!(
                 upstream = %upstream_key(request.uri()),
                 "outbound request denied: not in the allowed hosts"
             );
@@ -140,7 +140,7 @@ impl WasiHttpHooks for InstanceOutbound {
         let permit = match policy.breakers.try_acquire(&upstream) {
             Ok(permit) => permit,
             Err(open) => {
-                tracing::warn!(%upstream, "outbound request failed fast: {open}");
+                crate::throttle::warn_throttled!(%upstream, "outbound request failed fast: {open}");
                 let message = open.to_string();
                 return Box::new(async move {
                     Err(wasmtime_wasi_http::Error::InternalError(Some(message)))

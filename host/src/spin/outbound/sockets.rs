@@ -72,7 +72,7 @@ impl SocketPolicy for SocketRules {
             SocketAddrUse::TcpBind => return ready(self.covers("tcp")),
             SocketAddrUse::UdpBind => return ready(self.covers("udp")),
             SocketAddrUse::TcpListen | SocketAddrUse::TcpAccept => {
-                tracing::warn!(%addr, "socket denied: components may not listen for connections");
+                crate::throttle::warn_throttled!(%addr, "socket denied: components may not listen for connections");
                 return ready(false);
             }
             SocketAddrUse::TcpConnect => "tcp",
@@ -83,7 +83,7 @@ impl SocketPolicy for SocketRules {
         Box::pin(async move {
             let ok = allowed(rules, protocol, addr).await;
             if !ok {
-                tracing::warn!(%addr, protocol, "socket denied: not in allowed_outbound_hosts");
+                crate::throttle::warn_throttled!(%addr, protocol, "socket denied: not in allowed_outbound_hosts");
             }
             ok
         })

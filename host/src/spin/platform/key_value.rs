@@ -206,7 +206,7 @@ impl KeyValue {
                     "the key-value database is full ({MAX_DATABASE_BYTES} bytes)"
                 ));
             }
-            tracing::warn!("key-value database error: {err}");
+            crate::throttle::warn_throttled!("key-value database error: {err}");
             StoreError(err.to_string())
         })
     }
@@ -416,7 +416,7 @@ impl Host for PlatformView<'_> {}
 impl PlatformView<'_> {
     pub(super) fn open_store(&mut self, label: String) -> Result<Resource<OpenStore>, OpenError> {
         if !self.platform.stores.contains(&label) {
-            tracing::warn!(store = %label, "key-value store denied: not in the component's key_value_stores");
+            crate::throttle::warn_throttled!(store = %label, "key-value store denied: not in the component's key_value_stores");
             return Err(OpenError::Denied);
         }
         if *self.open_stores >= MAX_OPEN_STORES {

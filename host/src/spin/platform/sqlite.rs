@@ -383,7 +383,7 @@ impl PlatformView<'_> {
             .iter()
             .any(|label| label == database)
         {
-            tracing::warn!(%database, "SQLite database denied: not in the component's sqlite_databases");
+            crate::throttle::warn_throttled!(%database, "SQLite database denied: not in the component's sqlite_databases");
             return Err(SqliteError::AccessDenied);
         }
         if *self.open_connections >= MAX_OPEN_CONNECTIONS {
