@@ -22,6 +22,7 @@ use tokio_io_timeout::TimeoutStream;
 use super::Shared;
 use super::activity::{Active, Activity, Counting, WatchedBody};
 use super::body::{CountedBody, LimitedBody};
+use super::preface::{self, Rewind, Start};
 use super::problem;
 use crate::{RequestContext, RequestError, ResponseBody, ServerLimits};
 
@@ -62,23 +63,34 @@ impl Connection {
         acceptor: Option<tokio_rustls::TlsAcceptor>,
     ) {
         let peer = self.peer;
-        let io: Box<dyn Io> = match acceptor {
-            None => Box::new(stream),
-            Some(acceptor) => {
-                let timeout = self.shared.limits.header_read_timeout;
-                match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-                    Ok(Ok(tls)) => Box::new(tls),
-                    Ok(Err(err)) => {
-                        tracing::debug!(client = %peer, "TLS handshake failed: {err}");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(client = %peer, "TLS handshake timed out");
-                        return;
-                    }
+        let timeout = self.shared.limits.header_read_timeout;
+        let (mut io, h2): (Box<dyn Io>, bool) = match acceptor {
+            None => (Box::new(stream), false),
+            Some(acceptor) => match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => {
+                    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+                    (Box::new(tls), h2)
                 }
-            }
+                Ok(Err(err)) => {
+                    tracing::debug!(client = %peer, "TLS handshake failed: {err}");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(client = %peer, "TLS handshake timed out");
+                    return;
+                }
+            },
         };
+        let first = match tokio::time::timeout(timeout, preface::read_start(&mut io, h2)).await {
+            Ok(Ok(Start::Serve(first))) => first,
+            Ok(Ok(Start::InvalidPreface)) => {
+                tracing::debug!(client = %peer, "invalid HTTP/2 connection preface: GOAWAY");
+                preface::refuse(&mut io).await;
+                return;
+            }
+            Ok(Ok(Start::Closed)) | Ok(Err(_)) | Err(_) => return,
+        };
+        let io = Rewind::new(first, io);
         // A client that stops taking response bytes (a zero TCP or HTTP/2 window) makes a
         // write wait; past the send timeout the write fails and the connection ends, with
         // its requests and their in-flight slots.

@@ -17,6 +17,7 @@ mod activity;
 mod body;
 mod config;
 mod connection;
+mod preface;
 mod problem;
 mod tls;
 mod workers;

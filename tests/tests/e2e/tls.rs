@@ -356,3 +356,79 @@ fn pinned_client() -> anyhow::Result<Arc<rustls::ClientConfig>> {
 }
 
 crate::each_world!(alpn_negotiates_h2_and_http1_over_tls);
+
+/// Sends `bytes` on `io` and reads what the server sends back until it closes.
+async fn answer_to<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    mut io: S,
+    bytes: &[u8],
+) -> anyhow::Result<Vec<u8>> {
+    io.write_all(bytes).await?;
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), io.read_to_end(&mut answer)).await??;
+    Ok(answer)
+}
+
+/// The frames in `bytes`: (type, flags, stream, payload).
+fn frames(mut bytes: &[u8]) -> Vec<(u8, u8, u32, Vec<u8>)> {
+    let mut out = Vec::new();
+    while bytes.len() >= 9 {
+        let len = u32::from_be_bytes([0, bytes[0], bytes[1], bytes[2]]) as usize;
+        let stream = u32::from_be_bytes([bytes[5], bytes[6], bytes[7], bytes[8]]) & 0x7fff_ffff;
+        let payload = bytes[9..(9 + len).min(bytes.len())].to_vec();
+        out.push((bytes[3], bytes[4], stream, payload));
+        bytes = &bytes[(9 + len).min(bytes.len())..];
+    }
+    out
+}
+
+fn assert_goaway_protocol_error(answer: &[u8]) {
+    let frames = frames(answer);
+    let goaway = frames
+        .iter()
+        .find(|(kind, ..)| *kind == 0x7)
+        .unwrap_or_else(|| panic!("no GOAWAY in {frames:?}"));
+    assert_eq!(goaway.2, 0, "on stream 0");
+    assert_eq!(&goaway.3[4..8], &[0, 0, 0, 1], "PROTOCOL_ERROR");
+    assert_eq!(frames[0].0, 0x4, "the server's preface, SETTINGS, first");
+}
+
+#[tokio::test]
+async fn an_invalid_http2_preface_gets_goaway_protocol_error() -> anyhow::Result<()> {
+    let bad = b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n";
+    // h2c: the preface line says HTTP/2, the rest is wrong.
+    let server = TestServer::start(FIXTURES_WASM).await?;
+    let answer = answer_to(TcpStream::connect(server.addr).await?, bad).await?;
+    assert_goaway_protocol_error(&answer);
+    // HTTP/1.1 on the same port is still HTTP/1.1.
+    let answer = answer_to(
+        TcpStream::connect(server.addr).await?,
+        b"GET /ok HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await?;
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+
+    // TLS with ALPN h2: anything but the preface, an HTTP/1.1 request included.
+    let files = CertFiles::new("preface")?;
+    let der = files.write_new()?;
+    let server = tls_server_of(
+        FIXTURES_WASM,
+        TlsConfig::Files {
+            cert: files.cert.clone(),
+            key: files.key.clone(),
+        },
+    )
+    .await?;
+    for bytes in [&bad[..], b"GET /ok HTTP/1.1\r\nHost: localhost\r\n\r\n"] {
+        let tls = connect(&server, &der, &[b"h2"]).await?;
+        assert_goaway_protocol_error(&answer_to(tls, bytes).await?);
+    }
+    // And the server goes on.
+    let tls = connect(&server, &der, &[b"h2"]).await?;
+    let res = send_on(TokioIo::new(tls), Proto::Http2, request("GET", "/ok", "")?).await?;
+    assert_eq!(res.status(), 200);
+    Ok(())
+}
