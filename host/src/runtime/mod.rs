@@ -177,10 +177,7 @@ fn new_store(engine: &wasmtime::Engine, config: &RuntimeConfig) -> Store<GuestSt
         table,
         hooks,
         extensions: http::Extensions::new(),
-        limiter: MemoryLimiter {
-            max_bytes: config.limits.max_memory_bytes,
-            exceeded: false,
-        },
+        limiter: MemoryLimiter::new(config.limits.max_memory_bytes),
         deadline: Instant::now(),
         request_id,
         instance_fault: Arc::new(OnceLock::new()),

@@ -86,32 +86,105 @@ impl WasiHttpView for GuestState {
     }
 }
 
-/// Caps linear memory growth and remembers whether the cap was hit.
+/// Caps the linear memory (and table elements) of one instance, all its memories together,
+/// and remembers whether the cap was hit.
 pub(super) struct MemoryLimiter {
     pub(super) max_bytes: usize,
     pub(super) exceeded: bool,
+    /// Bytes of every linear memory of the store's instance together: the limit is the
+    /// instance's, however many memories its core modules declare.
+    pub(super) used_bytes: usize,
+    /// Table elements of every table together.
+    pub(super) table_elements: usize,
+}
+
+/// Table elements one instance may have in all its tables.
+const MAX_TABLE_ELEMENTS: usize = 1_000_000;
+
+impl MemoryLimiter {
+    pub(super) fn new(max_bytes: usize) -> Self {
+        Self {
+            max_bytes,
+            exceeded: false,
+            used_bytes: 0,
+            table_elements: 0,
+        }
+    }
 }
 
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.max_bytes {
+        let total = self
+            .used_bytes
+            .saturating_add(desired.saturating_sub(current));
+        if total > self.max_bytes {
             self.exceeded = true;
             return Ok(false);
         }
+        self.used_bytes = total;
         Ok(true)
     }
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= 1_000_000)
+        let total = self
+            .table_elements
+            .saturating_add(desired.saturating_sub(current));
+        if total > MAX_TABLE_ELEMENTS {
+            return Ok(false);
+        }
+        self.table_elements = total;
+        Ok(true)
+    }
+
+    // Counts per instance: a component has a few core instances, memories and tables (its
+    // modules, the WASI adapter's); these leave room for that and no more.
+    fn instances(&self) -> usize {
+        64
+    }
+
+    fn memories(&self) -> usize {
+        16
+    }
+
+    fn tables(&self) -> usize {
+        64
+    }
+}
+
+#[cfg(test)]
+mod limiter_tests {
+    use super::*;
+
+    #[test]
+    fn the_memory_limit_is_the_instances_not_each_memorys() {
+        let mut limiter = MemoryLimiter::new(64 << 20);
+        // Two memories of 40 MiB each: the second would take the instance past 64 MiB.
+        assert!(limiter.memory_growing(0, 40 << 20, None).expect("grow"));
+        assert!(!limiter.memory_growing(0, 40 << 20, None).expect("grow"));
+        assert!(limiter.exceeded);
+        // Growing the first one within what is left is fine.
+        assert!(
+            limiter
+                .memory_growing(40 << 20, 60 << 20, None)
+                .expect("grow")
+        );
+        assert!(
+            !limiter
+                .memory_growing(60 << 20, 65 << 20, None)
+                .expect("grow")
+        );
+        // Tables likewise, in elements.
+        assert!(limiter.table_growing(0, 600_000, None).expect("grow"));
+        assert!(!limiter.table_growing(0, 600_000, None).expect("grow"));
     }
 }
