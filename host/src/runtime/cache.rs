@@ -110,7 +110,14 @@ pub(crate) fn load_or_build(
 
 /// A valid entry's component, or `None` (missing, corrupt or incompatible: all rebuilt).
 fn read_entry(engine: &Engine, path: &Path) -> Option<Component> {
-    let file = std::fs::read(path).ok()?;
+    let file = match read_own_file(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(err) => {
+            tracing::warn!(path = %path.display(), "code cache entry not used ({err}): rebuilding it");
+            return None;
+        }
+    };
     let (digest, payload) = file.split_at_checked(32)?;
     if Sha256::digest(payload).as_slice() != digest {
         tracing::warn!(path = %path.display(), "code cache entry is corrupt: rebuilding it");
@@ -123,6 +130,49 @@ fn read_entry(engine: &Engine, path: &Path) -> Option<Component> {
             None
         }
     }
+}
+
+/// The bytes of `path`, if it is a regular file of this user's that no one else may write:
+/// opened without following a link, and checked on the open handle, so what is checked is
+/// what is read.
+fn read_own_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options
+            .custom_flags(i32::try_from(rustix::fs::OFlags::NOFOLLOW.bits()).unwrap_or(i32::MAX));
+    }
+    let mut file = options.open(path)?;
+    let meta = file.metadata()?;
+    let refuse = |why: String| {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            why,
+        ))
+    };
+    if !meta.is_file() {
+        return refuse("not a regular file".to_owned());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        let me = rustix::process::geteuid().as_raw();
+        if meta.uid() != me {
+            return refuse(format!(
+                "it belongs to user {}, not to this one",
+                meta.uid()
+            ));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return refuse("others may write it".to_owned());
+        }
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 #[expect(
@@ -150,14 +200,9 @@ fn prepare_dir(dir: &Path) -> Result<(), String> {
     {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let meta = std::fs::metadata(dir).map_err(|err| format!("cannot read it: {err}"))?;
-        // This process's user: the owner of a file it creates there (no libc call needed,
-        // and right under setuid or file capabilities, unlike /proc/self).
-        let probe = dir.join(format!(".owner-probe.{}", std::process::id()));
-        let me = std::fs::File::create(&probe)
-            .and_then(|file| file.metadata())
-            .map(|m| m.uid());
-        let _ = std::fs::remove_file(&probe);
-        let me = me.map_err(|err| format!("cannot write it: {err}"))?;
+        // The effective user: the owner of the files this process creates. Asked of the
+        // kernel, not learnt by creating a probe file in a directory not yet known to be ours.
+        let me = rustix::process::geteuid().as_raw();
         if meta.uid() != me {
             return Err(format!(
                 "it belongs to user {}, not to this one",
@@ -182,10 +227,12 @@ fn write_entry(dir: &Path, path: &Path, native: &[u8]) -> std::io::Result<()> {
         NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
     // A new file, never one that is there already (or a link planted in its place).
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    // Private whatever the umask: an entry others may write is never loaded.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&tmp)?;
     let written = file
         .write_all(&Sha256::digest(native))
         .and_then(|()| file.write_all(native))
@@ -313,6 +360,32 @@ mod tests {
         assert_eq!(source, Source::Hit);
         let mode = std::fs::metadata(&dir)?.permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_entry_others_could_have_written_or_a_link_is_not_loaded() -> wasmtime::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let engine = Engine::default();
+        let dir = temp_dir("entries");
+        let (_, source) = load_or_compile(&engine, EMPTY_COMPONENT, Some(&dir))?;
+        assert_eq!(source, Source::Compiled);
+        let path = dir.join(format!("{}.cwasm", key(&engine, EMPTY_COMPONENT, "")));
+        assert!(path.is_file());
+        // Writable by others: not trusted, compiled anew (and written back private).
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666))?;
+        let (_, source) = load_or_compile(&engine, EMPTY_COMPONENT, Some(&dir))?;
+        assert_eq!(source, Source::Compiled);
+        let (_, source) = load_or_compile(&engine, EMPTY_COMPONENT, Some(&dir))?;
+        assert_eq!(source, Source::Hit, "the rewritten entry is ours again");
+        // A link in the entry's place, even to a valid entry, is not followed.
+        let elsewhere = dir.join("elsewhere.cwasm");
+        std::fs::rename(&path, &elsewhere)?;
+        std::os::unix::fs::symlink(&elsewhere, &path)?;
+        assert!(read_own_file(&path).is_err());
+        assert!(read_own_file(&elsewhere).is_ok());
         std::fs::remove_dir_all(&dir)?;
         Ok(())
     }
