@@ -50,6 +50,7 @@
 //! status where it has one. [`Harness`] is the in-process test API.
 
 mod error;
+mod files;
 mod handler;
 mod harness;
 pub mod new;

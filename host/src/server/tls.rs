@@ -113,6 +113,7 @@ impl Tls {
     pub(crate) fn new(source: &TlsConfig) -> Result<Self, TlsError> {
         let (key, reload_paths) = match source {
             TlsConfig::Files { cert, key } => {
+                crate::files::warn_if_shared(key, "TLS private key");
                 let certified = certified_key(&read(cert)?, &read(key)?, cert, key)?;
                 (certified, Some((cert.clone(), key.clone())))
             }

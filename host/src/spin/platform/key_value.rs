@@ -159,6 +159,8 @@ impl KeyValue {
             std::fs::create_dir_all(dir)
                 .map_err(|err| fail(rusqlite::Error::ToSqlConversionFailure(Box::new(err))))?;
         }
+        crate::files::create_private(path)
+            .map_err(|err| fail(rusqlite::Error::ToSqlConversionFailure(Box::new(err))))?;
         let conn = Connection::open(path).map_err(fail)?;
         // WAL: readers do not wait for the writer, and a commit is an append to the log
         // (synced at checkpoints, so a power loss, not a crash, may take the last commits).
@@ -168,6 +170,7 @@ impl KeyValue {
             .and_then(|()| conn.execute_batch(SCHEMA))
             .and_then(|()| bound_size(&conn))
             .map_err(fail)?;
+        crate::files::warn_if_shared(path, "key-value database");
         Ok(Self {
             db: Arc::new(Mutex::new(conn)),
             location: Some(path.to_owned()),
@@ -646,6 +649,12 @@ mod tests {
             Some(b"ada".to_vec())
         );
         assert_eq!(kv.location(), Some(path.as_path()));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).expect("file").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "created private");
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -222,7 +222,10 @@ impl SqliteDatabases {
                     std::fs::create_dir_all(dir)
                         .map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
                 }
+                crate::files::create_private(&path)
+                    .map_err(|err| format!("cannot create {}: {err}", path.display()))?;
                 let conn = Connection::open(&path).map_err(|err| err.to_string())?;
+                crate::files::warn_if_shared(&path, "SQLite database");
                 conn.pragma_update(None, "journal_mode", "WAL")
                     .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
                     .map_err(|err| err.to_string())?;
