@@ -377,9 +377,10 @@ impl OpenConnection {
 
 /// The connection work both interface versions share.
 impl PlatformView<'_> {
-    /// Checks that this component may open `database` and that this instance has a
-    /// connection left.
-    pub(crate) fn may_open_database(&self, database: &str) -> Result<(), SqliteError> {
+    /// The databases, once this component may open `database` and this instance has a
+    /// connection left; the caller opens the file with [`open_blocking`], then pushes the
+    /// connection (as [`open_database`](Self::open_database) does).
+    pub(crate) fn prepare_open(&self, database: &str) -> Result<SqliteDatabases, SqliteError> {
         if !self
             .platform
             .databases
@@ -394,7 +395,32 @@ impl PlatformView<'_> {
                 "an instance may have at most {MAX_OPEN_CONNECTIONS} connections open"
             )));
         }
-        Ok(())
+        Ok(self.platform.sqlite.clone())
+    }
+
+    /// Opens `database` for this instance: checked, its file opened off the serving
+    /// threads, the connection pushed.
+    pub(crate) async fn open_database(
+        &mut self,
+        database: String,
+    ) -> Result<Resource<OpenConnection>, SqliteError> {
+        let sqlite = self.prepare_open(&database)?;
+        open_blocking(sqlite, database.clone()).await?;
+        self.push_connection(database)
+    }
+
+    /// Runs a statement on `conn` off the serving threads and keeps what it inserted and
+    /// changed on the connection.
+    pub(crate) async fn execute_on(
+        &mut self,
+        conn: &Resource<OpenConnection>,
+        statement: String,
+        parameters: Vec<SqlValue>,
+    ) -> Result<Rows, SqliteError> {
+        let (sqlite, label) = self.statement_target(conn)?;
+        let rows = execute_blocking(sqlite, label, statement, parameters).await?;
+        self.record_statement(conn, &rows);
+        Ok(rows)
     }
 
     pub(crate) fn push_connection(
@@ -453,16 +479,6 @@ impl PlatformView<'_> {
     }
 }
 
-impl PlatformView<'_> {
-    /// The databases, once this component may open `database` and this instance has a
-    /// connection left; the caller opens the file with [`open_blocking`], then pushes the
-    /// connection.
-    pub(crate) fn prepare_open(&self, database: &str) -> Result<SqliteDatabases, SqliteError> {
-        self.may_open_database(database)?;
-        Ok(self.platform.sqlite.clone())
-    }
-}
-
 fn to_sql(value: Value) -> SqlValue {
     match value {
         Value::Integer(i) => SqlValue::Integer(i),
@@ -487,9 +503,7 @@ impl Host for PlatformView<'_> {}
 
 impl HostConnection for PlatformView<'_> {
     async fn open(&mut self, database: String) -> Result<Resource<OpenConnection>, Error> {
-        let sqlite = self.prepare_open(&database)?;
-        open_blocking(sqlite, database.clone()).await?;
-        Ok(self.push_connection(database)?)
+        Ok(self.open_database(database).await?)
     }
 
     async fn execute(
@@ -498,10 +512,8 @@ impl HostConnection for PlatformView<'_> {
         statement: String,
         parameters: Vec<Value>,
     ) -> Result<QueryResult, Error> {
-        let (sqlite, label) = self.statement_target(&conn)?;
         let parameters = parameters.into_iter().map(to_sql).collect();
-        let rows = execute_blocking(sqlite, label, statement, parameters).await?;
-        self.record_statement(&conn, &rows);
+        let rows = self.execute_on(&conn, statement, parameters).await?;
         Ok(QueryResult {
             columns: rows.columns,
             rows: rows

@@ -221,9 +221,7 @@ impl sql::Host for PlatformView<'_> {}
 
 impl sql::HostConnection for PlatformView<'_> {
     async fn open(&mut self, database: String) -> Result<Resource<OpenConnection>, SqlError> {
-        let sqlite = self.prepare_open(&database)?;
-        open_blocking(sqlite, database.clone()).await?;
-        Ok(self.push_connection(database)?)
+        Ok(self.open_database(database).await?)
     }
 
     async fn execute(
@@ -232,11 +230,10 @@ impl sql::HostConnection for PlatformView<'_> {
         statement: String,
         parameters: Vec<sql::Value>,
     ) -> Result<sql::QueryResult, SqlError> {
-        let (sqlite, label) = self.statement_target(&conn)?;
         let parameters = parameters.into_iter().map(to_sql).collect();
-        let rows = execute_blocking(sqlite, label, statement, parameters).await?;
-        self.record_statement(&conn, &rows);
-        Ok(query_result(rows))
+        Ok(query_result(
+            self.execute_on(&conn, statement, parameters).await?,
+        ))
     }
 
     fn last_insert_rowid(&mut self, conn: Resource<OpenConnection>) -> i64 {
