@@ -68,8 +68,10 @@ enum AllowHeaders {
 ///   `Access-Control-Allow-Origin`, `-Methods`, `-Headers`, `-Credentials` and `-Max-Age`.
 /// - Any other request is passed on; when its `Origin` is allowed, the response (problems
 ///   included) gets `Access-Control-Allow-Origin`, `-Credentials` and `-Expose-Headers`.
-/// - `Access-Control-Allow-Origin` is `*` only for [`Cors::with_any_origin`] without
-///   credentials; otherwise the request's origin is reflected, never `*` with credentials.
+/// - `Access-Control-Allow-Origin` is `*` for [`Cors::with_any_origin`]; for listed origins
+///   the request's origin is reflected. Any origin together with credentials is refused
+///   when the `Cors` is built (as tower-http does): it would let every site read what a
+///   user's cookies unlock, so credentials go only with a list of origins.
 ///   Whenever the answer depends on the origin, `Vary: Origin` is added, even to responses
 ///   to requests without `Origin`, so that caches keep the variants apart.
 ///
@@ -81,11 +83,11 @@ enum AllowHeaders {
 /// use edge_toolkit::middleware::Cors;
 ///
 /// let app = Stack::new()
-///     .layer(Cors::new().with_any_origin().with_credentials())
+///     .layer(Cors::new().with_origins(["https://a.example"]).with_credentials())
 ///     .handler(|_req: Request| Ok(Response::new(vec![])));
 /// let req = http::Request::get("/").header("origin", "https://a.example").body(vec![]).unwrap();
 /// let res = app.call(req).unwrap();
-/// // With credentials the origin is reflected, never `*`.
+/// // With credentials the listed origin is reflected, never `*`.
 /// assert_eq!(res.headers()["access-control-allow-origin"], "https://a.example");
 /// assert_eq!(res.headers()["access-control-allow-credentials"], "true");
 /// assert_eq!(res.headers()["vary"], "Origin");
@@ -105,6 +107,11 @@ impl Default for Cors {
         Self::new()
     }
 }
+
+/// Why [`Cors::with_any_origin`] and [`Cors::with_credentials`] do not go together.
+const ANY_ORIGIN_WITH_CREDENTIALS: &str = "invalid CORS configuration: any origin cannot be \
+    combined with credentials (every site could read what the user's cookies unlock); list \
+    the origins with `Cors::with_origins` instead";
 
 const ACCESS_CONTROL_ALLOW_CREDENTIALS_TRUE: HeaderValue = HeaderValue::from_static("true");
 
@@ -133,8 +140,14 @@ impl Cors {
         }
     }
 
-    /// Allows every origin (`*`, or the reflected origin when credentials are allowed).
+    /// Allows every origin (`Access-Control-Allow-Origin: *`).
+    ///
+    /// # Panics
+    ///
+    /// With [`Cors::with_credentials`]: any origin may not read credentialed responses.
+    /// This is a mistake in the program, found the first time the `Cors` is built.
     pub fn with_any_origin(mut self) -> Self {
+        assert!(!self.credentials, "{ANY_ORIGIN_WITH_CREDENTIALS}");
         self.origins = Origins::Any;
         self
     }
@@ -174,8 +187,17 @@ impl Cors {
     }
 
     /// Allows credentials (cookies, `Authorization`): sends
-    /// `Access-Control-Allow-Credentials: true` and always reflects the origin.
+    /// `Access-Control-Allow-Credentials: true` to the listed origins.
+    ///
+    /// # Panics
+    ///
+    /// After [`Cors::with_any_origin`]: list the origins that may read credentialed
+    /// responses instead.
     pub fn with_credentials(mut self) -> Self {
+        assert!(
+            !matches!(self.origins, Origins::Any),
+            "{ANY_ORIGIN_WITH_CREDENTIALS}"
+        );
         self.credentials = true;
         self
     }
@@ -193,16 +215,15 @@ impl Cors {
         self
     }
 
-    /// Whether `Access-Control-Allow-Origin` depends on the request's origin.
+    /// Whether `Access-Control-Allow-Origin` depends on the request's origin (credentials
+    /// come only with a list).
     fn reflects(&self) -> bool {
-        self.credentials || matches!(self.origins, Origins::List(_))
+        matches!(self.origins, Origins::List(_))
     }
 
     fn allows(&self, origin: &HeaderValue) -> bool {
         match &self.origins {
-            // `null` (sandboxed frames, `file:` pages, some redirects) is never reflected with
-            // credentials unless listed by name: any origin can make itself `null`.
-            Origins::Any => !(self.credentials && origin.as_bytes().eq_ignore_ascii_case(b"null")),
+            Origins::Any => true,
             Origins::List(list) => origin
                 .to_str()
                 .is_ok_and(|o| list.iter().any(|allowed| allowed.eq_ignore_ascii_case(o))),
@@ -353,13 +374,6 @@ mod tests {
                 "Accept-Encoding",
             ),
             (
-                Cors::new().with_any_origin().with_credentials(),
-                Some(APP),
-                Some(APP),
-                Some("true"),
-                "Accept-Encoding, Origin",
-            ),
-            (
                 Cors::new().with_origins([APP]),
                 Some(APP),
                 Some(APP),
@@ -408,22 +422,7 @@ mod tests {
                 None,
                 "Accept-Encoding, Origin",
             ),
-            // Any origin with credentials reflects origins, but never `null`...
-            (
-                Cors::new().with_any_origin().with_credentials(),
-                Some("null"),
-                None,
-                None,
-                "Accept-Encoding, Origin",
-            ),
-            (
-                Cors::new().with_any_origin().with_credentials(),
-                Some(APP),
-                Some(APP),
-                Some("true"),
-                "Accept-Encoding, Origin",
-            ),
-            // ...while without credentials `*` serves it as any other.
+            // Without credentials `*` serves `null` as any other.
             (
                 Cors::new().with_any_origin(),
                 Some("null"),
@@ -450,6 +449,28 @@ mod tests {
             );
             assert_eq!(header(&res, &header::VARY), Some(vary), "{cors:?} {from:?}");
         }
+    }
+
+    #[test]
+    fn any_origin_with_credentials_is_refused_in_either_order() {
+        let builds: [fn() -> Cors; 2] = [
+            || Cors::new().with_any_origin().with_credentials(),
+            || Cors::new().with_credentials().with_any_origin(),
+        ];
+        for build in builds {
+            let refused = std::panic::catch_unwind(build).expect_err("refused when built");
+            let message = refused
+                .downcast_ref::<String>()
+                .cloned()
+                .unwrap_or_default();
+            assert!(
+                message.contains("any origin cannot be combined with credentials"),
+                "{message}"
+            );
+        }
+        // A list of origins with credentials is fine.
+        let listed = Cors::new().with_origins([APP]).with_credentials();
+        assert!(listed.allows(&HeaderValue::from_static(APP)));
     }
 
     #[test]
