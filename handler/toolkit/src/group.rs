@@ -104,6 +104,10 @@ impl Handler for Boxed {
     fn max_body(&self) -> Option<u64> {
         self.0.max_body()
     }
+
+    fn answers_preconditions(&self) -> bool {
+        self.0.answers_preconditions()
+    }
 }
 
 impl Group {
@@ -127,7 +131,7 @@ impl Group {
         self.routes.push(GroupRoute {
             method,
             path: path.to_owned(),
-            handler: Box::new(handler.into_handler()),
+            handler: crate::router::answering_preconditions(handler.into_handler()),
         });
         self
     }

@@ -28,6 +28,27 @@ pub trait Handler: Send + Sync + 'static {
     fn max_body(&self) -> Option<u64> {
         None
     }
+
+    /// Whether it answers `412` itself, before its innermost handler runs, for a request
+    /// whose preconditions [`ConditionalRequests`](crate::cache::ConditionalRequests) found
+    /// false: true for [`Layered`](crate::Layered) (after its stack) and for the router's
+    /// own wrappers. The router and [`Stack::handler`](crate::Stack::handler) wrap every
+    /// handler that does not, so the check always sits between the last middleware and the
+    /// handler. Not meant to be implemented.
+    #[doc(hidden)]
+    fn answers_preconditions(&self) -> bool {
+        false
+    }
+}
+
+/// `handler`, made to answer `412` for a request whose preconditions failed before it is
+/// called (see [`Handler::answers_preconditions`]).
+pub(crate) fn answering_preconditions(handler: impl Handler) -> Box<dyn Handler> {
+    if handler.answers_preconditions() {
+        Box::new(handler)
+    } else {
+        Box::new(crate::cache::Preconditioned(handler))
+    }
 }
 
 impl<F, R> Handler for F
@@ -400,7 +421,7 @@ impl Router {
         }
         endpoint
             .methods
-            .push((method, Box::new(handler.into_handler())));
+            .push((method, answering_preconditions(handler.into_handler())));
         Ok(self)
     }
 

@@ -162,6 +162,18 @@ pub fn evaluate_variants(
     method: &Method,
 ) -> Outcome {
     let exists = !etags.is_empty() || last_modified.is_some();
+    evaluate_judged(headers, etags, last_modified, exists, method)
+}
+
+/// [`evaluate_variants`] where whether a current representation `exists` is known apart
+/// from its validators.
+fn evaluate_judged(
+    headers: &HeaderMap,
+    etags: &[ETag],
+    last_modified: Option<HttpDate>,
+    exists: bool,
+    method: &Method,
+) -> Outcome {
     let safe = *method == Method::GET || *method == Method::HEAD;
 
     // Step 1 (If-Match) and step 2 (If-Unmodified-Since, only without If-Match).
@@ -259,10 +271,31 @@ pub fn not_modified(res: Response) -> Response {
 ///
 /// # State-changing methods
 ///
-/// [`ConditionalRequests`] evaluates preconditions *after* the handler has run, which is
-/// only right for `GET` and `HEAD`: a `PUT` must check `If-Match` *before* it writes. So the
-/// middleware leaves every other method alone, and a handler of a state-changing method
-/// calls [`evaluate`] with the validators of the current representation before acting:
+/// The preconditions of a `PUT`, `POST`, `PATCH` or `DELETE` must be judged *before* it
+/// acts (RFC 9110 §13.1), against the resource as it is now. When such a request carries
+/// `If-Match`, `If-None-Match` or `If-Unmodified-Since`, the middleware first asks the
+/// inner chain for the current representation: a `GET` of the same target with the same
+/// header fields (credentials included) but without the conditions, the body, its
+/// `Content-*` fields and `Accept-Encoding`. Then:
+///
+/// - a `2xx` answer is the current representation: its `ETag` (or, as for `GET`, one
+///   computed from its body) and `Last-Modified` are the validators, and a tag also matches
+///   in each content coding [`Compression`](crate::middleware::Compression) may give it
+///   ([`evaluate_variants`]); a representation without validators still matches `*`;
+/// - any other answer (`404`, `401`, `405`, a redirect, a fault) leaves the request to the
+///   handler unevaluated: RFC 9110 §13.2.1 puts those before preconditions, and only the
+///   handler knows whether a `PUT` to a missing target creates it (`If-Match` is then
+///   false) or answers `404` (preconditions ignored). `If-None-Match: *` holds either way.
+///
+/// A false precondition is answered `412` just before the handler of the unsafe method
+/// would run: after the middleware of its route and group (so a write without credentials
+/// is still `401`, a body too large still `413`), and the handler is never called. So
+/// `If-None-Match: *` on a `POST` or `PUT` to a target that exists is a `412`, and a lost
+/// update (`If-Match` with an old tag) never reaches the handler. Every handler the
+/// [`Router`](crate::Router) or a [`Stack`](crate::Stack) runs is behind that check,
+/// however it was registered. The middleware only decides from what a `GET` shows: a
+/// handler that writes should still compare atomically with the state it writes over, as
+/// [`evaluate`] lets it:
 ///
 /// ```
 /// use edge_toolkit::{Problem, Request, Response};
@@ -286,9 +319,15 @@ pub fn not_modified(res: Response) -> Response {
 /// let fresh = http::Request::put("/doc").header("if-match", "\"v1\"").body(vec![]).unwrap();
 /// assert!(put(fresh).is_ok());
 /// ```
+///
+/// The probing `GET` runs the middleware inside this one and the `GET` route's own (its
+/// authentication included, with the request's credentials).
+///
+/// [`ConditionalRequests::with_unsafe_methods`] turns this off.
 #[derive(Debug, Clone)]
 pub struct ConditionalRequests {
     generate_etags: bool,
+    unsafe_methods: bool,
 }
 
 impl Default for ConditionalRequests {
@@ -302,7 +341,16 @@ impl ConditionalRequests {
     pub fn new() -> Self {
         Self {
             generate_etags: true,
+            unsafe_methods: true,
         }
+    }
+
+    /// Whether the preconditions of other methods than `GET` and `HEAD` are evaluated
+    /// here, against a `GET` of the same target, before the handler runs (default `true`;
+    /// see [State-changing methods](ConditionalRequests#state-changing-methods)).
+    pub fn with_unsafe_methods(mut self, evaluate: bool) -> Self {
+        self.unsafe_methods = evaluate;
+        self
     }
 
     /// Whether to compute an `ETag` from the body when the handler set none (default `true`).
@@ -322,14 +370,12 @@ impl Middleware for ConditionalRequests {
     fn handle(&self, req: Request, next: Next<'_>) -> Result<Response, Problem> {
         let method = req.method().clone();
         if method != Method::GET && method != Method::HEAD {
+            if self.unsafe_methods && method != Method::OPTIONS && method != Method::TRACE {
+                return self.unsafe_method(req, next);
+            }
             return next.run(req);
         }
-        let mut conditions = HeaderMap::new();
-        for name in CONDITIONAL_HEADERS {
-            for value in req.headers().get_all(&name) {
-                conditions.append(name.clone(), value.clone());
-            }
-        }
+        let conditions = conditions_of(req.headers());
 
         let mut res = next.run(req)?;
         if !res.status().is_success() {
@@ -340,35 +386,157 @@ impl Middleware for ConditionalRequests {
             // live stream is not something to revalidate.
             return Ok(res);
         }
-        if self.generate_etags && !res.headers().contains_key(header::ETAG) {
-            let mut etag = ETag::from_body(res.body());
-            if let Some(coding) = res
-                .headers()
-                .get(header::CONTENT_ENCODING)
-                .and_then(|v| v.to_str().ok())
-            {
-                etag = etag.for_content_coding(coding);
-            }
-            res.headers_mut()
-                .insert(header::ETAG, etag.to_header_value());
-        }
+        self.tag(&mut res);
         if conditions.is_empty() {
             return Ok(res);
         }
-        let etag = res
-            .headers()
-            .get(header::ETAG)
-            .and_then(|v| ETag::from_header(v).ok());
-        let last_modified = res
-            .headers()
-            .get(header::LAST_MODIFIED)
-            .and_then(|v| HttpDate::from_header(v).ok());
+        let (etag, last_modified) = validators(&res);
         match evaluate(&conditions, etag.as_ref(), last_modified, &method) {
             Outcome::Proceed => Ok(res),
             Outcome::NotModified => Ok(not_modified(res)),
             Outcome::PreconditionFailed => Err(precondition_failed()),
         }
     }
+}
+
+impl ConditionalRequests {
+    /// Adds a strong `ETag` computed from the body when the response has none (and tags are
+    /// generated).
+    fn tag(&self, res: &mut Response) {
+        if !self.generate_etags || res.headers().contains_key(header::ETAG) {
+            return;
+        }
+        let mut etag = ETag::from_body(res.body());
+        if let Some(coding) = res
+            .headers()
+            .get(header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+        {
+            etag = etag.for_content_coding(coding);
+        }
+        res.headers_mut()
+            .insert(header::ETAG, etag.to_header_value());
+    }
+
+    /// A state-changing request: its preconditions judged against a `GET` of its target
+    /// before it runs.
+    fn unsafe_method(&self, req: Request, next: Next<'_>) -> Result<Response, Problem> {
+        let conditions = conditions_of(req.headers());
+        // If-Modified-Since applies to GET and HEAD only (RFC 9110 §13.1.3).
+        let judged = [
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            header::IF_UNMODIFIED_SINCE,
+        ];
+        if !judged.iter().any(|name| conditions.contains_key(name)) {
+            return next.run(req);
+        }
+        let probe = probe_of(&req);
+        let (etags, last_modified) = match next.run(probe) {
+            Ok(mut current) if current.status().is_success() => {
+                if !crate::stream::BodyStream::is_streaming(&current) {
+                    self.tag(&mut current);
+                }
+                let (etag, last_modified) = validators(&current);
+                let etags = etag.map(|etag| {
+                    let codings = crate::middleware::ContentCoding::ALL
+                        .iter()
+                        .map(|coding| etag.for_content_coding(coding.as_str()));
+                    std::iter::once(etag.clone())
+                        .chain(codings)
+                        .collect::<Vec<_>>()
+                });
+                (etags.unwrap_or_default(), last_modified)
+            }
+            // Nothing there, or a redirect, a refusal or a fault: preconditions come after
+            // all of these (RFC 9110 §13.2.1), and only the handler knows whether the method
+            // would create the resource (`If-Match` false) or answer `404` (preconditions
+            // ignored). `If-None-Match: *` holds either way.
+            _ => return next.run(req),
+        };
+        // A representation without validators still exists: `*` matches it.
+        match evaluate_judged(&conditions, &etags, last_modified, true, req.method()) {
+            Outcome::Proceed => next.run(req),
+            Outcome::NotModified | Outcome::PreconditionFailed => {
+                // Answered `412` just before the handler, once the route's own middleware
+                // (authentication, limits) has had its say (RFC 9110 §13.2.1).
+                let mut req = req;
+                req.extensions_mut().insert(PreconditionFailed);
+                next.run(req)
+            }
+        }
+    }
+}
+
+/// Put on a request whose preconditions [`ConditionalRequests`] found false: the handler
+/// must not run; [`Preconditioned`] answers `412` instead.
+#[derive(Debug, Clone, Copy)]
+struct PreconditionFailed;
+
+/// A handler behind the check for [`PreconditionFailed`]: every handler the router or a
+/// [`Stack`](crate::Stack) runs is one, so no handler acts on a failed precondition however
+/// it was registered.
+pub(crate) struct Preconditioned<H>(pub(crate) H);
+
+impl<H: crate::Handler> crate::Handler for Preconditioned<H> {
+    fn call(&self, req: Request) -> Result<Response, Problem> {
+        if req.extensions().get::<PreconditionFailed>().is_some() {
+            return Err(precondition_failed());
+        }
+        self.0.call(req)
+    }
+
+    fn max_body(&self) -> Option<u64> {
+        self.0.max_body()
+    }
+
+    fn answers_preconditions(&self) -> bool {
+        true
+    }
+}
+
+/// The conditional header fields of `headers`.
+fn conditions_of(headers: &HeaderMap) -> HeaderMap {
+    let mut conditions = HeaderMap::new();
+    for name in CONDITIONAL_HEADERS {
+        for value in headers.get_all(&name) {
+            conditions.append(name.clone(), value.clone());
+        }
+    }
+    conditions
+}
+
+/// The `ETag` and `Last-Modified` of a response, where valid.
+fn validators(res: &Response) -> (Option<ETag>, Option<HttpDate>) {
+    let etag = res
+        .headers()
+        .get(header::ETAG)
+        .and_then(|v| ETag::from_header(v).ok());
+    let last_modified = res
+        .headers()
+        .get(header::LAST_MODIFIED)
+        .and_then(|v| HttpDate::from_header(v).ok());
+    (etag, last_modified)
+}
+
+/// A `GET` of `req`'s target with its header fields and extensions, less the conditions,
+/// the content and `Accept-Encoding` (the identity representation, whose tag every coding's
+/// tag derives from).
+fn probe_of(req: &Request) -> Request {
+    let mut probe = http::Request::new(Vec::new());
+    *probe.method_mut() = Method::GET;
+    *probe.uri_mut() = req.uri().clone();
+    *probe.version_mut() = req.version();
+    let headers = probe.headers_mut();
+    for (name, value) in req.headers() {
+        let content = name.as_str().starts_with("content-") || *name == header::TRANSFER_ENCODING;
+        if content || CONDITIONAL_HEADERS.contains(name) || *name == header::ACCEPT_ENCODING {
+            continue;
+        }
+        headers.append(name.clone(), value.clone());
+    }
+    *probe.extensions_mut() = req.extensions().clone();
+    probe
 }
 
 /// An `If-Match` / `If-None-Match` value: `"*" / #entity-tag`.

@@ -19,6 +19,7 @@ mod vary;
 
 pub use cache_control::{CacheControl, InvalidCacheControl, MaxStale};
 pub use cache_control_layer::CacheControlLayer;
+pub(crate) use conditional::Preconditioned;
 pub use conditional::{
     ConditionalRequests, Outcome, evaluate, evaluate_variants, not_modified, precondition_failed,
 };

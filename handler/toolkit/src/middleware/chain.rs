@@ -229,7 +229,7 @@ impl Stack {
     pub fn handler<M>(self, handler: impl IntoHandler<M>) -> Layered {
         Layered {
             stack: self,
-            handler: Box::new(handler.into_handler()),
+            handler: crate::router::answering_preconditions(handler.into_handler()),
         }
     }
 
@@ -274,6 +274,10 @@ impl fmt::Debug for Layered {
 impl Handler for Layered {
     fn call(&self, req: Request) -> Result<Response, Problem> {
         self.stack.run(req, &|req| self.handler.call(req))
+    }
+
+    fn answers_preconditions(&self) -> bool {
+        true
     }
 
     fn max_body(&self) -> Option<u64> {

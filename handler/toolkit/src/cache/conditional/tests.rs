@@ -1,3 +1,6 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
 use http::HeaderValue;
 
 use super::*;
@@ -511,7 +514,7 @@ fn handler_etag_is_kept_and_generation_can_be_disabled() {
 }
 
 #[test]
-fn leaves_non_2xx_and_unsafe_methods_alone() {
+fn leaves_non_2xx_and_options_alone() {
     let not_found = |_req: Request| Err::<Response, _>(Problem::new(StatusCode::NOT_FOUND));
     let err = app(not_found)
         .call(request(Method::GET, &[(header::IF_MATCH, "\"v0\"")]))
@@ -529,10 +532,304 @@ fn leaves_non_2xx_and_unsafe_methods_alone() {
     assert_eq!(res.status(), StatusCode::FOUND);
     assert!(!res.headers().contains_key(header::ETAG));
 
-    // A PUT already acted; judging its preconditions afterwards would be wrong.
+    // OPTIONS is not judged at all.
     let res = app(full_response)
-        .call(request(Method::PUT, &[(header::IF_MATCH, "\"v0\"")]))
+        .call(request(Method::OPTIONS, &[(header::IF_MATCH, "\"v0\"")]))
         .expect("passes through");
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.body().as_slice(), b"content");
+}
+
+/// A resource at `/r` whose `GET` answers `get_status` with [`full_response`]'s fields; a
+/// write answers `204`. Counts the writes that reached it and records what each `GET` saw.
+#[derive(Clone, Default)]
+struct Resource {
+    writes: Arc<AtomicUsize>,
+    probes: Arc<Mutex<Vec<Request>>>,
+}
+
+impl Resource {
+    fn handler(&self, get_status: StatusCode) -> impl Handler + use<> {
+        let this = self.clone();
+        move |req: Request| {
+            if req.method() == Method::GET {
+                this.probes.lock().expect("not poisoned").push(req);
+                if get_status.is_success() {
+                    return full_response(http::Request::new(Vec::new()));
+                }
+                return Err(Problem::new(get_status));
+            }
+            this.writes.fetch_add(1, Ordering::SeqCst);
+            let mut res = Response::new(Vec::new());
+            *res.status_mut() = StatusCode::NO_CONTENT;
+            Ok(res)
+        }
+    }
+
+    fn writes(&self) -> usize {
+        self.writes.load(Ordering::SeqCst)
+    }
+}
+
+fn status(result: Result<Response, Problem>) -> StatusCode {
+    crate::middleware::chain::status_of(&result)
+}
+
+#[test]
+fn unsafe_methods_are_judged_against_a_get_before_the_handler_runs() {
+    let cases: Vec<(Method, StatusCode, (HeaderName, &str), StatusCode)> = vec![
+        // A lost update never reaches the handler; the current tag does.
+        (
+            Method::PUT,
+            StatusCode::OK,
+            (header::IF_MATCH, "\"v0\""),
+            StatusCode::PRECONDITION_FAILED,
+        ),
+        (
+            Method::PUT,
+            StatusCode::OK,
+            (header::IF_MATCH, TAG),
+            StatusCode::NO_CONTENT,
+        ),
+        (
+            Method::PATCH,
+            StatusCode::OK,
+            (header::IF_MATCH, "*"),
+            StatusCode::NO_CONTENT,
+        ),
+        (
+            Method::DELETE,
+            StatusCode::OK,
+            (header::IF_MATCH, "W/\"v1\""),
+            StatusCode::PRECONDITION_FAILED,
+        ),
+        // The tag a compressed read carried is the same representation.
+        (
+            Method::PUT,
+            StatusCode::OK,
+            (header::IF_MATCH, "\"v1-gzip\""),
+            StatusCode::NO_CONTENT,
+        ),
+        // Create-only: `If-None-Match: *` on something that exists is a 412 (RFC 9110 §13.1.2).
+        (
+            Method::POST,
+            StatusCode::OK,
+            (header::IF_NONE_MATCH, "*"),
+            StatusCode::PRECONDITION_FAILED,
+        ),
+        (
+            Method::PUT,
+            StatusCode::OK,
+            (header::IF_NONE_MATCH, "*"),
+            StatusCode::PRECONDITION_FAILED,
+        ),
+        (
+            Method::POST,
+            StatusCode::NOT_FOUND,
+            (header::IF_NONE_MATCH, "*"),
+            StatusCode::NO_CONTENT,
+        ),
+        (
+            Method::PUT,
+            StatusCode::GONE,
+            (header::IF_NONE_MATCH, "*"),
+            StatusCode::NO_CONTENT,
+        ),
+        (
+            Method::PUT,
+            StatusCode::OK,
+            (header::IF_NONE_MATCH, "\"v0\""),
+            StatusCode::NO_CONTENT,
+        ),
+        // Nothing there: whether `If-Match` matters (a PUT that creates) or not (a 404) is
+        // the handler's to say.
+        (
+            Method::PUT,
+            StatusCode::NOT_FOUND,
+            (header::IF_MATCH, "*"),
+            StatusCode::NO_CONTENT,
+        ),
+        // If-Unmodified-Since against the current Last-Modified.
+        (
+            Method::PUT,
+            StatusCode::OK,
+            (header::IF_UNMODIFIED_SINCE, EARLIER),
+            StatusCode::PRECONDITION_FAILED,
+        ),
+        (
+            Method::PUT,
+            StatusCode::OK,
+            (header::IF_UNMODIFIED_SINCE, LATER),
+            StatusCode::NO_CONTENT,
+        ),
+        // If-Modified-Since is for GET and HEAD only: no probe, no judgement.
+        (
+            Method::PUT,
+            StatusCode::OK,
+            (header::IF_MODIFIED_SINCE, LATER),
+            StatusCode::NO_CONTENT,
+        ),
+        // Refusals and faults of the GET come before preconditions: the write decides.
+        (
+            Method::PUT,
+            StatusCode::UNAUTHORIZED,
+            (header::IF_MATCH, "\"v0\""),
+            StatusCode::NO_CONTENT,
+        ),
+        (
+            Method::PUT,
+            StatusCode::METHOD_NOT_ALLOWED,
+            (header::IF_NONE_MATCH, "*"),
+            StatusCode::NO_CONTENT,
+        ),
+        (
+            Method::PUT,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            (header::IF_MATCH, "*"),
+            StatusCode::NO_CONTENT,
+        ),
+    ];
+    for (method, get_status, (name, value), expected) in cases {
+        let resource = Resource::default();
+        let got = status(
+            app(resource.handler(get_status))
+                .call(request(method.clone(), &[(name.clone(), value)])),
+        );
+        assert_eq!(
+            got, expected,
+            "{method} {name}: {value} with GET {get_status}"
+        );
+        let reached = usize::from(expected == StatusCode::NO_CONTENT);
+        assert_eq!(resource.writes(), reached, "{method} {name}: {value}");
+    }
+}
+
+#[test]
+fn the_probe_is_a_plain_get_of_the_same_target_with_the_same_credentials() {
+    let resource = Resource::default();
+    let mut req = request(
+        Method::PUT,
+        &[
+            (header::IF_MATCH, TAG),
+            (header::AUTHORIZATION, "Bearer t"),
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CONTENT_LENGTH, "2"),
+            (header::ACCEPT_ENCODING, "gzip"),
+        ],
+    );
+    *req.uri_mut() = "/r?x=1".parse().expect("valid");
+    *req.body_mut() = b"{}".to_vec();
+    req.extensions_mut().insert(7_u32);
+    let res = app(resource.handler(StatusCode::OK))
+        .call(req)
+        .expect("written");
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let probes = resource.probes.lock().expect("not poisoned");
+    let [probe] = probes.as_slice() else {
+        panic!("one probe, got {}", probes.len());
+    };
+    assert_eq!(probe.method(), Method::GET);
+    assert_eq!(probe.uri(), "/r?x=1");
+    assert!(probe.body().is_empty());
+    assert_eq!(probe.headers()[header::AUTHORIZATION], "Bearer t");
+    for absent in [
+        header::IF_MATCH,
+        header::CONTENT_TYPE,
+        header::CONTENT_LENGTH,
+        header::ACCEPT_ENCODING,
+    ] {
+        assert!(!probe.headers().contains_key(&absent), "{absent}");
+    }
+    assert_eq!(probe.extensions().get::<u32>(), Some(&7));
+}
+
+#[test]
+fn unconditional_writes_and_the_opt_out_are_not_probed() {
+    let resource = Resource::default();
+    let plain = app(resource.handler(StatusCode::OK)).call(request(Method::PUT, &[]));
+    assert_eq!(status(plain), StatusCode::NO_CONTENT);
+    let off = Stack::new()
+        .layer(ConditionalRequests::new().with_unsafe_methods(false))
+        .handler(resource.handler(StatusCode::OK));
+    let stale = off.call(request(Method::PUT, &[(header::IF_MATCH, "\"v0\"")]));
+    assert_eq!(status(stale), StatusCode::NO_CONTENT);
+    assert_eq!(resource.writes(), 2);
+    assert!(resource.probes.lock().expect("not poisoned").is_empty());
+}
+
+#[test]
+fn a_get_without_validators_still_exists_for_star() {
+    let untagged = |req: Request| {
+        if req.method() == Method::GET {
+            return Ok(Response::new(b"x".to_vec()));
+        }
+        Ok(Response::new(Vec::new()))
+    };
+    let no_tags = Stack::new()
+        .layer(ConditionalRequests::new().with_generated_etags(false))
+        .handler(untagged);
+    let create_only = no_tags.call(request(Method::POST, &[(header::IF_NONE_MATCH, "*")]));
+    assert_eq!(status(create_only), StatusCode::PRECONDITION_FAILED);
+    let any = no_tags.call(request(Method::PUT, &[(header::IF_MATCH, "*")]));
+    assert_eq!(status(any), StatusCode::OK);
+}
+
+#[test]
+fn the_412_comes_after_the_routes_own_middleware_and_the_handler_never_runs() {
+    use crate::{Router, from_fn};
+    let resource = Resource::default();
+    // Writes need `x-token`; the GET is public.
+    let guard = from_fn(|req: Request, next: crate::Next<'_>| {
+        if req.headers().contains_key("x-token") {
+            next.run(req)
+        } else {
+            Err(Problem::new(StatusCode::UNAUTHORIZED))
+        }
+    });
+    let router = Router::new()
+        .layer(ConditionalRequests::new())
+        .get("/r", resource.handler(StatusCode::OK))
+        .and_then(|r| {
+            r.route_with(
+                Method::PUT,
+                "/r",
+                resource.handler(StatusCode::OK),
+                Stack::new().layer(guard),
+            )
+        })
+        .and_then(|r| {
+            r.group("/g", |g| {
+                g.get("/r", resource.handler(StatusCode::OK))
+                    .put("/r", resource.handler(StatusCode::OK))
+            })
+        })
+        .expect("valid routes");
+    let put = |path: &str, pairs: &[(HeaderName, &str)]| {
+        let mut req = request(Method::PUT, pairs);
+        *req.uri_mut() = path.parse().expect("valid");
+        router.handle(req).status()
+    };
+    let token = HeaderName::from_static("x-token");
+    // Stale and without credentials: the route's refusal first (RFC 9110 §13.2.1).
+    assert_eq!(
+        put("/r", &[(header::IF_MATCH, "\"v0\"")]),
+        StatusCode::UNAUTHORIZED
+    );
+    // Stale with credentials: 412, and the handler did not run.
+    assert_eq!(
+        put("/r", &[(header::IF_MATCH, "\"v0\""), (token.clone(), "t")]),
+        StatusCode::PRECONDITION_FAILED
+    );
+    assert_eq!(resource.writes(), 0);
+    // Current: written.
+    assert_eq!(
+        put("/r", &[(header::IF_MATCH, TAG), (token, "t")]),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(resource.writes(), 1);
+    // Routes of a group are behind the check too.
+    assert_eq!(
+        put("/g/r", &[(header::IF_NONE_MATCH, "*")]),
+        StatusCode::PRECONDITION_FAILED
+    );
+    assert_eq!(resource.writes(), 1);
 }
