@@ -9,7 +9,11 @@
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use edge_toolkit::Request;
+use edge_toolkit::{Request, Router};
+use example::AppConfig;
+
+/// The secret write tokens are signed and verified with.
+const SECRET: &str = "the benchmark's secret, 32 bytes";
 use http::Method;
 
 fn request(method: Method, path: &str) -> Request {
@@ -22,14 +26,14 @@ fn request(method: Method, path: &str) -> Request {
 
 /// Creates ten users in the application's store (in memory, natively), so the list is big
 /// enough to compress; returns the path of the first.
-fn seed_users() -> String {
+fn seed_users(app: &Router) -> String {
     let claims = serde_json::json!({
         "sub": "bench",
         "iss": example::JWT_ISSUER,
         "scope": example::WRITE_SCOPE,
         "exp": 4_102_444_800_i64,
     });
-    let token = edge_toolkit::jwt::sign_hs256(&claims, example::DEV_JWT_SECRET);
+    let token = edge_toolkit::jwt::sign_hs256(&claims, SECRET);
     let mut first = None;
     for n in 0..10 {
         let body = serde_json::json!({"name": format!("User {n}"), "email": format!("user{n}@example.com")});
@@ -38,7 +42,7 @@ fn seed_users() -> String {
             .header("content-type", "application/json")
             .body(body.to_string().into_bytes())
             .expect("valid request");
-        let res = example::handle(req);
+        let res = app.handle(req);
         assert_eq!(res.status(), 201, "seeding a user");
         let location = res.headers()["location"]
             .to_str()
@@ -50,7 +54,10 @@ fn seed_users() -> String {
 }
 
 fn app(c: &mut Criterion) {
-    let user = seed_users();
+    // The application as a deployment configures it (there is no built-in secret).
+    let app = example::router_with(&AppConfig::new(SECRET).expect("a long secret"))
+        .expect("valid routes");
+    let user = seed_users(&app);
     let mut group = c.benchmark_group("app");
     for (name, path, headers) in [
         ("health", "/api/health", &[][..]),
@@ -84,7 +91,7 @@ fn app(c: &mut Criterion) {
                     }
                     req
                 },
-                |req| black_box(example::handle(req)),
+                |req| black_box(app.handle(req)),
                 BatchSize::SmallInput,
             )
         });

@@ -37,18 +37,19 @@
 //! | `GET /api/v1/events` | `text/event-stream`: three `tick` events, ids 1 to 3, 50 ms apart; those after `Last-Event-ID`, or `204` when none is left |
 //! | anything else | `404` (or `405` with `Allow`) as `application/problem+json` |
 //!
-//! "auth" is a bearer JWT signed with HS256 under the `jwt_secret` variable (development
-//! default: [`DEV_JWT_SECRET`]), issued by the `jwt_issuer` variable (default
-//! [`JWT_ISSUER`]), granting the scope [`WRITE_SCOPE`]. Without a token a write is `401`; with
-//! a token lacking the scope, `403`. Either variable defined but empty is a configuration
-//! error, not the default: every write is then `500` (reads keep working).
+//! "auth" is a bearer JWT signed with HS256 under the `jwt_secret` variable (no default: at
+//! least [`MIN_JWT_SECRET_BYTES`] random bytes, e.g. `openssl rand -hex 32`), issued by the
+//! `jwt_issuer` variable (default [`JWT_ISSUER`]), granting the scope [`WRITE_SCOPE`].
+//! Without a token a write is `401`; with a token lacking the scope, `403`. With
+//! `jwt_secret` unset, empty or too short, or `jwt_issuer` defined but empty, every write is
+//! `500` with a problem saying so, said in the log too (reads keep working).
 //!
 //! # Platform
 //!
 //! | Capability | Used for |
 //! | --- | --- |
 //! | key-value store `default` ([`kv`](edge_toolkit::kv)) | the users, one JSON document per key `users/<id>` ([`Users`]); `PUT`/`PATCH` through `wasi:keyvalue/atomics` compare-and-swap |
-//! | variables ([`config`](edge_toolkit::config)) | `greeting`, `jwt_issuer`, `jwt_secret`, `upstream_origin`, each with a built-in default ([`AppConfig`], the `VAR_*` and `DEFAULT_*` constants) |
+//! | variables ([`config`](edge_toolkit::config)) | `greeting`, `jwt_issuer`, `jwt_secret`, `upstream_origin`, each but `jwt_secret` with a built-in default ([`AppConfig`], the `VAR_*` and `DEFAULT_*` constants) |
 //! | outbound HTTP ([`client`](edge_toolkit::client)) | the upstream routes, with timeouts and retries |
 //!
 //! Under Spin the manifest grants the store (`key_value_stores = ["default"]`), declares the
@@ -97,8 +98,8 @@ pub use routes::{
     router, router_with,
 };
 pub use settings::{
-    AppConfig, DEFAULT_GREETING, DEFAULT_UPSTREAM_ORIGIN, DEV_JWT_SECRET, JWT_ISSUER, USERS_STORE,
-    VAR_GREETING, VAR_JWT_ISSUER, VAR_JWT_SECRET, VAR_UPSTREAM_ORIGIN,
+    AppConfig, DEFAULT_GREETING, DEFAULT_UPSTREAM_ORIGIN, JWT_ISSUER, MIN_JWT_SECRET_BYTES,
+    USERS_STORE, VAR_GREETING, VAR_JWT_ISSUER, VAR_JWT_SECRET, VAR_UPSTREAM_ORIGIN,
 };
 pub use upstream::{UPSTREAM_ATTEMPTS, UPSTREAM_RETRY, UPSTREAM_TIMEOUT};
 pub use users::{KEY_PREFIX, USERS_PATH, User, UserInput, Users, user_key, users_csv};

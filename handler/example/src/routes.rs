@@ -92,18 +92,29 @@ enum WriteAuth {
 impl WriteAuth {
     fn from_config(config: Result<AppConfig, ConfigError>) -> Self {
         match config {
-            Ok(config) => WriteAuth::Jwt(Box::new(jwt_auth(&config))),
-            Err(err) => WriteAuth::Misconfigured(Problem::from(err)),
+            Ok(config) => match jwt_auth(&config) {
+                Ok(auth) => WriteAuth::Jwt(Box::new(auth)),
+                Err(problem) => WriteAuth::Misconfigured(problem),
+            },
+            Err(err) => WriteAuth::Misconfigured(misconfigured(err)),
         }
     }
 }
 
-fn jwt_auth(config: &AppConfig) -> JwtAuth {
-    JwtAuth::new(
+fn jwt_auth(config: &AppConfig) -> Result<JwtAuth, Problem> {
+    let validator = JwtValidator::hs256(&config.jwt_secret)?;
+    Ok(JwtAuth::new(
         "edge-toolkit",
-        JwtValidator::hs256(&config.jwt_secret).with_issuer(config.jwt_issuer.as_str()),
+        validator.with_issuer(config.jwt_issuer.as_str()),
     )
-    .with_required_scope(WRITE_SCOPE)
+    .with_required_scope(WRITE_SCOPE))
+}
+
+/// The problem every write is answered with when write authentication cannot be
+/// configured, said once in the log (per instance) as well.
+fn misconfigured(err: ConfigError) -> Problem {
+    eprintln!("example: {err}");
+    Problem::from(err)
 }
 
 impl Middleware for WriteAuth {
@@ -113,8 +124,8 @@ impl Middleware for WriteAuth {
             WriteAuth::Misconfigured(problem) => return Err(problem.clone()),
             WriteAuth::FromVariables(auth) => match auth.get_or_init(|| {
                 AppConfig::from_variables()
-                    .map(|config| jwt_auth(&config))
-                    .map_err(Problem::from)
+                    .map_err(misconfigured)
+                    .and_then(|config| jwt_auth(&config))
             }) {
                 Ok(auth) => auth,
                 Err(problem) => return Err(problem.clone()),

@@ -1,5 +1,6 @@
-//! What the application is configured with: Spin variables, each with a built-in default so
-//! the component runs under hosts that define none.
+//! What the application is configured with: Spin variables. Each has a built-in default so
+//! the component runs under hosts that define none, except `jwt_secret`: without it, writes
+//! are disabled (a `500` problem saying so), since any secret written here would be public.
 
 use edge_toolkit::config::{self, ConfigError};
 
@@ -16,10 +17,8 @@ pub const VAR_UPSTREAM_ORIGIN: &str = "upstream_origin";
 pub const DEFAULT_GREETING: &str = "Hello";
 /// The `iss` write tokens must carry when `jwt_issuer` is undefined.
 pub const JWT_ISSUER: &str = "edge-toolkit";
-/// The secret write tokens are verified with when `jwt_secret` is undefined. For development
-/// only: define `jwt_secret` anywhere else. A `jwt_secret` defined but empty is an error,
-/// never this default.
-pub const DEV_JWT_SECRET: &str = "edge-toolkit-development-secret";
+/// The shortest `jwt_secret` accepted, in bytes (256 bits, RFC 7518 §3.2).
+pub const MIN_JWT_SECRET_BYTES: usize = edge_toolkit::middleware::auth::MIN_HS256_KEY_BYTES;
 /// The upstream origin when `upstream_origin` is undefined.
 pub const DEFAULT_UPSTREAM_ORIGIN: &str = "http://127.0.0.1:8081";
 /// The key-value store the users are kept in.
@@ -31,9 +30,11 @@ pub const USERS_STORE: &str = edge_toolkit::kv::DEFAULT_STORE;
 /// ```
 /// use example::AppConfig;
 ///
-/// let config = AppConfig::default().with_users_store("users-test");
+/// let config = AppConfig::new("a random secret of at least 32 bytes")?.with_users_store("users-test");
 /// assert_eq!(config.users_store, "users-test");
 /// assert_eq!(config.jwt_issuer, "edge-toolkit");
+/// assert!(AppConfig::new("short").is_err());
+/// # Ok::<(), edge_toolkit::config::ConfigError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct AppConfig {
@@ -41,7 +42,7 @@ pub struct AppConfig {
     pub users_store: String,
     /// The `iss` write tokens must carry.
     pub jwt_issuer: String,
-    /// The HS256 secret write tokens are verified with.
+    /// The HS256 secret write tokens are verified with, at least [`MIN_JWT_SECRET_BYTES`].
     pub jwt_secret: String,
 }
 
@@ -55,28 +56,38 @@ impl std::fmt::Debug for AppConfig {
     }
 }
 
-impl Default for AppConfig {
-    /// The built-in defaults: the `default` store, [`JWT_ISSUER`], [`DEV_JWT_SECRET`].
-    fn default() -> Self {
-        Self {
+impl AppConfig {
+    /// The default store and issuer with `jwt_secret`, which must be at least
+    /// [`MIN_JWT_SECRET_BYTES`] long.
+    pub fn new(jwt_secret: impl Into<String>) -> Result<Self, ConfigError> {
+        let jwt_secret = jwt_secret.into();
+        if jwt_secret.len() < MIN_JWT_SECRET_BYTES {
+            return Err(ConfigError::Invalid(format!(
+                "the variable {VAR_JWT_SECRET} is shorter than {MIN_JWT_SECRET_BYTES} bytes \
+                 (256 bits, RFC 7518 §3.2): writes are disabled; set it to a random secret, \
+                 e.g. SPIN_VARIABLE_JWT_SECRET=$(openssl rand -hex 32)"
+            )));
+        }
+        Ok(Self {
             users_store: USERS_STORE.to_owned(),
             jwt_issuer: JWT_ISSUER.to_owned(),
-            jwt_secret: DEV_JWT_SECRET.to_owned(),
-        }
+            jwt_secret,
+        })
     }
-}
 
-impl AppConfig {
-    /// The configuration from the variables `jwt_issuer` and `jwt_secret`, each falling back
-    /// to its default when undefined.
+    /// The configuration from the variables `jwt_issuer` (default [`JWT_ISSUER`]) and
+    /// `jwt_secret` (no default).
     ///
-    /// A variable that cannot be read (a failing provider) is an error, never a default: a
-    /// secret silently replaced by the public development one would let anyone write. So is
-    /// one defined but empty (or only whitespace), [`ConfigError::Invalid`]: an empty
-    /// `jwt_secret` is a deployment whose secret did not arrive (an unset environment
-    /// variable templated into the manifest, an empty vault entry), not a request for the
-    /// development secret. `jwt_issuer` is treated the same way: an empty issuer is as surely
-    /// a mistake. The application then answers every write `500` and keeps serving reads.
+    /// An undefined or empty `jwt_secret` is [`ConfigError::Invalid`] saying that writes
+    /// are disabled until it is set; so is one shorter than [`MIN_JWT_SECRET_BYTES`]. There
+    /// is no built-in secret: one written in the code or the manifest is known to everyone,
+    /// and a deployment that forgot to set it would accept tokens anyone can sign. (The
+    /// shipped spin.toml declares it with an empty default, as Spin needs a default or
+    /// `required`, and `required` would stop `spin up` from serving reads.)
+    ///
+    /// A variable that cannot be read (a failing provider) is an error too, and so is an
+    /// issuer defined but empty (or only whitespace). The application then answers every
+    /// write `500` and keeps serving reads.
     pub fn from_variables() -> Result<Self, ConfigError> {
         Self::from_lookup(config::get)
     }
@@ -89,17 +100,25 @@ impl AppConfig {
             match get(name)? {
                 Some(value) if value.trim().is_empty() => Err(ConfigError::Invalid(format!(
                     "the variable {name} is defined but empty: set it, or remove it to use \
-                     the built-in default (meant for development only)"
+                     the built-in default"
                 ))),
                 value => Ok(value),
             }
         };
         let jwt_issuer = defined(VAR_JWT_ISSUER)?.unwrap_or_else(|| JWT_ISSUER.to_owned());
-        let jwt_secret = defined(VAR_JWT_SECRET)?.unwrap_or_else(|| DEV_JWT_SECRET.to_owned());
+        let jwt_secret = match get(VAR_JWT_SECRET)? {
+            Some(secret) if !secret.trim().is_empty() => secret,
+            _ => {
+                return Err(ConfigError::Invalid(format!(
+                    "writes are disabled: the variable {VAR_JWT_SECRET} is not set; set it \
+                     to a random secret of at least {MIN_JWT_SECRET_BYTES} bytes, e.g. \
+                     SPIN_VARIABLE_JWT_SECRET=$(openssl rand -hex 32)"
+                )));
+            }
+        };
         Ok(Self {
-            users_store: USERS_STORE.to_owned(),
             jwt_issuer,
-            jwt_secret,
+            ..Self::new(jwt_secret)?
         })
     }
 
@@ -114,49 +133,65 @@ impl AppConfig {
 mod tests {
     use super::*;
 
-    #[test]
-    fn variables_default_when_undefined() {
-        // No SPIN_VARIABLE_JWT_* in the test environment.
-        let config = AppConfig::from_variables().expect("readable");
-        assert_eq!(config.users_store, "default");
-        assert_eq!(config.jwt_issuer, JWT_ISSUER);
-        assert_eq!(config.jwt_secret, DEV_JWT_SECRET);
-        assert_eq!(AppConfig::default().jwt_issuer, JWT_ISSUER);
-        assert!(!format!("{config:?}").contains(&config.jwt_secret));
+    const SECRET: &str = "a test secret, thirty-two bytes!";
+
+    fn lookup(
+        issuer: Option<&'static str>,
+        secret: Option<&'static str>,
+    ) -> impl Fn(&str) -> Result<Option<String>, ConfigError> {
+        move |name: &str| {
+            Ok(match name {
+                VAR_JWT_ISSUER => issuer.map(str::to_owned),
+                VAR_JWT_SECRET => secret.map(str::to_owned),
+                _ => None,
+            })
+        }
     }
 
     #[test]
-    fn defined_but_empty_jwt_variables_are_errors() {
-        let lookup = |issuer: Option<&'static str>, secret: Option<&'static str>| {
-            move |name: &str| -> Result<Option<String>, ConfigError> {
-                Ok(match name {
-                    VAR_JWT_ISSUER => issuer.map(str::to_owned),
-                    VAR_JWT_SECRET => secret.map(str::to_owned),
-                    _ => None,
-                })
-            }
-        };
-        // Undefined: the defaults.
-        let config = AppConfig::from_lookup(lookup(None, None)).expect("defaults");
-        assert_eq!(config, AppConfig::default());
-        // Defined: the values.
-        let config = AppConfig::from_lookup(lookup(Some("iss"), Some("s3cret"))).expect("set");
-        assert_eq!(
-            (config.jwt_issuer.as_str(), config.jwt_secret.as_str()),
-            ("iss", "s3cret")
-        );
-        // Defined but empty (or blank): an error naming the variable, never the default.
-        for (issuer, secret, name) in [
-            (None, Some(""), VAR_JWT_SECRET),
-            (None, Some(" \t"), VAR_JWT_SECRET),
-            (Some("iss"), Some(""), VAR_JWT_SECRET),
-            (Some(""), None, VAR_JWT_ISSUER),
-            (Some(" "), Some("s3cret"), VAR_JWT_ISSUER),
+    fn there_is_no_default_secret() {
+        // No SPIN_VARIABLE_JWT_* in the test environment: writes are disabled, and say why.
+        let err = AppConfig::from_variables().expect_err("no secret");
+        assert_eq!(err.status(), 500);
+        let message = err.to_string();
+        assert!(message.contains("writes are disabled"), "{message}");
+        assert!(message.contains(VAR_JWT_SECRET), "{message}");
+        for secret in [None, Some(""), Some(" \t")] {
+            let err = AppConfig::from_lookup(lookup(None, secret)).expect_err("no secret");
+            assert!(err.to_string().contains("is not set"), "{secret:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_secret_shorter_than_256_bits_is_refused() {
+        let short = &SECRET[..MIN_JWT_SECRET_BYTES - 1];
+        for err in [
+            AppConfig::new(short).expect_err("short"),
+            AppConfig::from_lookup(lookup(None, Some("s3cret"))).expect_err("short"),
         ] {
-            let err = AppConfig::from_lookup(lookup(issuer, secret))
-                .expect_err(&format!("{issuer:?} {secret:?}"));
             assert_eq!(err.status(), 500);
-            assert!(err.to_string().contains(name), "{err}");
+            assert!(err.to_string().contains("shorter than 32 bytes"), "{err}");
+        }
+        let config = AppConfig::new(SECRET).expect("32 bytes");
+        assert_eq!(config.jwt_secret, SECRET);
+        assert!(!format!("{config:?}").contains(SECRET));
+    }
+
+    #[test]
+    fn variables_are_read_and_empty_issuers_are_errors() {
+        let config = AppConfig::from_lookup(lookup(None, Some(SECRET))).expect("set");
+        assert_eq!(config, AppConfig::new(SECRET).expect("valid"));
+        assert_eq!(
+            (config.users_store.as_str(), config.jwt_issuer.as_str()),
+            ("default", JWT_ISSUER)
+        );
+        let config = AppConfig::from_lookup(lookup(Some("iss"), Some(SECRET))).expect("set");
+        assert_eq!(config.jwt_issuer, "iss");
+        for issuer in ["", " "] {
+            let err = AppConfig::from_lookup(lookup(Some(issuer), Some(SECRET)))
+                .expect_err("empty issuer");
+            assert_eq!(err.status(), 500);
+            assert!(err.to_string().contains(VAR_JWT_ISSUER), "{err}");
         }
         // A failing provider is an error too.
         let failing = |_: &str| Err(ConfigError::Provider("vault sealed".into()));

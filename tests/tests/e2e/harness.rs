@@ -87,7 +87,7 @@ async fn the_example_is_preinitialized_and_answers_as_without() -> anyhow::Resul
                 .header("authorization", auth)
                 .body(r#"{"name":"Ada","email":"ada@example.com"}"#)
         };
-        let stale = crate::support::writer(); // the development secret, replaced here
+        let stale = crate::support::writer(); // the tests' usual secret, replaced here
         let res = app.send(post(stale)?).await?;
         assert_eq!(res.status(), 401, "preinitialize: {preinitialize}");
         let fresh = crate::support::token(secret, example::WRITE_SCOPE);

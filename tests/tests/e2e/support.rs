@@ -66,12 +66,17 @@ impl TestServer {
     }
 
     /// Serves `component` as `edge-host serve` does, with Spin's platform as `platform` says.
+    /// `jwt_secret` is [`JWT_SECRET`] unless `platform` defines it.
     pub async fn start_platform(
         component: &str,
         runtime: RuntimeConfig,
-        platform: PlatformConfig,
+        mut platform: PlatformConfig,
         server: ServerConfig,
     ) -> anyhow::Result<Self> {
+        platform
+            .variables
+            .entry("jwt_secret".to_owned())
+            .or_insert_with(|| host::Variable::secret(JWT_SECRET));
         let app = App::single(component.as_ref(), runtime, platform)?;
         Self::serve(app, server).await
     }
@@ -175,9 +180,13 @@ pub fn token(secret: &str, scope: &str) -> String {
     )
 }
 
-/// A write token for the example application's default (development) secret.
+/// The `jwt_secret` every server of these tests gives its components unless the test sets
+/// one itself (the example has no built-in secret).
+pub const JWT_SECRET: &str = "the end-to-end tests' secret, 32+ bytes";
+
+/// A write token for [`JWT_SECRET`].
 pub fn writer() -> String {
-    token(example::DEV_JWT_SECRET, example::WRITE_SCOPE)
+    token(JWT_SECRET, example::WRITE_SCOPE)
 }
 
 /// Creates a user in the example application; returns its path.

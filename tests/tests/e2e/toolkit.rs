@@ -84,7 +84,7 @@ async fn cors_preflight_is_answered_204(example: &str) -> anyhow::Result<()> {
 }
 
 async fn writes_are_401_without_a_token_and_201_with_one(example: &str) -> anyhow::Result<()> {
-    let secret = "e2e-secret-from-the-environment";
+    let secret = "e2e-secret-from-the-environment, 32+";
     let platform = PlatformConfig {
         variables: [("jwt_secret".to_owned(), Variable::secret(secret))].into(),
         ..PlatformConfig::default()
@@ -111,8 +111,8 @@ async fn writes_are_401_without_a_token_and_201_with_one(example: &str) -> anyho
         r#"Bearer realm="edge-toolkit""#
     );
 
-    // Signed with the development default, which the `jwt_secret` variable replaced.
-    let stale = token(example::DEV_JWT_SECRET, example::WRITE_SCOPE);
+    // Signed with the tests' usual secret, which the `jwt_secret` variable replaced.
+    let stale = token(crate::support::JWT_SECRET, example::WRITE_SCOPE);
     let res = send(
         server.addr,
         Proto::Http1,
@@ -177,7 +177,7 @@ async fn writes_are_401_without_a_token_and_201_with_one(example: &str) -> anyho
 
 async fn bad_bodies_are_415_400_and_422(example: &str) -> anyhow::Result<()> {
     let server = TestServer::start(example).await?;
-    let auth = token(example::DEV_JWT_SECRET, example::WRITE_SCOPE);
+    let auth = crate::support::writer();
     // (Content-Type, body, status, fragment of the detail)
     let cases = [
         (

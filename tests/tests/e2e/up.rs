@@ -83,17 +83,22 @@ impl AppDir {
         TestServer::serve(loaded.app, ServerConfig::default()).await
     }
 
-    /// Loads the application as `edge-host up` does, with `env` as the process environment.
+    /// Loads the application as `edge-host up` does, with `env` as the process environment
+    /// (and `SPIN_VARIABLE_JWT_SECRET` [`JWT_SECRET`](crate::support::JWT_SECRET) unless
+    /// `env` sets it).
     pub(crate) fn load(
         &self,
         env: &[(&str, &str)],
         defaults: RuntimeConfig,
         outbound: OutboundConfig,
     ) -> anyhow::Result<host::Loaded> {
-        let env: HashMap<String, String> = env
+        let mut env: HashMap<String, String> = env
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
+        // As a deployment would set it: the example has no built-in secret.
+        env.entry("SPIN_VARIABLE_JWT_SECRET".to_owned())
+            .or_insert_with(|| crate::support::JWT_SECRET.to_owned());
         let lookup = |name: &str| env.get(name).cloned();
         Ok(App::up(UpOptions {
             manifest: &self.root.join("spin.toml"),
@@ -193,6 +198,24 @@ async fn writes_need_the_current_etag_in_if_match(example: &str) -> anyhow::Resu
         .await?;
     assert_problem(&lost_update, 412)?;
     assert_eq!(json(&server.get(&location).await?)?["name"], "Ada King");
+
+    // The same stale write without credentials is refused for those first (RFC 9110
+    // §13.2.1), and create-only on the collection, which exists, is 412 (§13.1.2): the
+    // middleware judges unsafe methods before their handler runs.
+    let anonymous = server
+        .call("PUT", &location, &[json_type, ("if-match", &etag)], update)
+        .await?;
+    assert_problem(&anonymous, 401)?;
+    let create_only = server
+        .call(
+            "POST",
+            "/api/v1/users",
+            &[json_type, ("authorization", &auth), ("if-none-match", "*")],
+            r#"{"name":"Ada Twice","email":"ada2@example.org"}"#,
+        )
+        .await?;
+    assert_problem(&create_only, 412)?;
+    assert!(!text(&server.get("/api/v1/users").await?).contains("Ada Twice"));
     Ok(())
 }
 

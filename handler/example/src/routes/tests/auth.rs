@@ -11,14 +11,14 @@ fn writes_need_a_token_with_the_write_scope() {
         "Bearer {}",
         edge_toolkit::middleware::auth::jwt::sign_hs256(
             &serde_json::json!({"iss": JWT_ISSUER, "scope": WRITE_SCOPE, "exp": 4_102_444_800_i64}),
-            "not the secret",
+            "not the secret, though 32 bytes long",
         )
     );
     let wrong_issuer = format!(
         "Bearer {}",
         edge_toolkit::middleware::auth::jwt::sign_hs256(
             &serde_json::json!({"iss": "someone-else", "scope": WRITE_SCOPE, "exp": 4_102_444_800_i64}),
-            DEV_JWT_SECRET,
+            SECRET,
         )
     );
     let cases: Vec<(Option<String>, u16, Option<&str>)> = vec![
@@ -65,7 +65,7 @@ fn the_jwt_settings_come_from_the_config() {
     let config = AppConfig {
         users_store: label.to_owned(),
         jwt_issuer: "issuer-x".to_owned(),
-        jwt_secret: "secret-x".to_owned(),
+        jwt_secret: "secret-x, another one of 32 bytes or more".to_owned(),
     };
     let router = router_with(&config).expect("valid routes");
     let body = r#"{"name":"A","email":"a@b"}"#;
@@ -88,20 +88,17 @@ fn the_jwt_settings_come_from_the_config() {
             ))
             .status()
     };
-    assert_eq!(post(&sign("issuer-x", "secret-x")), StatusCode::CREATED);
-    assert_eq!(
-        post(&sign(JWT_ISSUER, DEV_JWT_SECRET)),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        post(&sign("issuer-x", DEV_JWT_SECRET)),
-        StatusCode::UNAUTHORIZED
-    );
+    let secret_x = config.jwt_secret.as_str();
+    assert_eq!(post(&sign("issuer-x", secret_x)), StatusCode::CREATED);
+    assert_eq!(post(&sign(JWT_ISSUER, SECRET)), StatusCode::UNAUTHORIZED);
+    assert_eq!(post(&sign("issuer-x", SECRET)), StatusCode::UNAUTHORIZED);
 }
 
 #[test]
 fn unreadable_variables_make_writes_500_but_keep_reads() {
-    let config = AppConfig::default().with_users_store("app-test-misconfigured");
+    let config = AppConfig::new(SECRET)
+        .expect("a long secret")
+        .with_users_store("app-test-misconfigured");
     let auth = WriteAuth::from_config(Err(edge_toolkit::config::ConfigError::Provider(
         "vault sealed".into(),
     )));
@@ -124,7 +121,7 @@ fn unreadable_variables_make_writes_500_but_keep_reads() {
 }
 
 #[test]
-fn an_empty_jwt_secret_is_a_configuration_error() {
+fn without_a_long_enough_secret_writes_are_disabled_and_reads_kept() {
     let lookup = |secret: Option<&'static str>| {
         move |name: &str| -> Result<Option<String>, ConfigError> {
             Ok(match name {
@@ -133,35 +130,48 @@ fn an_empty_jwt_secret_is_a_configuration_error() {
             })
         }
     };
-    let post = |router: &Router| {
+    let post = |router: &Router, secret: &str| {
+        let claims =
+            serde_json::json!({"iss": JWT_ISSUER, "scope": WRITE_SCOPE, "exp": 4_102_444_800_i64});
+        let token = edge_toolkit::middleware::auth::jwt::sign_hs256(&claims, secret);
         router.handle(request(
             Method::POST,
             "/api/v1/users",
-            &[JSON, ("authorization", &token(WRITE_SCOPE))],
+            &[JSON, ("authorization", &format!("Bearer {token}"))],
             r#"{"name":"Public","email":"secret@example.com"}"#,
         ))
     };
-    // Defined but empty: no write passes, not even with a token signed with the public
-    // development secret; reads still work.
-    for secret in ["", " "] {
-        let router =
-            router_from(AppConfig::from_lookup(lookup(Some(secret)))).expect("valid routes");
-        let res = post(&router);
-        assert_eq!(
-            res.status(),
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "{secret:?}"
-        );
-        assert_eq!(res.headers()["content-type"], "application/problem+json");
-        let detail = body_json(&res)["detail"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        assert!(detail.contains(VAR_JWT_SECRET), "{detail}");
+    // Unset, empty or short: no write passes, not even with a token signed with that very
+    // secret or with the development secret of old; reads still work.
+    for (secret, says) in [
+        (None, "is not set"),
+        (Some(""), "is not set"),
+        (Some(" "), "is not set"),
+        (
+            Some("edge-toolkit-development-secret"),
+            "shorter than 32 bytes",
+        ),
+    ] {
+        let router = router_from(AppConfig::from_lookup(lookup(secret))).expect("valid routes");
+        for signed_with in [
+            secret.unwrap_or_default(),
+            "edge-toolkit-development-secret",
+        ] {
+            let res = post(&router, signed_with);
+            assert_eq!(
+                res.status(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "{secret:?}"
+            );
+            assert_eq!(res.headers()["content-type"], "application/problem+json");
+            let detail = body_json(&res)["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            assert!(detail.contains(VAR_JWT_SECRET), "{detail}");
+            assert!(detail.contains(says), "{detail}");
+        }
         let res = router.handle(request(Method::GET, "/api/health", &[], ""));
         assert_eq!(res.status(), StatusCode::OK);
     }
-    // Undefined: the development default, for local runs.
-    let config = AppConfig::from_lookup(lookup(None)).expect("the defaults");
-    assert_eq!(config.jwt_secret, DEV_JWT_SECRET);
 }

@@ -10,7 +10,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use edge_toolkit::kv::{KvError, Store, inject_failure};
 
 use super::*;
-use crate::{DEV_JWT_SECRET, JWT_ISSUER, MAX_NAME_CHARS, VAR_JWT_SECRET, user_key};
+use crate::{JWT_ISSUER, MAX_NAME_CHARS, VAR_JWT_SECRET, user_key};
+
+/// The secret the tests' applications verify write tokens with.
+const SECRET: &str = "the unit tests' secret, 32 bytes";
 
 fn get(path: &str) -> Response {
     get_with(path, &[])
@@ -41,7 +44,7 @@ fn token(scope: &str) -> String {
     });
     format!(
         "Bearer {}",
-        edge_toolkit::middleware::auth::jwt::sign_hs256(&claims, DEV_JWT_SECRET)
+        edge_toolkit::middleware::auth::jwt::sign_hs256(&claims, SECRET)
     )
 }
 
@@ -69,7 +72,9 @@ impl App {
         Store::open(&label)
             .and_then(|store| store.clear())
             .expect("an in-memory store");
-        let config = AppConfig::default().with_users_store(label.as_str());
+        let config = AppConfig::new(SECRET)
+            .expect("a long secret")
+            .with_users_store(label.as_str());
         Self {
             router: router_with(&config).expect("valid routes"),
             label,

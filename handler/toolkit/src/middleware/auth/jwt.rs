@@ -13,19 +13,21 @@
 //! use std::time::Duration;
 //! use edge_toolkit::middleware::auth::{JwtError, JwtValidator, jwt};
 //!
+//! // At least 256 bits: HS256 refuses shorter keys (RFC 7518 §3.2).
+//! const SECRET: &[u8] = b"a secret of 32 bytes, or longer!";
 //! let now = 1_700_000_000;
 //! let token = jwt::sign_hs256(
 //!     &serde_json::json!({"sub": "ada", "iss": "edge-toolkit", "exp": now + 60}),
-//!     b"secret",
+//!     SECRET,
 //! );
-//! let validator = JwtValidator::hs256(b"secret").with_issuer("edge-toolkit");
+//! let validator = JwtValidator::hs256(SECRET)?.with_issuer("edge-toolkit");
 //! let claims = validator.verify_at(&token, now)?;
 //! assert_eq!(claims.subject(), Some("ada"));
 //!
 //! assert_eq!(validator.verify_at(&token, now + 3600), Err(JwtError::Expired));
-//! let forged = JwtValidator::hs256(b"other secret");
+//! let forged = JwtValidator::hs256(b"another secret of 32 bytes or more")?;
 //! assert_eq!(forged.verify_at(&token, now), Err(JwtError::BadSignature));
-//! # Ok::<(), JwtError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use std::fmt;
@@ -40,6 +42,29 @@ use sha2::Sha256;
 use crate::middleware::auth::Claims;
 
 type HmacSha256 = Hmac<Sha256>;
+
+/// The shortest key [`JwtValidator::hs256`] accepts: 32 bytes, the size of SHA-256's output
+/// (RFC 7518 §3.2).
+pub const MIN_HS256_KEY_BYTES: usize = 32;
+
+/// An HS256 key shorter than [`MIN_HS256_KEY_BYTES`]: a configuration error (`500` when it
+/// becomes a [`Problem`](crate::Problem), without the key or its length in the detail).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "an HS256 key must be at least {MIN_HS256_KEY_BYTES} bytes (256 bits, RFC 7518 §3.2); \
+     this one has {len}: use a random secret, e.g. `openssl rand -hex 32`"
+)]
+pub struct WeakKey {
+    /// The length of the key that was refused, in bytes.
+    pub len: usize,
+}
+
+impl From<WeakKey> for crate::Problem {
+    fn from(_: WeakKey) -> Self {
+        crate::Problem::new(http::StatusCode::INTERNAL_SERVER_ERROR)
+            .with_detail("token verification is misconfigured")
+    }
+}
 
 /// Why a token was refused. The messages are safe to send to the client (they become the
 /// `error_description` of the `WWW-Authenticate` challenge).
@@ -113,12 +138,14 @@ fn accepted_type(typ: &str) -> bool {
 /// use std::time::Duration;
 /// use edge_toolkit::middleware::auth::{JwtError, JwtValidator, jwt};
 ///
-/// let validator = JwtValidator::hs256(b"k")
+/// const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
+/// let validator = JwtValidator::hs256(KEY)?
 ///     .with_audience("api")
 ///     .with_leeway(Duration::from_secs(5));
-/// let token = jwt::sign_hs256(&serde_json::json!({"aud": ["web", "api"], "exp": 100}), b"k");
+/// let token = jwt::sign_hs256(&serde_json::json!({"aud": ["web", "api"], "exp": 100}), KEY);
 /// assert!(validator.verify_at(&token, 104).is_ok()); // within the leeway
 /// assert_eq!(validator.verify_at(&token, 105), Err(JwtError::Expired));
+/// # Ok::<(), edge_toolkit::middleware::auth::WeakKey>(())
 /// ```
 #[derive(Clone)]
 pub struct JwtValidator {
@@ -142,15 +169,29 @@ impl fmt::Debug for JwtValidator {
 }
 
 impl JwtValidator {
-    /// Verifies HS256 tokens signed with `secret`.
-    pub fn hs256(secret: impl AsRef<[u8]>) -> Self {
-        Self {
-            key: secret.as_ref().to_vec(),
+    /// Verifies HS256 tokens signed with `secret`, which must be at least 256 bits
+    /// ([`MIN_HS256_KEY_BYTES`]): RFC 7518 §3.2 requires a key of at least the hash's
+    /// size, and a shorter one (a word, a phrase) can be found by trying candidates offline
+    /// against any one token.
+    ///
+    /// ```
+    /// use edge_toolkit::middleware::auth::JwtValidator;
+    ///
+    /// assert!(JwtValidator::hs256(b"password").is_err());
+    /// assert!(JwtValidator::hs256([7u8; 32]).is_ok());
+    /// ```
+    pub fn hs256(secret: impl AsRef<[u8]>) -> Result<Self, WeakKey> {
+        let key = secret.as_ref();
+        if key.len() < MIN_HS256_KEY_BYTES {
+            return Err(WeakKey { len: key.len() });
+        }
+        Ok(Self {
+            key: key.to_vec(),
             issuer: None,
             audience: None,
             leeway: Duration::from_secs(30),
             require_exp: true,
-        }
+        })
     }
 
     /// Requires `iss` to be exactly `issuer`.
@@ -283,12 +324,12 @@ fn decode_json(segment: &str, reason: &'static str) -> Result<Value, JwtError> {
 /// ```
 /// use edge_toolkit::middleware::auth::{JwtValidator, jwt};
 ///
-/// let token = jwt::sign_hs256(&serde_json::json!({"sub": "ada", "exp": 4102444800_i64}), b"k");
+/// let token = jwt::sign_hs256(&serde_json::json!({"sub": "ada", "exp": 4102444800_i64}), [b'k'; 32]);
 /// assert_eq!(token.split('.').count(), 3);
 /// assert!(token.starts_with("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."));
-/// let claims = JwtValidator::hs256(b"k").verify(&token)?;
+/// let claims = JwtValidator::hs256([b'k'; 32])?.verify(&token)?;
 /// assert_eq!(claims.subject(), Some("ada"));
-/// # Ok::<(), edge_toolkit::middleware::auth::JwtError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn sign_hs256(claims: &Value, secret: impl AsRef<[u8]>) -> String {
     const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
@@ -315,19 +356,35 @@ mod tests {
     use super::*;
 
     const NOW: i64 = 1_700_000_000;
-    const KEY: &[u8] = b"test-secret";
+    const KEY: &[u8] = b"test-secret-of-thirty-two-bytes!";
 
     fn validator() -> JwtValidator {
         JwtValidator::hs256(KEY)
+            .expect("a long key")
             .with_issuer("edge-toolkit")
             .with_audience("api")
             .with_leeway(Duration::from_secs(10))
     }
 
+    /// RFC 7518 §3.2: an HS256 key is at least as long as the hash, 32 bytes.
+    #[test]
+    fn keys_shorter_than_256_bits_are_refused() {
+        let err = JwtValidator::hs256(&KEY[..31]).expect_err("31 bytes");
+        assert_eq!(err, WeakKey { len: 31 });
+        assert!(err.to_string().contains("at least 32 bytes"), "{err}");
+        assert!(JwtValidator::hs256(b"").is_err());
+        assert!(JwtValidator::hs256(&KEY[..32]).is_ok());
+        // As a problem: a 500 that says nothing of the key.
+        let problem = crate::Problem::from(err);
+        assert_eq!(problem.status(), 500);
+        let body = String::from_utf8_lossy(problem.into_response().body()).into_owned();
+        assert!(!body.contains("31"), "{body}");
+    }
+
     /// RFC 7519 §4.1.3: a validator that expects no audience rejects a token meant for one.
     #[test]
     fn a_token_with_an_audience_needs_a_validator_of_that_audience() {
-        let any = JwtValidator::hs256(KEY);
+        let any = JwtValidator::hs256(KEY).expect("a long key");
         let for_api = sign_hs256(&json!({"aud": "api", "exp": NOW + 60}), KEY);
         let for_none = sign_hs256(&json!({"exp": NOW + 60}), KEY);
         let for_nobody = sign_hs256(&json!({"aud": [], "exp": NOW + 60}), KEY);
@@ -337,7 +394,9 @@ mod tests {
         );
         assert_eq!(any.verify_at(&for_none, NOW).map(|_| ()), Ok(()));
         assert_eq!(any.verify_at(&for_nobody, NOW).map(|_| ()), Ok(()));
-        let api = JwtValidator::hs256(KEY).with_audience("api");
+        let api = JwtValidator::hs256(KEY)
+            .expect("a long key")
+            .with_audience("api");
         assert_eq!(api.verify_at(&for_api, NOW).map(|_| ()), Ok(()));
         assert_eq!(
             api.verify_at(&for_none, NOW).map(|_| ()),
@@ -531,12 +590,19 @@ mod tests {
 
     #[test]
     fn exp_can_be_optional_and_debug_hides_the_key() {
-        let lenient = JwtValidator::hs256(KEY).with_required_exp(false);
+        let lenient = JwtValidator::hs256(KEY)
+            .expect("a long key")
+            .with_required_exp(false);
         let token = sign_hs256(&json!({"sub": "x"}), KEY);
         assert!(lenient.verify_at(&token, NOW).is_ok());
         assert!(!format!("{lenient:?}").contains("test-secret"));
         // The current-time variant agrees for a token that expires far in the future.
         let token = sign_hs256(&json!({"exp": 4_102_444_800_i64}), KEY);
-        assert!(JwtValidator::hs256(KEY).verify(&token).is_ok());
+        assert!(
+            JwtValidator::hs256(KEY)
+                .expect("a long key")
+                .verify(&token)
+                .is_ok()
+        );
     }
 }

@@ -4,7 +4,8 @@
 //! use edge_toolkit::{Handler, Request, Response, Stack};
 //! use edge_toolkit::middleware::auth::{Claims, JwtAuth, JwtValidator, jwt};
 //!
-//! let auth = JwtAuth::new("api", JwtValidator::hs256(b"dev-secret").with_issuer("edge-toolkit"))
+//! const SECRET: &[u8] = b"dev-secret-dev-secret-dev-secret";
+//! let auth = JwtAuth::new("api", JwtValidator::hs256(SECRET)?.with_issuer("edge-toolkit"))
 //!     .with_required_scope("users:write");
 //! let app = Stack::new().layer(auth).handler(|req: Request| {
 //!     let who = Claims::of(&req).and_then(Claims::subject).unwrap_or("nobody").to_owned();
@@ -13,7 +14,7 @@
 //!
 //! let token = jwt::sign_hs256(
 //!     &serde_json::json!({"sub": "ada", "iss": "edge-toolkit", "exp": 4102444800_i64, "scope": "users:write"}),
-//!     b"dev-secret",
+//!     SECRET,
 //! );
 //! let req = http::Request::post("/users")
 //!     .header("authorization", format!("Bearer {token}"))
@@ -24,7 +25,7 @@
 //! // Valid, but without the scope: 403 insufficient_scope.
 //! let reader = jwt::sign_hs256(
 //!     &serde_json::json!({"sub": "bob", "iss": "edge-toolkit", "exp": 4102444800_i64, "scope": "users:read"}),
-//!     b"dev-secret",
+//!     SECRET,
 //! );
 //! let req = http::Request::post("/users")
 //!     .header("authorization", format!("Bearer {reader}"))
@@ -33,6 +34,7 @@
 //! let res = app.call(req).unwrap_err().into_response();
 //! assert_eq!(res.status(), 403);
 //! assert!(res.headers()["www-authenticate"].to_str().unwrap().contains(r#"error="insufficient_scope""#));
+//! # Ok::<(), edge_toolkit::middleware::auth::WeakKey>(())
 //! ```
 
 use crate::middleware::auth::{AuthError, JwtValidator, bearer_token};
@@ -50,10 +52,11 @@ use crate::{Middleware, Next, Problem, Request, Response};
 /// ```
 /// use edge_toolkit::middleware::auth::{JwtAuth, JwtValidator};
 ///
-/// let auth = JwtAuth::new("api", JwtValidator::hs256(b"k"))
+/// let auth = JwtAuth::new("api", JwtValidator::hs256([b'k'; 32])?)
 ///     .with_required_scope("read")
 ///     .with_required_claim("email");
 /// assert_eq!(auth.realm(), "api");
+/// # Ok::<(), edge_toolkit::middleware::auth::WeakKey>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct JwtAuth {
@@ -129,13 +132,18 @@ mod tests {
     use crate::middleware::auth::{Claims, jwt};
     use crate::{Handler, Stack};
 
-    const KEY: &[u8] = b"k";
+    const KEY: &[u8] = b"kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk";
     const FAR: i64 = 4_102_444_800;
 
     fn app() -> impl Handler {
-        let auth = JwtAuth::new("api", JwtValidator::hs256(KEY).with_issuer("me"))
-            .with_required_scope("write")
-            .with_required_claim("email");
+        let auth = JwtAuth::new(
+            "api",
+            JwtValidator::hs256(KEY)
+                .expect("a long key")
+                .with_issuer("me"),
+        )
+        .with_required_scope("write")
+        .with_required_claim("email");
         Stack::new().layer(auth).handler(|req: Request| {
             let claims = Claims::of(&req).expect("stored by JwtAuth");
             Ok(Response::new(

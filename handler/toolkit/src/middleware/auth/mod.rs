@@ -20,6 +20,6 @@ mod static_tokens;
 pub use bearer::bearer_token;
 pub use claims::Claims;
 pub use error::AuthError;
-pub use jwt::{JwtError, JwtValidator};
+pub use jwt::{JwtError, JwtValidator, MIN_HS256_KEY_BYTES, WeakKey};
 pub use jwt_auth::JwtAuth;
 pub use static_tokens::StaticTokens;
