@@ -20,7 +20,21 @@ pub(super) struct Activity {
     next_response: AtomicU64,
     /// Bytes written to the transport so far.
     written: AtomicU64,
+    /// Requests the client abandoned before their response head: since when they are
+    /// counted, and how many.
+    abandoned: Mutex<(Instant, u32)>,
+    /// Woken once the client abandons more than [`MAX_ABANDONED`] requests in a window.
+    pub(super) abandoning: tokio::sync::Notify,
 }
+
+/// How many requests a client may abandon (an HTTP/2 `RST_STREAM`, or a closed connection)
+/// before their response head within [`ABANDON_WINDOW`] before the connection is sent
+/// `GOAWAY`: every abandoned request has started a guest for nothing, which is the
+/// "rapid reset" attack (CVE-2023-44487) once streams are accepted. A browser cancels a
+/// few streams when the user navigates away; this is far beyond that.
+pub(super) const MAX_ABANDONED: u32 = 200;
+/// The window [`MAX_ABANDONED`] counts in.
+pub(super) const ABANDON_WINDOW: Duration = Duration::from_secs(10);
 
 impl Default for Activity {
     fn default() -> Self {
@@ -31,6 +45,8 @@ impl Default for Activity {
             waiting: Mutex::new(HashMap::new()),
             next_response: AtomicU64::new(0),
             written: AtomicU64::new(0),
+            abandoned: Mutex::new((Instant::now(), 0)),
+            abandoning: tokio::sync::Notify::new(),
         }
     }
 }
@@ -56,6 +72,21 @@ impl Activity {
         let mut since = self.idle_since.lock().unwrap_or_else(|p| p.into_inner());
         *since = Instant::now();
         self.active.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Counts a request the client abandoned before its response head; past
+    /// [`MAX_ABANDONED`] in [`ABANDON_WINDOW`], wakes [`Activity::abandoning`].
+    pub(super) fn abandoned(&self) {
+        let mut abandoned = self.abandoned.lock().unwrap_or_else(|p| p.into_inner());
+        let (since, count) = &mut *abandoned;
+        if since.elapsed() >= ABANDON_WINDOW {
+            *since = Instant::now();
+            *count = 0;
+        }
+        *count = count.saturating_add(1);
+        if *count == MAX_ABANDONED + 1 {
+            self.abandoning.notify_one();
+        }
     }
 
     /// Whether a request has arrived on the connection.

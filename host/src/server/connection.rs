@@ -20,11 +20,15 @@ use tokio::sync::watch;
 use tokio_io_timeout::TimeoutStream;
 
 use super::Shared;
-use super::activity::{Active, Activity, Counting, WatchedBody};
+use super::activity::{self, Active, Activity, Counting, WatchedBody};
 use super::body::{CountedBody, LimitedBody};
 use super::preface::{self, Rewind, Start};
 use super::problem;
 use crate::{RequestContext, RequestError, ResponseBody, ServerLimits};
+
+/// The response bytes one HTTP/2 stream may hold waiting for the client's flow-control
+/// window: the default initial window, so a client that reads keeps the pipe full.
+pub(super) const H2_MAX_SEND_BUFFER: usize = 64 * 1024;
 
 pub(super) fn connection_builder(limits: &ServerLimits) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -40,7 +44,16 @@ pub(super) fn connection_builder(limits: &ServerLimits) -> auto::Builder<TokioEx
         .max_concurrent_streams(limits.h2_max_concurrent_streams)
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
         .keep_alive_interval(limits.h2_keep_alive)
-        .keep_alive_timeout(limits.h2_keep_alive);
+        .keep_alive_timeout(limits.h2_keep_alive)
+        // Each stream's response data waiting for the client's window: a client that
+        // stops reading pins at most this per stream (h2's default is 400 KiB).
+        .max_send_buf_size(H2_MAX_SEND_BUFFER)
+        // Streams the client resets before they are accepted, and streams the server had
+        // to reset for the client's errors, before a GOAWAY (h2's defaults, made explicit:
+        // RUSTSEC-2023-0034, RUSTSEC-2024-0003). Streams reset after they are accepted are
+        // counted by the connection (`activity::MAX_ABANDONED`).
+        .max_pending_accept_reset_streams(20)
+        .max_local_error_reset_streams(1024);
     builder
 }
 
@@ -125,6 +138,16 @@ impl Connection {
             let idle_check = tokio::time::sleep(tick);
             tokio::select! {
                 result = conn.as_mut() => break result,
+                () = activity.abandoning.notified(), if !closing => {
+                    tracing::info!(
+                        client = %peer,
+                        "closing a connection whose client abandoned more than {} requests in {:?} (rapid reset)",
+                        activity::MAX_ABANDONED,
+                        activity::ABANDON_WINDOW,
+                    );
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
                 changed = stop.changed(), if !closing => {
                     // A send of `true` or the server going away: either way, wind down.
                     let _ = changed;
@@ -172,8 +195,30 @@ impl hyper::service::Service<http::Request<Incoming>> for ConnService {
         let this = self.clone();
         Box::pin(async move {
             let active = this.activity.start();
-            Ok(this.shared.respond(req, this.peer, active).await)
+            // Dropped unanswered when the client abandons the request (its stream reset, its
+            // connection closed) before the response head.
+            let abandon = Abandoned(Some(this.activity.clone()));
+            let response = this.shared.respond(req, this.peer, active).await;
+            abandon.answered();
+            Ok(response)
         })
+    }
+}
+
+/// Counts its request as abandoned unless [`Abandoned::answered`] first.
+struct Abandoned(Option<Arc<Activity>>);
+
+impl Abandoned {
+    fn answered(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        if let Some(activity) = self.0.take() {
+            activity.abandoned();
+        }
     }
 }
 

@@ -375,3 +375,76 @@ async fn a_guest_streaming_with_pauses_longer_than_the_send_timeout_is_not_cut()
     }
     Ok(())
 }
+
+/// Rapid reset (CVE-2023-44487) after the streams are accepted: a client that opens
+/// requests and resets each while the guest works on it gets GOAWAY once it has abandoned
+/// more than 200 in 10 s, and the streams it has left finish; other clients are served.
+/// One that abandons a few is left alone.
+#[tokio::test]
+async fn a_client_resetting_stream_after_stream_gets_goaway() -> anyhow::Result<()> {
+    let server = fixtures(ServerLimits::default()).await?;
+    let connect = || async {
+        let stream = TcpStream::connect(server.addr).await?;
+        let (sender, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await?;
+        anyhow::Ok((sender, tokio::spawn(conn)))
+    };
+    let h2 = |path: &str| -> anyhow::Result<_> {
+        let mut req = request("GET", &format!("http://localhost{path}"), "")?;
+        req.headers_mut().remove("host");
+        Ok(req)
+    };
+    // Sends `n` requests to a guest that holds each for a while, lets them reach it, then
+    // drops them all: hyper's client resets each stream (RST_STREAM CANCEL).
+    async fn abandon(
+        sender: &hyper::client::conn::http2::SendRequest<http_body_util::Full<bytes::Bytes>>,
+        requests: Vec<http::Request<http_body_util::Full<bytes::Bytes>>>,
+    ) {
+        let pending: Vec<_> = requests
+            .into_iter()
+            .map(|req| {
+                let mut sender = sender.clone();
+                tokio::spawn(async move { sender.send_request(req).await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        for task in pending {
+            task.abort();
+        }
+    }
+
+    // A few abandoned requests: the connection goes on serving.
+    let (mut polite, _polite_conn) = connect().await?;
+    abandon(
+        &polite,
+        (0..10).map(|_| h2("/hold/400")).collect::<Result<_, _>>()?,
+    )
+    .await;
+    let res = polite.send_request(h2("/ok")?).await?;
+    assert_eq!(res.status(), 200);
+
+    // Hundreds: GOAWAY, and the connection ends.
+    let (mut rude, rude_conn) = connect().await?;
+    for _ in 0..6 {
+        abandon(
+            &rude,
+            (0..50).map(|_| h2("/hold/400")).collect::<Result<_, _>>()?,
+        )
+        .await;
+    }
+    let ended = tokio::time::timeout(Duration::from_secs(10), rude_conn).await;
+    assert!(ended.is_ok(), "the server closed the abusive connection");
+    assert!(
+        rude.send_request(h2("/ok")?).await.is_err(),
+        "no new stream on a connection that got GOAWAY"
+    );
+
+    // Everyone else is served, the polite connection included.
+    assert_eq!(server.get("/ok").await?.status(), 200);
+    let res = polite.send_request(h2("/ok")?).await?;
+    assert_eq!(res.status(), 200);
+    Ok(())
+}
