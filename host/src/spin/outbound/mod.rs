@@ -6,6 +6,7 @@
 //! plugged in as its [`SocketPolicy`](crate::SocketPolicy).
 
 mod breaker;
+mod connect;
 mod rules;
 mod sockets;
 
@@ -151,13 +152,11 @@ impl WasiHttpHooks for InstanceOutbound {
         // wasmtime-wasi-http times the TCP connect and the wait for the head, not the TLS
         // handshake between them: the whole exchange up to the head gets both times.
         let head_within = policy.limits.connect_timeout + policy.limits.first_byte_timeout;
+        let rules = Arc::clone(&policy.allowed);
         Box::new(async move {
-            let sent = tokio::time::timeout(
-                head_within,
-                wasmtime_wasi_http::default_send_request(request, Some(options)),
-            )
-            .await
-            .unwrap_or(Err(wasmtime_wasi_http::Error::ConnectionTimeout));
+            let sent = tokio::time::timeout(head_within, connect::send(request, options, rules))
+                .await
+                .unwrap_or(Err(wasmtime_wasi_http::Error::ConnectionTimeout));
             match sent {
                 Ok((res, io)) => {
                     if res.status().is_server_error() {
@@ -174,6 +173,12 @@ impl WasiHttpHooks for InstanceOutbound {
                         res.map(BodyExt::boxed_unsync),
                         Box::new(io) as Box<dyn Future<Output = _> + Send>,
                     ))
+                }
+                // Refused here, not failed there: the upstream was never tried, so its
+                // circuit is not charged.
+                Err(err @ wasmtime_wasi_http::Error::DestinationIpProhibited) => {
+                    permit.success();
+                    Err(err)
                 }
                 Err(err) => {
                     tracing::info!(%upstream, "outbound request failed: {err:?}");

@@ -265,6 +265,35 @@ impl OutboundRule {
         }
     }
 
+    /// Whether the rule names `ip` itself, as an IP or a range holding it, for `scheme` and
+    /// `port`: what an internal address needs (a wildcard host does not name it).
+    pub(crate) fn names_address(&self, scheme: &str, ip: IpAddr, port: u16) -> bool {
+        if self
+            .scheme
+            .as_ref()
+            .is_some_and(|s| !s.eq_ignore_ascii_case(scheme))
+            || !self.allows_port(&scheme.to_ascii_lowercase(), port)
+        {
+            return false;
+        }
+        let ip = canonical(ip);
+        match &self.host {
+            HostPattern::Range(net) => net.contains(&ip),
+            HostPattern::Exact(host) => host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+                .is_ok_and(|named| canonical(named) == ip),
+            HostPattern::Any | HostPattern::Subdomain(_) => false,
+        }
+    }
+
+    /// Whether the rule names the host `localhost` for `scheme` and `port`.
+    pub(crate) fn names_localhost(&self, scheme: &str, port: u16) -> bool {
+        matches!(&self.host, HostPattern::Exact(host) if host.eq_ignore_ascii_case("localhost"))
+            && self.allows(scheme, "localhost", port)
+    }
+
     /// The host name to look up for a socket rule whose host is a name (not a wildcard).
     pub(crate) fn host_name(&self) -> Option<&str> {
         match &self.host {
