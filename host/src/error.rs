@@ -95,6 +95,12 @@ pub enum RequestError {
     /// Too many requests are being handled already.
     #[error("too many requests in flight")]
     Overloaded,
+    /// The client's address has as many requests in flight as one client may.
+    #[error("this client has {limit} requests in flight, as many as one client may")]
+    ClientBusy {
+        /// Requests one client address may have in flight.
+        limit: usize,
+    },
     /// The host failed around the guest (instantiation, resources).
     #[error("host error: {0}")]
     Host(String),
@@ -114,6 +120,7 @@ impl RequestError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NoRoute(_) => StatusCode::NOT_FOUND,
             Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ClientBusy { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -142,7 +149,8 @@ impl RequestError {
             Self::BodyTooLarge { .. }
             | Self::BadRequest(_)
             | Self::NoRoute(_)
-            | Self::Overloaded => self.to_string(),
+            | Self::Overloaded
+            | Self::ClientBusy { .. } => self.to_string(),
         }
     }
 }

@@ -207,6 +207,10 @@ struct HostArgs {
     #[arg(long, default_value_t = 256, value_parser = positive_count)]
     max_in_flight: usize,
 
+    /// Requests in flight from one client address at most; more are answered 429.
+    #[arg(long, default_value_t = 64, value_parser = positive_count)]
+    max_in_flight_per_client: usize,
+
     /// Concurrent streams per HTTP/2 connection.
     #[arg(long, default_value_t = 128)]
     h2_max_streams: u32,
@@ -350,6 +354,7 @@ impl HostArgs {
                 send_timeout: self.send_timeout,
                 max_connections: self.max_connections,
                 max_in_flight: self.max_in_flight,
+                max_in_flight_per_client: self.max_in_flight_per_client,
                 h2_max_concurrent_streams: self.h2_max_streams,
                 ..ServerLimits::default()
             },

@@ -33,6 +33,11 @@ pub struct ServerLimits {
     /// further requests are answered 503 with `Retry-After`. A response the client is slow
     /// to take holds its connection, not one of these.
     pub max_in_flight: usize,
+    /// Requests in flight from one client address at most, so that one client cannot take
+    /// every slot of [`ServerLimits::max_in_flight`]; its further requests are answered 429
+    /// with `Retry-After` while others are served. (Clients behind one NAT or proxy share
+    /// an address: raise it for such deployments.)
+    pub max_in_flight_per_client: usize,
     /// Concurrent streams per HTTP/2 connection.
     pub h2_max_concurrent_streams: u32,
 }
@@ -50,6 +55,10 @@ impl ServerLimits {
             (self.send_timeout.is_zero(), "the send timeout is zero"),
             (self.max_connections == 0, "no connection is allowed"),
             (self.max_in_flight == 0, "no request in flight is allowed"),
+            (
+                self.max_in_flight_per_client == 0,
+                "no request in flight is allowed per client",
+            ),
             (
                 self.h2_max_concurrent_streams == 0,
                 "no HTTP/2 stream is allowed",
@@ -85,6 +94,7 @@ impl Default for ServerLimits {
             h2_keep_alive: Duration::from_secs(20),
             max_connections: 1024,
             max_in_flight: 256,
+            max_in_flight_per_client: 64,
             h2_max_concurrent_streams: 128,
         }
     }

@@ -241,9 +241,14 @@ impl Shared {
 
         // Held while the guest works on the request (streaming included), released when it
         // returns or is stopped; how fast the client reads is the connection's business.
-        let response = match self.in_flight.clone().try_acquire_owned() {
-            Ok(permit) => self.dispatch(req, peer, request_id, permit).await,
-            Err(_) => Err(RequestError::Overloaded),
+        let response = match self.per_client.try_acquire(peer.ip()) {
+            None => Err(RequestError::ClientBusy {
+                limit: self.per_client.limit(),
+            }),
+            Some(client) => match self.in_flight.clone().try_acquire_owned() {
+                Ok(permit) => self.dispatch(req, peer, request_id, (permit, client)).await,
+                Err(_) => Err(RequestError::Overloaded),
+            },
         };
         let response = response.unwrap_or_else(|err| {
             if err.is_guest_fault() {
@@ -301,7 +306,10 @@ impl Shared {
         req: http::Request<Incoming>,
         peer: SocketAddr,
         request_id: u64,
-        permit: tokio::sync::OwnedSemaphorePermit,
+        permit: (
+            tokio::sync::OwnedSemaphorePermit,
+            super::clients::ClientSlot,
+        ),
     ) -> Result<http::Response<ResponseBody>, RequestError> {
         check_host(req.headers())?;
         let limit = self.limits.max_body_bytes;

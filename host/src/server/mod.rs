@@ -15,6 +15,7 @@
 
 mod activity;
 mod body;
+mod clients;
 mod config;
 mod connection;
 mod preface;
@@ -69,6 +70,8 @@ struct Shared {
     limits: ServerLimits,
     https: bool,
     in_flight: Arc<Semaphore>,
+    /// Requests in flight per client address.
+    per_client: Arc<clients::InFlight>,
     next_request_id: AtomicU64,
 }
 
@@ -98,6 +101,9 @@ impl Server {
             handler: Box::new(handler),
             https: tls.is_some(),
             in_flight: Arc::new(Semaphore::new(config.limits.max_in_flight)),
+            per_client: Arc::new(clients::InFlight::new(
+                config.limits.max_in_flight_per_client,
+            )),
             limits: config.limits,
             next_request_id: AtomicU64::new(1),
         });

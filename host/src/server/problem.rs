@@ -32,7 +32,7 @@ pub(crate) fn response(status: StatusCode, detail: &str) -> http::Response<Respo
 pub(crate) fn for_error(err: &RequestError) -> http::Response<ResponseBody> {
     let mut res = response(err.status(), &err.public_detail());
     match err {
-        RequestError::Overloaded => {
+        RequestError::Overloaded | RequestError::ClientBusy { .. } => {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }

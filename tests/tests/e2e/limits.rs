@@ -114,6 +114,52 @@ async fn a_slow_client_is_disconnected_without_holding_others_up() -> anyhow::Re
     Ok(())
 }
 
+/// One client address holds at most `max_in_flight_per_client` slots: its next request is
+/// 429 with `Retry-After` at once, while a client from another address is served.
+#[tokio::test]
+async fn one_client_cannot_take_every_in_flight_slot() -> anyhow::Result<()> {
+    let server = fixtures(ServerLimits {
+        max_in_flight_per_client: 2,
+        ..ServerLimits::default()
+    })
+    .await?;
+    let addr = server.addr;
+    let holding: Vec<_> = (0..2)
+        .map(|_| {
+            tokio::spawn(async move {
+                send(addr, Proto::Http1, request("GET", "/hold/1500", "")?).await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+
+    let refused = server.get("/ok").await?;
+    assert_problem(&refused, 429)?;
+    assert_eq!(refused.headers()["retry-after"], "1");
+
+    // Another address (all of 127.0.0.0/8 is loopback) is its own client.
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind("127.0.0.2:0".parse()?)?;
+    let stream = socket.connect(addr).await?;
+    let other = crate::support::send_on(
+        hyper_util::rt::TokioIo::new(stream),
+        Proto::Http1,
+        request("GET", "/ok", "")?,
+    )
+    .await?;
+    assert_eq!(other.status(), 200);
+
+    for held in holding {
+        assert_eq!(held.await??.status(), 200);
+    }
+    assert_eq!(
+        server.get("/ok").await?.status(),
+        200,
+        "the client's slots came back"
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn requests_over_the_in_flight_limit_get_503_with_retry_after() -> anyhow::Result<()> {
     let server = fixtures(ServerLimits {
@@ -382,7 +428,12 @@ async fn a_guest_streaming_with_pauses_longer_than_the_send_timeout_is_not_cut()
 /// One that abandons a few is left alone.
 #[tokio::test]
 async fn a_client_resetting_stream_after_stream_gets_goaway() -> anyhow::Result<()> {
-    let server = fixtures(ServerLimits::default()).await?;
+    // Abandoned requests keep their guest (and slot) for a moment: room for all of them.
+    let server = fixtures(ServerLimits {
+        max_in_flight_per_client: 256,
+        ..ServerLimits::default()
+    })
+    .await?;
     let connect = || async {
         let stream = TcpStream::connect(server.addr).await?;
         let (sender, conn) = hyper::client::conn::http2::handshake(
