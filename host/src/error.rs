@@ -95,6 +95,12 @@ pub enum RequestError {
     /// Too many requests are being handled already.
     #[error("too many requests in flight")]
     Overloaded,
+    /// The request body arrived slower than the server's minimum rate.
+    #[error("the request body arrived slower than {bytes_per_sec} bytes/s")]
+    BodyTooSlow {
+        /// The minimum rate, in bytes per second.
+        bytes_per_sec: u64,
+    },
     /// The client's address has as many requests in flight as one client may.
     #[error("this client has {limit} requests in flight, as many as one client may")]
     ClientBusy {
@@ -117,6 +123,7 @@ impl RequestError {
             | Self::Host(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::DeadlineExceeded(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTooSlow { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NoRoute(_) => StatusCode::NOT_FOUND,
             Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
@@ -147,6 +154,7 @@ impl RequestError {
             }
             Self::Host(_) => "the server could not run the handler".to_owned(),
             Self::BodyTooLarge { .. }
+            | Self::BodyTooSlow { .. }
             | Self::BadRequest(_)
             | Self::NoRoute(_)
             | Self::Overloaded

@@ -91,6 +91,13 @@ pub enum RequestBodyError {
         /// The limit in bytes.
         limit: u64,
     },
+    /// The client sent the body slower than the server's minimum rate; the server
+    /// answers 408.
+    #[error("the request body arrived slower than {bytes_per_sec} bytes/s")]
+    TooSlow {
+        /// The minimum rate, in bytes per second.
+        bytes_per_sec: u64,
+    },
     /// The client's connection failed or the stream was reset.
     #[error(transparent)]
     Client(#[from] hyper::Error),

@@ -207,6 +207,11 @@ struct HostArgs {
     #[arg(long, default_value_t = 256, value_parser = positive_count)]
     max_in_flight: usize,
 
+    /// The slowest a request body may arrive, in bytes per second, once the header-read
+    /// timeout's grace is used up; slower bodies get 408. 0 turns it off.
+    #[arg(long, default_value_t = 1024)]
+    min_body_rate: u64,
+
     /// Requests in flight from one client address at most; more are answered 429.
     #[arg(long, default_value_t = 64, value_parser = positive_count)]
     max_in_flight_per_client: usize,
@@ -355,6 +360,7 @@ impl HostArgs {
                 max_connections: self.max_connections,
                 max_in_flight: self.max_in_flight,
                 max_in_flight_per_client: self.max_in_flight_per_client,
+                min_body_rate: self.min_body_rate,
                 h2_max_concurrent_streams: self.h2_max_streams,
                 ..ServerLimits::default()
             },

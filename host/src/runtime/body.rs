@@ -14,6 +14,7 @@ impl From<RequestBodyError> for wasmtime_wasi_http::Error {
     fn from(err: RequestBodyError) -> Self {
         match err {
             RequestBodyError::TooLarge { limit } => Self::HttpRequestBodySize(Some(limit)),
+            RequestBodyError::TooSlow { .. } => Self::ConnectionReadTimeout,
             RequestBodyError::Client(err) => err.into(),
         }
     }

@@ -40,6 +40,12 @@ pub struct ServerLimits {
     pub max_in_flight_per_client: usize,
     /// Concurrent streams per HTTP/2 connection.
     pub h2_max_concurrent_streams: u32,
+    /// The slowest a request body may arrive, in bytes per second: once the client has kept
+    /// the body waiting for [`ServerLimits::header_read_timeout`] plus a second per this
+    /// many bytes it sent, the body fails and the request is answered 408 (a body that
+    /// trickles in holds a guest and a slot). Only waits on the client count. `0` turns it
+    /// off.
+    pub min_body_rate: u64,
 }
 
 impl ServerLimits {
@@ -96,6 +102,7 @@ impl Default for ServerLimits {
             max_in_flight: 256,
             max_in_flight_per_client: 64,
             h2_max_concurrent_streams: 128,
+            min_body_rate: 1024,
         }
     }
 }

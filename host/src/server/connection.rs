@@ -21,7 +21,7 @@ use tokio_io_timeout::TimeoutStream;
 
 use super::Shared;
 use super::activity::{self, Active, Activity, Counting, WatchedBody};
-use super::body::{CountedBody, LimitedBody};
+use super::body::{CountedBody, LimitedBody, MinRate, PacedBody};
 use super::preface::{self, Rewind, Start};
 use super::problem;
 use crate::{RequestContext, RequestError, ResponseBody, ServerLimits};
@@ -324,6 +324,13 @@ impl Shared {
 
         let (mut parts, body) = req.into_parts();
         set_forwarding_headers(&mut parts.headers, peer, self.https);
+        let (body, too_slow) = PacedBody::new(
+            body,
+            MinRate {
+                bytes_per_sec: self.limits.min_body_rate,
+                grace: self.limits.header_read_timeout,
+            },
+        );
         let (body, exceeded) = LimitedBody::new(body, limit);
         let ctx = RequestContext {
             https: self.https,
@@ -335,6 +342,11 @@ impl Shared {
         let result = self.handler.call(req, ctx).await;
         if exceeded.load(Ordering::Acquire) {
             return Err(RequestError::BodyTooLarge { limit });
+        }
+        if too_slow.load(Ordering::Acquire) {
+            return Err(RequestError::BodyTooSlow {
+                bytes_per_sec: self.limits.min_body_rate,
+            });
         }
         result
     }

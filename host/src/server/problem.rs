@@ -36,7 +36,7 @@ pub(crate) fn for_error(err: &RequestError) -> http::Response<ResponseBody> {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
-        RequestError::BodyTooLarge { .. } => {
+        RequestError::BodyTooLarge { .. } | RequestError::BodyTooSlow { .. } => {
             // The rest of the body is not read: the connection cannot be reused.
             res.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));

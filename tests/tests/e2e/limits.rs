@@ -499,3 +499,61 @@ async fn a_client_resetting_stream_after_stream_gets_goaway() -> anyhow::Result<
     assert_eq!(res.status(), 200);
     Ok(())
 }
+
+/// A request body that trickles in (slowloris on the body) is cut once the client has kept
+/// it waiting for the header-read timeout plus a second per `min_body_rate` bytes: 408 and
+/// the connection closed; a slow but steady body passes, and others are served meanwhile.
+#[tokio::test]
+async fn a_trickling_request_body_is_cut_off_with_408() -> anyhow::Result<()> {
+    let server = fixtures(ServerLimits {
+        header_read_timeout: Duration::from_secs(1),
+        min_body_rate: 1024,
+        ..ServerLimits::default()
+    })
+    .await?;
+
+    let mut trickle = TcpStream::connect(server.addr).await?;
+    trickle
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\nabc")
+        .await?;
+    let addr = server.addr;
+    let reader = tokio::spawn(async move {
+        let mut out = Vec::new();
+        let started = std::time::Instant::now();
+        // A byte every 400 ms: far below 1 KiB/s.
+        for _ in 0..20 {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            if trickle.write_all(b"x").await.is_err() {
+                break;
+            }
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), trickle.read_to_end(&mut out)).await;
+        (
+            String::from_utf8_lossy(&out).into_owned(),
+            started.elapsed(),
+        )
+    });
+    // Served meanwhile.
+    assert_eq!(server.get("/ok").await?.status(), 200);
+    let (answer, took) = reader.await?;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+    assert!(took < Duration::from_secs(9), "cut after {took:?}");
+
+    // 6 KiB in three chunks 700 ms apart: slow, but it pays for its waits.
+    let mut steady = TcpStream::connect(addr).await?;
+    steady
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 6144\r\nConnection: close\r\n\r\n")
+        .await?;
+    for _ in 0..3 {
+        steady.write_all(&[b'y'; 2048]).await?;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), steady.read_to_end(&mut out)).await??;
+    let answer = String::from_utf8_lossy(&out);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    assert!(body.contains("\r\n6144\r\n"), "all of it was read: {answer}");
+    Ok(())
+}
