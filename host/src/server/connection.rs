@@ -312,6 +312,7 @@ impl Shared {
         ),
     ) -> Result<http::Response<ResponseBody>, RequestError> {
         check_host(req.headers())?;
+        check_framing(req.headers())?;
         let limit = self.limits.max_body_bytes;
         let declared = req
             .headers()
@@ -365,6 +366,26 @@ fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
 /// RFC 9112 §3.2: a request with more than one `Host` field line, or a `Host` that is not a
 /// valid `uri-host [ ":" port ]` (RFC 9110 §7.2: no user info; an `http(s)` authority with
 /// an empty host is invalid, RFC 9110 §4.2.1), is answered `400` before any guest runs.
+/// RFC 9112 §6.1: `chunked` is applied once, last. hyper refuses a final coding other than
+/// `chunked`; a message that names it twice (which a proxy in front may frame another way)
+/// is refused here, before any guest runs, and its connection closed.
+fn check_framing(headers: &http::HeaderMap) -> Result<(), RequestError> {
+    let mut chunked = 0;
+    for line in headers.get_all(header::TRANSFER_ENCODING) {
+        let text = String::from_utf8_lossy(line.as_bytes());
+        chunked += text
+            .split(',')
+            .filter(|coding| coding.trim().eq_ignore_ascii_case("chunked"))
+            .count();
+    }
+    if chunked > 1 {
+        return Err(RequestError::BadRequest(
+            "the request applies the chunked transfer coding more than once".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 fn check_host(headers: &http::HeaderMap) -> Result<(), RequestError> {
     let mut hosts = headers.get_all(header::HOST).iter();
     let Some(host) = hosts.next() else {

@@ -36,8 +36,11 @@ pub(crate) fn for_error(err: &RequestError) -> http::Response<ResponseBody> {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
-        RequestError::BodyTooLarge { .. } | RequestError::BodyTooSlow { .. } => {
-            // The rest of the body is not read: the connection cannot be reused.
+        RequestError::BodyTooLarge { .. }
+        | RequestError::BodyTooSlow { .. }
+        | RequestError::BadRequest(_) => {
+            // The rest of the body is not read, or the request is malformed: the
+            // connection cannot be trusted to carry another request.
             res.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }

@@ -10,6 +10,7 @@ mod p3;
 mod reuse;
 mod serving;
 mod shared_engine;
+mod smuggling;
 mod spin_parity;
 mod support;
 mod tls;
