@@ -554,6 +554,9 @@ async fn a_trickling_request_body_is_cut_off_with_408() -> anyhow::Result<()> {
     let answer = String::from_utf8_lossy(&out);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
-    assert!(body.contains("\r\n6144\r\n"), "all of it was read: {answer}");
+    assert!(
+        body.contains("\r\n6144\r\n"),
+        "all of it was read: {answer}"
+    );
     Ok(())
 }

@@ -64,7 +64,34 @@ pub fn load_unbuilt(
     load_checked(path, env, false)
 }
 
+/// Parses and validates manifest `text` as [`load_unbuilt`] would the file at `path` (which
+/// is only named in messages and resolves relative paths): what a fuzzer or an editor
+/// integration feeds it.
+pub fn parse_unbuilt(
+    text: &str,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<AppManifest, ManifestError> {
+    parse_checked(text, path, env, false)
+}
+
 fn load_checked(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    sources_must_exist: bool,
+) -> Result<AppManifest, ManifestError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ManifestError {
+        file: path.to_owned(),
+        problems: vec![ManifestProblem::of_file(
+            format!("cannot read the manifest: {e}"),
+            None,
+        )],
+    })?;
+    parse_checked(&text, path, env, sources_must_exist)
+}
+
+fn parse_checked(
+    text: &str,
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
     sources_must_exist: bool,
@@ -73,12 +100,7 @@ fn load_checked(
         file: path.to_owned(),
         problems: vec![problem],
     };
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        fail(ManifestProblem::of_file(
-            format!("cannot read the manifest: {e}"),
-            None,
-        ))
-    })?;
+    let text = text.to_owned();
     let doc = toml::de::DeTable::parse(&text).map_err(|e| fail(error::syntax(&text, &e)))?;
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
