@@ -23,7 +23,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use wasmtime_wasi_http::{Error, RequestOptions};
 
-use super::rules::OutboundRule;
+use super::rules::{OutboundRule, canonical};
 
 /// Whether `ip` is internal: reachable only where a rule names it.
 ///
@@ -101,14 +101,6 @@ pub(crate) fn permitted(
     host.eq_ignore_ascii_case("localhost")
         && canonical(ip).is_loopback()
         && rules.iter().any(|rule| rule.names_localhost(scheme, port))
-}
-
-/// An IPv4-mapped IPv6 address as the IPv4 address it is.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
 }
 
 /// The body of an outbound response: hyper's, with the wait between frames timed.
@@ -330,19 +322,12 @@ fn client_config() -> Arc<rustls::ClientConfig> {
                 roots: webpki_roots::TLS_SERVER_ROOTS.into(),
             };
             let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let config = match rustls::ClientConfig::builder_with_provider(provider)
+            // ring supports the default versions; should that ever change, the process
+            // default stands in.
+            let builder = rustls::ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
-            {
-                Ok(builder) => builder.with_root_certificates(roots).with_no_client_auth(),
-                // ring supports the default versions; should that ever change, the process
-                // default stands in.
-                Err(_) => rustls::ClientConfig::builder()
-                    .with_root_certificates(rustls::RootCertStore {
-                        roots: webpki_roots::TLS_SERVER_ROOTS.into(),
-                    })
-                    .with_no_client_auth(),
-            };
-            Arc::new(config)
+                .unwrap_or_else(|_| rustls::ClientConfig::builder());
+            Arc::new(builder.with_root_certificates(roots).with_no_client_auth())
         })
         .clone()
 }

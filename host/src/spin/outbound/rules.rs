@@ -268,24 +268,9 @@ impl OutboundRule {
     /// Whether the rule names `ip` itself, as an IP or a range holding it, for `scheme` and
     /// `port`: what an internal address needs (a wildcard host does not name it).
     pub(crate) fn names_address(&self, scheme: &str, ip: IpAddr, port: u16) -> bool {
-        if self
-            .scheme
-            .as_ref()
-            .is_some_and(|s| !s.eq_ignore_ascii_case(scheme))
-            || !self.allows_port(&scheme.to_ascii_lowercase(), port)
-        {
-            return false;
-        }
-        let ip = canonical(ip);
-        match &self.host {
-            HostPattern::Range(net) => net.contains(&ip),
-            HostPattern::Exact(host) => host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<IpAddr>()
-                .is_ok_and(|named| canonical(named) == ip),
-            HostPattern::Any | HostPattern::Subdomain(_) => false,
-        }
+        !matches!(self.host, HostPattern::Any)
+            && self.allows_socket_addr(&scheme.to_ascii_lowercase(), SocketAddr::new(ip, port))
+                == Some(true)
     }
 
     /// Whether the rule names the host `localhost` for `scheme` and `port`.
@@ -304,7 +289,7 @@ impl OutboundRule {
 }
 
 /// An IPv4-mapped IPv6 address as the IPv4 address it is.
-fn canonical(ip: IpAddr) -> IpAddr {
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
