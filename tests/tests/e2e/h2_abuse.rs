@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
-use host::{RuntimeConfig, ServerConfig, ServerLimits};
+use host::ServerLimits;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{FIXTURES_WASM, TestServer};
+use crate::support::{fixtures_with as fixtures, h2_frames};
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -53,22 +53,11 @@ async fn drain(stream: &mut TcpStream, within: Duration) -> (bool, Vec<u8>) {
     let closed = tokio::time::timeout(within, stream.read_to_end(&mut bytes))
         .await
         .is_ok();
-    let mut kinds = Vec::new();
-    let mut rest = bytes.as_slice();
-    while rest.len() >= 9 {
-        let len = usize::from(rest[0]) << 16 | usize::from(rest[1]) << 8 | usize::from(rest[2]);
-        kinds.push(rest[3]);
-        rest = &rest[(9 + len).min(rest.len())..];
-    }
+    let kinds = h2_frames(&bytes)
+        .into_iter()
+        .map(|(kind, ..)| kind)
+        .collect();
     (closed, kinds)
-}
-
-async fn fixtures(limits: ServerLimits) -> anyhow::Result<TestServer> {
-    let config = ServerConfig {
-        limits,
-        ..ServerConfig::default()
-    };
-    TestServer::start_with(FIXTURES_WASM, RuntimeConfig::default(), config).await
 }
 
 /// CVE-2024-27316's class: a HEADERS frame without END_HEADERS followed by CONTINUATION

@@ -7,24 +7,10 @@ use host::{RuntimeConfig, ServerConfig, ServerLimits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{FIXTURES_WASM, Proto, TestServer, assert_problem, request, send};
-
-async fn fixtures(limits: ServerLimits) -> anyhow::Result<TestServer> {
-    let config = ServerConfig {
-        limits,
-        ..ServerConfig::default()
-    };
-    TestServer::start_with(FIXTURES_WASM, RuntimeConfig::default(), config).await
-}
-
-/// Writes raw bytes and reads until the server closes or 5 s pass.
-async fn raw_exchange(server: &TestServer, bytes: &[u8]) -> anyhow::Result<String> {
-    let mut stream = TcpStream::connect(server.addr).await?;
-    stream.write_all(bytes).await?;
-    let mut out = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
-    Ok(String::from_utf8_lossy(&out).into_owned())
-}
+use crate::support::{
+    FIXTURES_WASM, Proto, TestServer, assert_problem, fixtures_with as fixtures, raw_exchange,
+    request, send,
+};
 
 /// Whether `/ok` is answered 200 within `tries` attempts 100 ms apart, each given 2 s (a
 /// request that hangs counts as not answered).

@@ -2,21 +2,7 @@
 //! refused before a guest sees it, or framed so that nothing hides behind it, and the server
 //! goes on serving.
 
-use std::time::Duration;
-
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-use crate::support::{FIXTURES_WASM, TestServer};
-
-/// Writes `bytes` on a fresh connection and reads until the server closes it (or 5 s pass).
-async fn exchange(server: &TestServer, bytes: &[u8]) -> anyhow::Result<String> {
-    let mut stream = TcpStream::connect(server.addr).await?;
-    stream.write_all(bytes).await?;
-    let mut out = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
-    Ok(String::from_utf8_lossy(&out).into_owned())
-}
+use crate::support::{FIXTURES_WASM, TestServer, raw_exchange as exchange};
 
 /// What a case must get: refused with one of these statuses, and nothing else answered on
 /// the connection.

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use bytes::Bytes;
-use host::{App, Handler, PlatformConfig, RuntimeConfig, Server, ServerConfig};
+use host::{App, Handler, PlatformConfig, RuntimeConfig, Server, ServerConfig, ServerLimits};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -401,4 +402,36 @@ impl AccessLog {
             .filter(|line| line.contains(needle))
             .count()
     }
+}
+
+/// The fixture component served with the server limits `limits`.
+pub async fn fixtures_with(limits: ServerLimits) -> anyhow::Result<TestServer> {
+    let config = ServerConfig {
+        limits,
+        ..ServerConfig::default()
+    };
+    TestServer::start_with(FIXTURES_WASM, RuntimeConfig::default(), config).await
+}
+
+/// Writes raw bytes on a fresh connection and reads until the server closes it or 5 s
+/// pass.
+pub async fn raw_exchange(server: &TestServer, bytes: &[u8]) -> anyhow::Result<String> {
+    let mut stream = TcpStream::connect(server.addr).await?;
+    stream.write_all(bytes).await?;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// The HTTP/2 frames in `bytes`: (type, flags, stream, payload).
+pub fn h2_frames(mut bytes: &[u8]) -> Vec<(u8, u8, u32, Vec<u8>)> {
+    let mut out = Vec::new();
+    while bytes.len() >= 9 {
+        let len = u32::from_be_bytes([0, bytes[0], bytes[1], bytes[2]]) as usize;
+        let stream = u32::from_be_bytes([bytes[5], bytes[6], bytes[7], bytes[8]]) & 0x7fff_ffff;
+        let payload = bytes[9..(9 + len).min(bytes.len())].to_vec();
+        out.push((bytes[3], bytes[4], stream, payload));
+        bytes = &bytes[(9 + len).min(bytes.len())..];
+    }
+    out
 }
