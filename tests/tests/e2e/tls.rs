@@ -67,7 +67,12 @@ struct CertFiles {
 
 impl CertFiles {
     fn new(tag: &str) -> anyhow::Result<Self> {
-        let dir = std::env::temp_dir().join(format!("edge-host-tls-{tag}-{}", std::process::id()));
+        // A directory per call: the 0.2 and 0.3 runs of one test share its tag and run at
+        // once, and must not overwrite each other's certificate.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("edge-host-tls-{tag}-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         Ok(Self {
             cert: dir.join("cert.pem"),
@@ -368,21 +373,8 @@ async fn answer_to<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     Ok(answer)
 }
 
-/// The frames in `bytes`: (type, flags, stream, payload).
-fn frames(mut bytes: &[u8]) -> Vec<(u8, u8, u32, Vec<u8>)> {
-    let mut out = Vec::new();
-    while bytes.len() >= 9 {
-        let len = u32::from_be_bytes([0, bytes[0], bytes[1], bytes[2]]) as usize;
-        let stream = u32::from_be_bytes([bytes[5], bytes[6], bytes[7], bytes[8]]) & 0x7fff_ffff;
-        let payload = bytes[9..(9 + len).min(bytes.len())].to_vec();
-        out.push((bytes[3], bytes[4], stream, payload));
-        bytes = &bytes[(9 + len).min(bytes.len())..];
-    }
-    out
-}
-
 fn assert_goaway_protocol_error(answer: &[u8]) {
-    let frames = frames(answer);
+    let frames = crate::support::h2_frames(answer);
     let goaway = frames
         .iter()
         .find(|(kind, ..)| *kind == 0x7)
