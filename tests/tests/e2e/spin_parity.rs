@@ -134,6 +134,32 @@ async fn a_cidr_rule_allows_the_addresses_inside_it() -> anyhow::Result<()> {
     Ok(())
 }
 
+#[tokio::test]
+async fn a_wildcard_rule_does_not_reach_internal_addresses() -> anyhow::Result<()> {
+    let echo = echo_server().await?;
+    // `*://*:*` grants sockets to the world, not to the host's own loopback (SSRF).
+    let dir = AppDir::fixtures(&app(
+        "fixtures.wasm",
+        "allowed_outbound_hosts = [\"*://*:*\"]",
+    ))?;
+    let server = dir.serve(&[]).await?;
+    let (status, body) = tcp(&server, echo, "x").await?;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("access-denied"), "{body}");
+    // A rule that names `localhost` does reach it.
+    let rules = format!(
+        "allowed_outbound_hosts = [\"tcp://localhost:{}\"]",
+        echo.port()
+    );
+    let dir = AppDir::fixtures(&app("fixtures.wasm", &rules))?;
+    let server = dir.serve(&[]).await?;
+    assert_eq!(
+        tcp(&server, echo, "named").await?,
+        (200, "named".to_owned())
+    );
+    Ok(())
+}
+
 /// A UDP server that sends every datagram back.
 async fn udp_echo_server() -> anyhow::Result<SocketAddr> {
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;

@@ -5,11 +5,18 @@
 //! connection is made and allows the addresses it resolves to). Binding a local address is
 //! allowed where the protocol is; listening for and accepting connections is not (a
 //! component serves through `wasi:http`). Everything else is `access-denied`.
+//!
+//! As for outbound HTTP, an internal address (loopback, link-local and cloud metadata,
+//! private...: [`is_internal`]) is reached only when a rule names it: as an IP, as a CIDR
+//! range holding it, or as the host `localhost` for a loopback address. A wildcard host
+//! (`tcp://*:*`) or another name that resolves there does not reach it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::OutboundRule;
+use super::connect::is_internal;
+use super::rules::canonical;
 use crate::{SocketAddrUse, SocketCheck, SocketPolicy, SocketUses};
 
 /// The socket rules of one component.
@@ -36,13 +43,23 @@ impl SocketRules {
 
 /// Whether `rules` allow `addr` over `protocol`, looking host names up as needed.
 async fn allowed(rules: Arc<[OutboundRule]>, protocol: &'static str, addr: SocketAddr) -> bool {
+    let internal = is_internal(addr.ip());
     let mut names = Vec::new();
     for rule in rules.iter() {
         match rule.allows_socket_addr(protocol, addr) {
-            Some(true) => return true,
-            Some(false) => {}
+            Some(true) if !internal || rule.names_address(protocol, addr.ip(), addr.port()) => {
+                return true;
+            }
+            Some(_) => {}
             None => names.extend(rule.host_name().map(str::to_owned)),
         }
+    }
+    if internal {
+        // Of the names, only `localhost` may lead to an internal address, and only to its own.
+        names.retain(|name| {
+            name.trim_end_matches('.').eq_ignore_ascii_case("localhost")
+                && canonical(addr.ip()).is_loopback()
+        });
     }
     for name in names {
         match tokio::net::lookup_host((name.as_str(), addr.port())).await {
@@ -149,5 +166,42 @@ mod tests {
         assert!(check(&named, "127.0.0.1:7000", SocketAddrUse::TcpConnect).await);
         assert!(!check(&named, "127.0.0.1:7001", SocketAddrUse::TcpConnect).await);
         assert!(!check(&named, "192.0.2.1:7000", SocketAddrUse::TcpConnect).await);
+    }
+
+    #[tokio::test]
+    async fn internal_addresses_need_a_rule_that_names_them() {
+        let wildcard = rules(&["*://*:*"]);
+        for internal in [
+            "127.0.0.1:6379",
+            "[::1]:6379",
+            "[::ffff:127.0.0.1]:6379",
+            "169.254.169.254:80",
+            "10.1.2.3:5432",
+            "192.168.1.1:53",
+            "0.0.0.0:80",
+        ] {
+            assert!(
+                !check(&wildcard, internal, SocketAddrUse::TcpConnect).await,
+                "{internal} over tcp behind a wildcard"
+            );
+            assert!(
+                !check(&wildcard, internal, SocketAddrUse::UdpSend).await,
+                "{internal} over udp behind a wildcard"
+            );
+        }
+        assert!(check(&wildcard, "93.184.215.14:443", SocketAddrUse::TcpConnect).await);
+        assert!(check(&wildcard, "0.0.0.0:0", SocketAddrUse::TcpBind).await);
+
+        // Named by address, by range or as localhost: reached.
+        let named = rules(&[
+            "tcp://127.0.0.1:6379",
+            "tcp://10.0.0.0/8:5432",
+            "udp://localhost:53",
+        ]);
+        assert!(check(&named, "127.0.0.1:6379", SocketAddrUse::TcpConnect).await);
+        assert!(check(&named, "10.9.8.7:5432", SocketAddrUse::TcpConnect).await);
+        assert!(check(&named, "127.0.0.1:53", SocketAddrUse::UdpSend).await);
+        assert!(!check(&named, "10.9.8.7:5433", SocketAddrUse::TcpConnect).await);
+        assert!(!check(&named, "169.254.169.254:53", SocketAddrUse::UdpSend).await);
     }
 }
