@@ -18,7 +18,7 @@
 
 use std::time::Duration;
 
-use http::{HeaderName, HeaderValue, StatusCode, header};
+use http::{HeaderName, HeaderValue, Method, StatusCode, header};
 
 use crate::settings::{DEFAULT_UPSTREAM_ORIGIN, VAR_UPSTREAM_ORIGIN};
 use edge_toolkit::client::{Client, ClientError, RetryPolicy, Sleeper, Transport};
@@ -70,7 +70,7 @@ where
 }
 
 /// Forwards `req` (routed with a `{*path}` parameter) to `{origin}/{path}?{query}` with its
-/// method, `Accept`, `Content-Type`, `x-request-id` and body.
+/// method (`GET` for `HEAD`), `Accept`, `Content-Type`, `x-request-id` and body.
 pub fn forward<T: Transport, S: Sleeper>(
     req: &Request,
     client: &Client<T, S>,
@@ -78,9 +78,13 @@ pub fn forward<T: Transport, S: Sleeper>(
 ) -> Result<Response, Problem> {
     let path = PathParams::of(req).get("path").unwrap_or("");
     let target = target_uri(origin, path, req.uri().query())?;
-    let mut builder = http::Request::builder()
-        .method(req.method().clone())
-        .uri(target);
+    // HEAD is answered as GET would be (the router removes the content): asking the
+    // upstream with HEAD would give an empty body, and so another ETag and length.
+    let method = match req.method() {
+        &Method::HEAD => Method::GET,
+        other => other.clone(),
+    };
+    let mut builder = http::Request::builder().method(method).uri(target);
     for name in FORWARDED {
         for value in req.headers().get_all(&name) {
             builder = builder.header(&name, value);
@@ -351,6 +355,23 @@ mod tests {
         );
         assert!(body.is_empty());
         assert_eq!(*timeout, UPSTREAM_TIMEOUT);
+    }
+
+    #[test]
+    fn head_is_asked_upstream_as_get_and_answered_with_its_fields() {
+        let fake = Fake::new(vec![Ok((200, "text/plain", "upstream ok"))]);
+        let router = router(&fake, "http://127.0.0.1:8081");
+        let get = send(&router, Method::GET, "/api/v1/upstream/a", &[], "");
+        let head = send(&router, Method::HEAD, "/api/v1/upstream/a", &[], "");
+        assert_eq!(head.status(), StatusCode::OK);
+        assert!(head.body().is_empty());
+        assert_eq!(head.headers()["content-length"], "11");
+        assert_eq!(
+            head.headers()["content-type"],
+            get.headers()["content-type"]
+        );
+        let methods: Vec<Method> = fake.seen().into_iter().map(|seen| seen.0).collect();
+        assert_eq!(methods, [Method::GET, Method::GET]);
     }
 
     #[test]

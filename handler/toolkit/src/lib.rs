@@ -168,7 +168,9 @@ pub use group::Group;
 pub use middleware::auth::jwt;
 pub use middleware::{Layered, Middleware, Next, Stack, from_fn};
 pub use problem::{PROBLEM_JSON, Problem};
-pub use response::{Html, IntoHandlerResult, IntoResponse, json_response};
+pub use response::{
+    Html, IntoHandlerResult, IntoResponse, drop_undeliverable_length, json_response,
+};
 pub use router::{
     Extracting, Handler, IntoHandler, PathParams, RouteError, Router, ViaExtractors, ViaHandler,
 };

@@ -32,6 +32,31 @@ pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Re
     }
 }
 
+/// Removes a `Content-Length` that `res` declares but has no content to match: the
+/// answer to `HEAD` declares `GET`'s length and sends nothing (RFC 9110 §9.3.2), and
+/// `wasi:http` fails an outgoing body shorter than its declared length, so the length is
+/// left out before the response reaches it (§8.6 lets a `HEAD` response omit it). Answers
+/// whether it removed one. The component glue calls it on every response.
+///
+/// ```
+/// let mut res = http::Response::new(Vec::new());
+/// res.headers_mut().insert("content-length", http::HeaderValue::from(42));
+/// assert!(edge_toolkit::drop_undeliverable_length(&mut res));
+/// assert!(res.headers().get("content-length").is_none());
+/// ```
+pub fn drop_undeliverable_length(res: &mut Response) -> bool {
+    let declares_content = res
+        .headers()
+        .get_all(header::CONTENT_LENGTH)
+        .iter()
+        .any(|value| value.as_bytes() != b"0");
+    if declares_content && res.body().is_empty() && !crate::stream::BodyStream::is_streaming(res) {
+        res.headers_mut().remove(header::CONTENT_LENGTH);
+        return true;
+    }
+    false
+}
+
 /// What a handler may return: anything that becomes a [`Response`].
 ///
 /// Implemented for [`Response`], [`Problem`], [`StatusCode`] (an empty body), text
@@ -213,6 +238,33 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_length_without_content_is_dropped() {
+        let with_length = |body: &[u8], length: &'static str| {
+            let mut res = http::Response::new(body.to_vec());
+            res.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from_static(length));
+            res
+        };
+        // HEAD's answer: GET's length, no content.
+        let mut head = with_length(b"", "120");
+        assert!(drop_undeliverable_length(&mut head));
+        assert!(head.headers().get(header::CONTENT_LENGTH).is_none());
+        // An empty body that says so, and a body that matches, keep theirs.
+        for (body, length) in [(&b""[..], "0"), (&b"hello"[..], "5")] {
+            let mut res = with_length(body, length);
+            assert!(!drop_undeliverable_length(&mut res));
+            assert_eq!(res.headers()[header::CONTENT_LENGTH], length);
+        }
+        // A streamed body's content is still to come.
+        let mut streamed = with_length(b"", "5");
+        crate::stream::BodyStream::new(vec![b"chunk".to_vec()].into_iter()).attach(&mut streamed);
+        assert!(!drop_undeliverable_length(&mut streamed));
+        // No length at all: nothing to do.
+        let mut bare = http::Response::new(Vec::new());
+        assert!(!drop_undeliverable_length(&mut bare));
+    }
 
     #[test]
     fn text_bytes_and_status() {

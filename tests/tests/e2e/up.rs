@@ -861,7 +861,83 @@ async fn racing_writers_holding_the_same_etag_lose_no_update(example: &str) -> a
     Ok(())
 }
 
+/// RFC 9110 §9.3.2: HEAD answers with GET's status and header fields and no content, on
+/// every kind of route: plain, cached, an item, server-sent events (a stream), the
+/// upstream proxy and a 404; over HTTP/1.1 and HTTP/2; and the guest never declares a
+/// length it then fails to match.
+async fn head_answers_gets_header_fields_on_every_route(example: &str) -> anyhow::Result<()> {
+    let upstream = upstream(false).await?;
+    let dir = AppDir::repository(example)?;
+    let origin = format!("http://{}", upstream.addr);
+    let server = dir
+        .up(
+            &[("SPIN_VARIABLE_UPSTREAM_ORIGIN", &origin)],
+            OutboundConfig::default(),
+        )
+        .await?;
+    let user = create_user(&server, "Ada Lovelace", "ada@example.com").await?;
+    // Fields that differ between any two responses, or that frame the content sent.
+    let framing = [
+        "date",
+        "x-request-id",
+        "transfer-encoding",
+        "content-length",
+    ];
+    let fields = |res: &http::Response<Bytes>| -> Vec<(String, String)> {
+        let mut fields: Vec<(String, String)> = res
+            .headers()
+            .iter()
+            .filter(|(name, _)| !framing.contains(&name.as_str()))
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        fields.sort();
+        fields
+    };
+    for path in [
+        "/api/health",
+        "/api/v1/users",
+        user.as_str(),
+        "/api/v1/greeting",
+        "/api/v1/events?count=2",
+        "/api/v1/upstream/hello",
+        "/api/v1/nope",
+    ] {
+        for proto in [Proto::Http1, Proto::Http2] {
+            let get = send(server.addr, proto, request_with("GET", path, &[], "")?).await?;
+            let head = send(server.addr, proto, request_with("HEAD", path, &[], "")?).await?;
+            assert_eq!(head.status(), get.status(), "{proto:?} HEAD {path}");
+            assert!(head.body().is_empty(), "{proto:?} HEAD {path} sent content");
+            assert_eq!(fields(&head), fields(&get), "{proto:?} HEAD {path}");
+            // Any length HEAD declares is GET's.
+            if let Some(length) = head.headers().get("content-length") {
+                assert_eq!(
+                    length.to_str()?.parse::<usize>()?,
+                    get.body().len(),
+                    "{proto:?} HEAD {path}"
+                );
+            }
+        }
+    }
+    // In-process the guest's body is read to its end, which is where wasi-http holds it to
+    // any length it declared: a HEAD answer declaring GET's length fails here.
+    let harness = host::Harness::load(example)?;
+    for path in ["/api/health", "/api/v1/users", "/api/v1/greeting"] {
+        let get = harness.send(http::Request::get(path).body("")?).await?;
+        let head = harness.send(http::Request::head(path).body("")?).await?;
+        assert_eq!(head.status(), 200, "HEAD {path}: {:?}", head.body());
+        assert_eq!(head.status(), get.status(), "HEAD {path}");
+        assert!(head.body().is_empty());
+    }
+    Ok(())
+}
+
 crate::each_world!(
+    head_answers_gets_header_fields_on_every_route,
     a_user_survives_a_restart_of_the_host,
     writes_need_the_current_etag_in_if_match,
     the_example_greeting_is_configured_by_a_variable,

@@ -142,7 +142,8 @@ fn fields_of(res: Response) -> (Response, Fields) {
 
 /// Sends `res` through `out`: status and headers (headers the host refuses make it a `500`
 /// problem), the buffered body, then the chunks of its [`BodyStream`], if any.
-pub async fn write_response(res: Response, out: ResponseOutparam) {
+pub async fn write_response(mut res: Response, out: ResponseOutparam) {
+    crate::drop_undeliverable_length(&mut res);
     // After `fields_of`: a response replaced by a 500 problem has no stream to send.
     let (mut res, fields) = fields_of(res);
     let stream = BodyStream::take_from(&mut res);

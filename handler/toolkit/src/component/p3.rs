@@ -96,6 +96,7 @@ where
 /// `res` as a `wasi:http` response: its status and headers, the buffered body, then the
 /// chunks of its [`BodyStream`], if any. Headers the host refuses give a `500` problem.
 pub fn into_response(mut res: Response) -> Result<WasiResponse, ErrorCode> {
+    crate::drop_undeliverable_length(&mut res);
     let stream = BodyStream::take_from(&mut res);
     let (parts, body) = res.into_parts();
     let res = http::Response::from_parts(parts, ChunkBody::new(body, stream));
