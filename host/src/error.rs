@@ -107,6 +107,9 @@ pub enum RequestError {
         /// Requests one client address may have in flight.
         limit: usize,
     },
+    /// The server shut down, and its grace period ended before the guest finished.
+    #[error("the server shut down before the handler finished")]
+    ShutDown,
     /// The host failed around the guest (instantiation, resources).
     #[error("host error: {0}")]
     Host(String),
@@ -126,7 +129,7 @@ impl RequestError {
             Self::BodyTooSlow { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NoRoute(_) => StatusCode::NOT_FOUND,
-            Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Overloaded | Self::ShutDown => StatusCode::SERVICE_UNAVAILABLE,
             Self::ClientBusy { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
@@ -158,6 +161,7 @@ impl RequestError {
             | Self::BadRequest(_)
             | Self::NoRoute(_)
             | Self::Overloaded
+            | Self::ShutDown
             | Self::ClientBusy { .. } => self.to_string(),
         }
     }

@@ -79,6 +79,37 @@ pub struct RequestContext {
     /// stopped (the server's in-flight permit): a client that reads its response slowly
     /// keeps the connection, not a slot for requests being handled.
     pub guard: Option<Arc<dyn std::any::Any + Send + Sync>>,
+    /// Set when the server stops waiting for the request: its shutdown grace period is
+    /// over. A guest still working on the request then stops.
+    pub stop: StopSignal,
+}
+
+/// Tells a handler that the server no longer waits for its request (see
+/// [`RequestContext::stop`]). [`StopSignal::never`] (the default) is never set.
+#[derive(Debug, Clone, Default)]
+pub struct StopSignal(Option<tokio::sync::watch::Receiver<bool>>);
+
+impl StopSignal {
+    /// A signal that is never set: for requests outside a server (tests, the harness).
+    pub fn never() -> Self {
+        Self(None)
+    }
+
+    /// A signal set when `receiver` sees `true`.
+    pub(crate) fn new(receiver: tokio::sync::watch::Receiver<bool>) -> Self {
+        Self(Some(receiver))
+    }
+
+    /// Completes once the signal is set; never, if it cannot be.
+    pub async fn stopped(&self) {
+        if let Some(receiver) = &self.0 {
+            let mut receiver = receiver.clone();
+            if receiver.wait_for(|stop| *stop).await.is_ok() {
+                return;
+            }
+        }
+        std::future::pending::<()>().await;
+    }
 }
 
 /// Why a request body could not be read to its end.

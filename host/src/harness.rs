@@ -180,6 +180,7 @@ impl Harness {
             client_addr: None,
             request_id: 0,
             guard: None,
+            stop: crate::StopSignal::never(),
         };
         let response = match self.handler.call(req, ctx).await {
             Ok(response) => response,

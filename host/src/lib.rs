@@ -62,6 +62,7 @@ mod throttle;
 pub use error::{LoadError, RequestError, ServeError, TlsError};
 pub use handler::{
     BoxError, Handler, HandlerFuture, RequestBody, RequestBodyError, RequestContext, ResponseBody,
+    StopSignal,
 };
 pub use harness::{Harness, HarnessBuilder, HarnessError, TestResponse};
 pub use runtime::{
@@ -70,7 +71,8 @@ pub use runtime::{
     SocketUses, World, default_cache_dir,
 };
 pub use server::{
-    MAX_WORKERS, Server, ServerConfig, ServerLimits, TlsConfig, self_signed_localhost,
+    MAX_WORKERS, Server, ServerConfig, ServerLimits, ShutdownReport, TlsConfig,
+    self_signed_localhost,
 };
 pub use spin::{
     App, AppData, BreakerConfig, BuildError, BuildOutput, Built, CircuitBreakers, CircuitOpen,

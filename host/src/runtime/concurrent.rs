@@ -285,6 +285,16 @@ impl WorkerState for Worker {
     }
 
     fn drop(&self, store: Store<GuestState>, result: wasmtime::Result<()>) {
+        if let Err(err) = &result
+            && !std::thread::panicking()
+            && err.to_string() == "worker panicked"
+        {
+            // wasmtime-wasi-http's name for a worker dropped before it finished; with no
+            // panic unwinding, that is its runtime stopping (a server shutting down), not a
+            // fault of the guest.
+            tracing::debug!("guest instance stopped with its worker");
+            return;
+        }
         if let Err(err) = result {
             // Every request in flight on the instance has been answered 500 already; this
             // says why.

@@ -187,6 +187,7 @@ fn new_store(engine: &wasmtime::Engine, config: &RuntimeConfig) -> Store<GuestSt
     }
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limiter);
+    bound_component_model(&mut store, &config.limits);
     store.epoch_deadline_callback(|ctx| {
         if Instant::now() >= ctx.data().deadline {
             Err(wasmtime::Error::new(DeadlinePassed))
@@ -201,6 +202,30 @@ fn new_store(engine: &wasmtime::Engine, config: &RuntimeConfig) -> Store<GuestSt
         }
     });
     store
+}
+
+/// Entries of wasmtime's concurrency table (tasks, waitables, stream and future ends) per
+/// handle a guest may hold: a request on a 0.3 instance takes a few of each.
+const CONCURRENT_ENTRIES_PER_HANDLE: usize = 4;
+
+/// Bounds what a guest can make the host allocate through the component model itself, with
+/// no host function in the loop: handles in its tables (`resource.new`, and for 0.3 guests
+/// `stream.new`, `future.new`, waitable sets, subtasks: 100,000 by default), the entries
+/// behind them in the store's concurrency table (a million by default), and the bytes one
+/// host call may copy out of the guest (128 MiB by default; a list of strings that all point
+/// at one buffer costs the host once per string). Past a bound the guest traps: its request
+/// is answered 500 and its instance is never reused.
+fn bound_component_model(store: &mut Store<GuestState>, limits: &GuestLimits) {
+    store.set_max_component_handles(limits.max_resources);
+    if let Some(table) = store.concurrent_resource_table() {
+        table.set_max_capacity(
+            limits
+                .max_resources
+                .saturating_mul(CONCURRENT_ENTRIES_PER_HANDLE),
+        );
+    }
+    // No call needs to copy more than the guest's memory can hold.
+    store.set_hostcall_fuel(limits.max_memory_bytes.clamp(1 << 20, 128 << 20));
 }
 
 impl std::fmt::Debug for Runtime {
@@ -458,7 +483,11 @@ impl Runtime {
         };
         // The worker's own expiry stops the instance; this one answers the request in time
         // even while the instance is busy computing for another.
-        let response = match tokio::time::timeout(deadline, handler.handle(data, req)).await {
+        let handled = tokio::select! {
+            handled = tokio::time::timeout(deadline, handler.handle(data, req)) => handled,
+            () = ctx.stop.stopped() => return Err(RequestError::ShutDown),
+        };
+        let response = match handled {
             Ok(Ok(response)) => response,
             Ok(Err(err)) => {
                 let fault = classify_p3(&err, deadline);
@@ -530,6 +559,7 @@ impl Runtime {
         let pre = pre.clone();
         let request_id = ctx.request_id;
         let guard = ctx.guard;
+        let stop = ctx.stop;
         // Set when the guest fails, before its store (and with it the body's sender) drops.
         let fault = Arc::new(OnceLock::new());
         let task_fault = fault.clone();
@@ -557,8 +587,13 @@ impl Runtime {
                     .await?;
                 Ok::<_, wasmtime::Error>(proxy)
             };
-            let outcome = match tokio::time::timeout(deadline, run).await {
-                Ok(Ok(proxy)) => {
+            // A guest may work on after its response; a server that stops waiting stops it.
+            let ran = tokio::select! {
+                ran = tokio::time::timeout(deadline, run) => Some(ran),
+                () = stop.stopped() => None,
+            };
+            let outcome = match ran {
+                Some(Ok(Ok(proxy))) => {
                     inner.put_idle(Idle {
                         store,
                         proxy,
@@ -566,11 +601,21 @@ impl Runtime {
                     });
                     Ok(())
                 }
-                Ok(Err(err)) => Err(classify(&err, &store, deadline)),
-                Err(_elapsed) => Err(RequestError::DeadlineExceeded(deadline)),
+                Some(Ok(Err(err))) => Err(classify(&err, &store, deadline)),
+                Some(Err(_elapsed)) => Err(RequestError::DeadlineExceeded(deadline)),
+                None => Err(RequestError::ShutDown),
             };
+            match &outcome {
+                Err(RequestError::ShutDown) => {
+                    tracing::info!(
+                        request_id,
+                        "guest stopped: the shutdown grace period is over"
+                    );
+                }
+                Err(fault) => tracing::warn!(request_id, "guest fault: {fault}"),
+                Ok(()) => {}
+            }
             if let Err(fault) = &outcome {
-                tracing::warn!(request_id, "guest fault: {fault}");
                 let _ = task_fault.set(fault.clone());
             }
             outcome

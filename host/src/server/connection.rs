@@ -24,7 +24,7 @@ use super::activity::{self, Active, Activity, Counting, WatchedBody};
 use super::body::{CountedBody, LimitedBody, MinRate, PacedBody};
 use super::preface::{self, Rewind, Start};
 use super::problem;
-use crate::{RequestContext, RequestError, ResponseBody, ServerLimits};
+use crate::{RequestContext, RequestError, ResponseBody, ServerLimits, StopSignal};
 
 /// The response bytes one HTTP/2 stream may hold waiting for the client's flow-control
 /// window: the default initial window, so a client that reads keeps the pipe full.
@@ -338,6 +338,7 @@ impl Shared {
             client_addr: Some(peer),
             request_id,
             guard: Some(Arc::new(permit)),
+            stop: StopSignal::new(self.cut.subscribe()),
         };
         let req = http::Request::from_parts(parts, body.boxed_unsync());
         let result = self.handler.call(req, ctx).await;

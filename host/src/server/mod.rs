@@ -4,7 +4,7 @@
 //!
 //! | File | Concern |
 //! | --- | --- |
-//! | `mod.rs` | [`Server`]: bind, the accept loop, shutdown |
+//! | `mod.rs` | [`Server`]: bind, the accept loop, shutdown and its [`ShutdownReport`] |
 //! | `config.rs` | [`ServerConfig`], [`ServerLimits`], [`TlsConfig`] |
 //! | `connection.rs` | one connection: TLS, protocols, timeouts; each request's way to the handler and back |
 //! | `activity.rs` | what a connection is doing, for the idle and send timeouts |
@@ -73,6 +73,9 @@ struct Shared {
     /// Requests in flight per client address.
     per_client: Arc<clients::InFlight>,
     next_request_id: AtomicU64,
+    /// Set when the shutdown grace period is over: guests still working stop
+    /// ([`crate::StopSignal`]).
+    cut: watch::Sender<bool>,
 }
 
 impl Server {
@@ -106,6 +109,7 @@ impl Server {
             )),
             limits: config.limits,
             next_request_id: AtomicU64::new(1),
+            cut: watch::Sender::new(false),
         });
         Ok(Self {
             listener,
@@ -134,8 +138,16 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then stops accepting, gives in-flight requests
-    /// the configured grace period to finish, and returns.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+    /// the configured grace period to finish, and returns what was still unfinished when
+    /// the grace period ended (also logged).
+    ///
+    /// The grace period covers the connections (each finishes its current requests and
+    /// closes) and the guests working on requests, which may go on after their response has
+    /// been sent; when it is over, whatever is left is stopped.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<ShutdownReport, ServeError> {
         let Self {
             listener,
             tls,
@@ -226,15 +238,62 @@ impl Server {
         tracing::info!(open_connections = open, grace = ?shutdown_grace, "shutting down: no longer accepting");
         // Connections finish their current requests and close; each returns its permit.
         let _ = stop_tx.send(true);
+        let grace_over = tokio::time::Instant::now() + shutdown_grace;
         let all_closed =
             connections.acquire_many(u32::try_from(max_connections).unwrap_or(u32::MAX));
-        match tokio::time::timeout(shutdown_grace, all_closed).await {
-            Ok(_) => tracing::info!("all connections finished"),
-            Err(_) => tracing::warn!("grace period over, closing the remaining connections"),
+        let mut report = ShutdownReport::default();
+        if tokio::time::timeout_at(grace_over, all_closed)
+            .await
+            .is_err()
+        {
+            report.connections_cut = max_connections - connections.available_permits();
+        }
+        // A guest holds its in-flight slot until it returns, which may be after its response.
+        let max_in_flight = shared.limits.max_in_flight;
+        let guests_done = shared
+            .in_flight
+            .acquire_many(u32::try_from(max_in_flight).unwrap_or(u32::MAX));
+        if tokio::time::timeout_at(grace_over, guests_done)
+            .await
+            .is_err()
+        {
+            report.requests_cut = max_in_flight - shared.in_flight.available_permits();
+            // Those guests stop now; their slots come back as they unwind.
+            shared.cut.send_replace(true);
+            let unwound = shared
+                .in_flight
+                .acquire_many(u32::try_from(max_in_flight).unwrap_or(u32::MAX));
+            let _ = tokio::time::timeout(UNWIND, unwound).await;
+        }
+        if report == ShutdownReport::default() {
+            tracing::info!("all connections and guests finished");
+        } else {
+            tracing::warn!(
+                connections = report.connections_cut,
+                requests = report.requests_cut,
+                "grace period over: cutting off {} open connections and {} requests still in guest code",
+                report.connections_cut,
+                report.requests_cut,
+            );
         }
         // Whatever is left stops here, also for a library caller whose runtime goes on.
         tasks.shutdown().await;
         workers.stop().await;
-        Ok(())
+        Ok(report)
     }
+}
+
+/// How long guests stopped at the end of a grace period get to unwind (drop their
+/// instances, return their slots) before the worker threads stop.
+const UNWIND: Duration = Duration::from_secs(1);
+
+/// What a shutdown cut off when its grace period was over: zero for both when everything
+/// finished in time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// Connections still open, closed with whatever they were sending.
+    pub connections_cut: usize,
+    /// Requests whose guest was still working (before or after its response), stopped.
+    pub requests_cut: usize,
 }

@@ -35,7 +35,7 @@ pub use self::outbound::{
 };
 pub use self::platform::{
     KeyValue, KeyValueError, SqliteDatabases, SqliteError, SqliteLimits, StoreError, Variable,
-    database_file_name,
+    database_file_name, drain_store_operations, pending_store_operations,
 };
 
 use self::outbound::{OutboundPolicy, SocketRules};

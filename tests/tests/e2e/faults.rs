@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use host::{GuestLimits, RuntimeConfig, ServerConfig};
 
-use crate::support::{FIXTURES_WASM, TestServer, assert_problem};
+use crate::support::{FIXTURES_WASM, TestServer, assert_problem, resident_bytes};
 
 async fn fixtures(limits: GuestLimits) -> anyhow::Result<TestServer> {
     let runtime = RuntimeConfig {
@@ -126,19 +126,6 @@ async fn a_spinning_guest_leaves_room_for_others_on_one_thread() -> anyhow::Resu
         res = spinning => anyhow::bail!("the loop ended first: {:?}", res.map(|r| r.status())),
     }
     Ok(())
-}
-
-/// The test process's resident memory, in bytes.
-fn resident_bytes() -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let kib = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.trim().strip_suffix("kB"))
-        .ok_or_else(|| anyhow::anyhow!("no VmRSS in /proc/self/status"))?
-        .trim()
-        .parse::<u64>()?;
-    Ok(kib * 1024)
 }
 
 #[tokio::test]

@@ -164,6 +164,59 @@ async fn the_memory_limit_is_500_and_the_host_goes_on() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Streams, futures and subtasks of a 0.3 guest live in wasmtime's tables in host memory,
+/// created by the guest with no host function in the loop: a flood traps at the handle
+/// bound (500) while a request on another instance is served, and host memory stays put.
+#[tokio::test]
+async fn a_guest_cannot_grow_host_memory_through_streams() -> anyhow::Result<()> {
+    // One request per instance at a time: the flood and the good request apart.
+    let server = fixture(
+        reuse(128, 1, Duration::from_secs(1)),
+        ServerConfig::default(),
+    )
+    .await?;
+    let before = crate::support::resident_bytes()?;
+    for path in ["/flood/streams", "/flood/resources"] {
+        let healthy = server.get("/sleep/300");
+        let flood = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::timeout(Duration::from_secs(10), server.get(path)).await
+        };
+        let (healthy, flood) = tokio::join!(healthy, flood);
+        assert_problem(&flood??, 500)?;
+        assert_eq!(healthy?.status(), 200, "beside {path}");
+        assert_eq!(body_text(&server, "/ok").await?, (200, "ok".to_owned()));
+    }
+    let grown = crate::support::resident_bytes()?.saturating_sub(before);
+    assert!(
+        grown < 256 << 20,
+        "resident memory grew by {} MiB",
+        grown >> 20
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_handle_limit_is_the_configured_one() -> anyhow::Result<()> {
+    let runtime = RuntimeConfig {
+        limits: GuestLimits {
+            max_resources: 128,
+            ..GuestLimits::default()
+        },
+        ..RuntimeConfig::default()
+    };
+    let server = fixture(runtime, ServerConfig::default()).await?;
+    // A few pairs fit beside what the request itself holds; wasmtime's default would take
+    // 100,000 handles.
+    assert_eq!(
+        body_text(&server, "/streams/16").await?,
+        (200, "16".to_owned())
+    );
+    assert_problem(&server.get("/streams/200").await?, 500)?;
+    assert_eq!(body_text(&server, "/ok").await?, (200, "ok".to_owned()));
+    Ok(())
+}
+
 #[tokio::test]
 async fn an_error_code_from_the_guest_is_500() -> anyhow::Result<()> {
     let server = fixture(RuntimeConfig::default(), ServerConfig::default()).await?;

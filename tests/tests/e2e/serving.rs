@@ -241,6 +241,69 @@ async fn graceful_shutdown_lets_in_flight_requests_finish() -> anyhow::Result<()
     Ok(())
 }
 
+/// The fixture under `up`, with the default key-value store, on a server whose grace
+/// period is `grace`.
+async fn lingering_app(dir: &crate::up::AppDir, grace: Duration) -> anyhow::Result<TestServer> {
+    let loaded = dir.load(&[], RuntimeConfig::default(), Default::default())?;
+    let config = ServerConfig {
+        shutdown_grace: grace,
+        ..ServerConfig::default()
+    };
+    TestServer::serve(loaded.app, config).await
+}
+
+/// A guest may go on working after its response: a shutdown waits for it within the grace
+/// period (its late key-value write lands), and past the grace period it is stopped and
+/// counted as cut off (its write never happens).
+#[tokio::test]
+async fn graceful_shutdown_waits_for_guests_after_their_response_and_counts_the_cut()
+-> anyhow::Result<()> {
+    let manifest = r#"spin_manifest_version = 2
+
+[application]
+name = "linger"
+
+[[trigger.http]]
+route = "/..."
+component = "main"
+
+[component.main]
+source = "fixtures.wasm"
+key_value_stores = ["default"]
+"#;
+    let dir = crate::up::AppDir::fixtures(manifest)?;
+    for (grace, key, expected_cut, expected_value) in [
+        (Duration::from_secs(10), "waited", 0, Some("lingered")),
+        (Duration::from_millis(200), "cut", 1, None),
+    ] {
+        let server = lingering_app(&dir, grace).await?;
+        let res = server.get(&format!("/linger/1500/default/{key}")).await?;
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.body().as_ref(), b"answered");
+        let report = server.shutdown_report().await?;
+        assert_eq!(
+            report.requests_cut, expected_cut,
+            "grace {grace:?}: {report:?}"
+        );
+        assert_eq!(report.connections_cut, 0, "grace {grace:?}: {report:?}");
+
+        // What the guest wrote, seen by the next server on the same state, once a guest
+        // that had not been stopped would have written.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let server = lingering_app(&dir, Duration::from_secs(1)).await?;
+        let res = server.get(&format!("/kv/default/{key}")).await?;
+        match expected_value {
+            Some(value) => {
+                assert_eq!(res.status(), 200, "grace {grace:?}");
+                assert_eq!(res.body().as_ref(), value.as_bytes());
+            }
+            None => assert_eq!(res.status(), 404, "grace {grace:?}: the write was cut off"),
+        }
+        server.shutdown().await?;
+    }
+    Ok(())
+}
+
 /// With worker threads, each connection is served on one worker's own runtime: HTTP/1.1
 /// and h2c connections spread over the workers are answered. (Their shutdown is in
 /// `graceful_shutdown_lets_in_flight_requests_finish`.)

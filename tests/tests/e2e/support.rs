@@ -50,7 +50,7 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub fingerprint: Option<String>,
     stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<Result<(), host::ServeError>>>,
+    task: Option<JoinHandle<Result<host::ShutdownReport, host::ServeError>>>,
 }
 
 impl TestServer {
@@ -101,13 +101,17 @@ impl TestServer {
     }
 
     /// Signals shutdown and waits for `run_until` to return.
-    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.shutdown_report().await.map(drop)
+    }
+
+    /// Signals shutdown and answers what `run_until` says it cut off.
+    pub async fn shutdown_report(mut self) -> anyhow::Result<host::ShutdownReport> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         let task = self.task.take().context("already shut down")?;
-        task.await??;
-        Ok(())
+        Ok(task.await??)
     }
 
     /// An HTTP/1.1 request with headers and a body, on a new connection.
@@ -434,4 +438,17 @@ pub fn h2_frames(mut bytes: &[u8]) -> Vec<(u8, u8, u32, Vec<u8>)> {
         bytes = &bytes[(9 + len).min(bytes.len())..];
     }
     out
+}
+
+/// The test process's resident memory, in bytes.
+pub fn resident_bytes() -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().strip_suffix("kB"))
+        .ok_or_else(|| anyhow::anyhow!("no VmRSS in /proc/self/status"))?
+        .trim()
+        .parse::<u64>()?;
+    Ok(kib * 1024)
 }

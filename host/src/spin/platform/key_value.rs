@@ -79,9 +79,13 @@ pub(super) async fn blocking<R: Send + 'static>(
     op: impl FnOnce(&KeyValue) -> Result<R, StoreError> + Send + 'static,
 ) -> Result<R, StoreError> {
     let key_value = key_value.clone();
-    tokio::task::spawn_blocking(move || op(&key_value))
-        .await
-        .map_err(|err| StoreError(format!("the key-value task failed: {err}")))?
+    let pending = super::PendingOperation::start();
+    tokio::task::spawn_blocking(move || {
+        let _pending = pending;
+        op(&key_value)
+    })
+    .await
+    .map_err(|err| StoreError(format!("the key-value task failed: {err}")))?
 }
 
 /// The database could not be opened or prepared.

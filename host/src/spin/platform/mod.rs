@@ -14,6 +14,8 @@ mod wasi_keyvalue;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use wasmtime::component::{Linker, ResourceTable};
 
@@ -22,6 +24,48 @@ use crate::{GuestState, LinkerExtension};
 pub use self::key_value::{KeyValue, KeyValueError, StoreError};
 pub use self::sqlite::{SqliteDatabases, SqliteError, SqliteLimits, database_file_name};
 pub use self::variables::Variable;
+
+/// Key-value and SQLite operations of this process's guests, queued for or running on the
+/// blocking pool.
+static PENDING_STORE_OPERATIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one store operation from the moment it is queued until it has finished, or was
+/// dropped unstarted: it moves into the blocking task.
+pub(crate) struct PendingOperation(());
+
+impl PendingOperation {
+    pub(crate) fn start() -> Self {
+        PENDING_STORE_OPERATIONS.fetch_add(1, Ordering::AcqRel);
+        Self(())
+    }
+}
+
+impl Drop for PendingOperation {
+    fn drop(&mut self) {
+        PENDING_STORE_OPERATIONS.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Key-value and SQLite operations guests of this process have started and that have not
+/// finished yet. Each runs as one statement or transaction on tokio's blocking pool, so one
+/// that has begun completes or leaves nothing behind; one still queued when the process
+/// exits never runs.
+pub fn pending_store_operations() -> usize {
+    PENDING_STORE_OPERATIONS.load(Ordering::Acquire)
+}
+
+/// Waits up to `within` for the pending store operations to finish; answers how many had
+/// not (0 when all did). For a shutdown, after the server has stopped its guests.
+pub async fn drain_store_operations(within: Duration) -> usize {
+    let until = tokio::time::Instant::now() + within;
+    loop {
+        let pending = pending_store_operations();
+        if pending == 0 || tokio::time::Instant::now() >= until {
+            return pending;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
 
 wasmtime::component::bindgen!({
     path: "wit",

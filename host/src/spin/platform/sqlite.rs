@@ -292,9 +292,13 @@ pub(crate) async fn open_blocking(
     sqlite: SqliteDatabases,
     label: String,
 ) -> Result<(), SqliteError> {
-    tokio::task::spawn_blocking(move || sqlite.connection(&label).map(drop))
-        .await
-        .map_err(|err| SqliteError::Other(format!("the SQLite task failed: {err}")))?
+    let pending = super::PendingOperation::start();
+    tokio::task::spawn_blocking(move || {
+        let _pending = pending;
+        sqlite.connection(&label).map(drop)
+    })
+    .await
+    .map_err(|err| SqliteError::Other(format!("the SQLite task failed: {err}")))?
 }
 
 /// Runs a statement off the threads that serve requests.
@@ -304,9 +308,13 @@ pub(crate) async fn execute_blocking(
     statement: String,
     parameters: Vec<SqlValue>,
 ) -> Result<Rows, SqliteError> {
-    tokio::task::spawn_blocking(move || sqlite.execute(&label, &statement, parameters))
-        .await
-        .map_err(|err| SqliteError::Other(format!("the SQLite task failed: {err}")))?
+    let pending = super::PendingOperation::start();
+    tokio::task::spawn_blocking(move || {
+        let _pending = pending;
+        sqlite.execute(&label, &statement, parameters)
+    })
+    .await
+    .map_err(|err| SqliteError::Other(format!("the SQLite task failed: {err}")))?
 }
 
 /// Columns, rows, and whether the statement could write.
