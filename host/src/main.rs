@@ -175,6 +175,11 @@ struct HostArgs {
     #[arg(long, default_value = "1M", value_parser = parse_size)]
     max_guest_output: u64,
 
+    /// wasi:sockets sockets an instance may hold at once (0 to 4096); one more is
+    /// `new-socket-limit`. All guests together hold at most 4096.
+    #[arg(long, default_value_t = 32, value_parser = socket_count)]
+    max_guest_sockets: usize,
+
     /// Time a guest may run per request before it is stopped (504), e.g. 30s, 500ms.
     #[arg(long, default_value = "30s", value_parser = positive_duration)]
     deadline: Duration,
@@ -305,6 +310,7 @@ impl HostArgs {
                     .context("--max-guest-fields is too large")?,
                 max_output_bytes: usize::try_from(self.max_guest_output)
                     .context("--max-guest-output is too large")?,
+                max_sockets: self.max_guest_sockets,
                 ..GuestLimits::default()
             },
             cache_dir: if self.no_cache {
@@ -393,6 +399,14 @@ fn resource_count(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n @ 16..=1_000_000) => Ok(n),
         Ok(_) => Err("must be from 16 to 1000000".to_owned()),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
+fn socket_count(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n <= host::runtime::MAX_SOCKETS => Ok(n),
+        Ok(_) => Err(format!("must be at most {}", host::runtime::MAX_SOCKETS)),
         Err(err) => Err(err.to_string()),
     }
 }

@@ -37,6 +37,10 @@ pub struct GuestLimits {
     /// Bytes of stdout and stderr one request may have logged; past it the rest of the
     /// request's output is dropped (and the log says how much).
     pub max_output_bytes: usize,
+    /// `wasi:sockets` sockets (TCP and UDP) one instance may hold at once; one more is the
+    /// interface's `new-socket-limit`. All guests of the process together hold at most
+    /// [`MAX_SOCKETS`](crate::runtime::MAX_SOCKETS).
+    pub max_sockets: usize,
 }
 
 impl Default for GuestLimits {
@@ -48,6 +52,7 @@ impl Default for GuestLimits {
             max_resources: 1024,
             max_field_bytes: 64 * 1024,
             max_output_bytes: 1 << 20,
+            max_sockets: 32,
         }
     }
 }

@@ -14,6 +14,7 @@
 //! | `cache.rs` | the compiled-code cache |
 //! | `preinit.rs` | pre-initialisation (`wizer-initialize`) |
 //! | `stdio.rs` | guest stdout and stderr as log lines |
+//! | `sockets.rs` | the `wasi:sockets` sockets guests hold, counted per instance and per process |
 //! | `body.rs` | response bodies that fail when the guest did, request-body errors as `wasi:http` codes |
 
 mod body;
@@ -24,6 +25,7 @@ mod config;
 mod engine;
 mod extension;
 mod preinit;
+mod sockets;
 mod stdio;
 mod store;
 mod world;
@@ -54,6 +56,7 @@ pub use self::extension::{
     LinkerExtension, OutgoingHooks, OutgoingHttp, OutgoingResult, SocketAddrUse, SocketCheck,
     SocketPolicy, SocketUses,
 };
+pub use self::sockets::{MAX_SOCKETS, sockets_held};
 pub use self::store::GuestState;
 pub use self::world::World;
 
@@ -181,6 +184,7 @@ fn new_store(engine: &wasmtime::Engine, config: &RuntimeConfig) -> Store<GuestSt
         deadline: Instant::now(),
         request_id,
         instance_fault: Arc::new(OnceLock::new()),
+        socket_budget: sockets::SocketBudget::new(config.limits.max_sockets),
     };
     for extension in &config.extensions {
         extension.init_store(&mut state);
@@ -365,6 +369,7 @@ impl Runtime {
             .and_then(|()| wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))
             .and_then(|()| wasmtime_wasi::p3::add_to_linker(&mut linker))
             .and_then(|()| wasmtime_wasi_http::p3::add_to_linker(&mut linker))
+            .and_then(|()| sockets::add_to_linker(&mut linker))
             .map_err(|err| LoadError::Engine(chain(&err)))?;
         for extension in &config.extensions {
             extension.add_to_linker(&mut linker).map_err(|err| {

@@ -31,6 +31,8 @@ pub struct GuestState {
     /// Set when the instance fails (WASI 0.3 instances, shared by several requests): the
     /// response bodies it was streaming then end with an error, not a clean end.
     pub(super) instance_fault: Arc<std::sync::OnceLock<crate::RequestError>>,
+    /// The `wasi:sockets` sockets the instance holds.
+    pub(super) socket_budget: super::sockets::SocketBudget,
 }
 
 impl std::fmt::Debug for GuestState {

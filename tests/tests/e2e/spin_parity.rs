@@ -160,6 +160,73 @@ async fn a_wildcard_rule_does_not_reach_internal_addresses() -> anyhow::Result<(
     Ok(())
 }
 
+/// Each socket is a host file descriptor: an instance holds at most `max_sockets` at once
+/// (the next is `new-socket-limit`), and a closed one gives its place back.
+#[tokio::test]
+async fn an_instance_holds_at_most_its_share_of_sockets() -> anyhow::Result<()> {
+    let dir = AppDir::fixtures(&app(
+        "fixtures.wasm",
+        "allowed_outbound_hosts = [\"tcp://127.0.0.1:9\"]",
+    ))?;
+    let runtime = host::RuntimeConfig {
+        limits: host::GuestLimits {
+            max_sockets: 4,
+            ..host::GuestLimits::default()
+        },
+        ..host::RuntimeConfig::default()
+    };
+    let loaded = dir.load(&[], runtime, Default::default())?;
+    let server = TestServer::serve(loaded.app, host::ServerConfig::default()).await?;
+    let (status, body) = body_of(&server, "/sockets/4").await?;
+    assert_eq!((status, body.as_str()), (200, "4"));
+    let (status, body) = body_of(&server, "/sockets/5").await?;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.starts_with("socket 4: "), "{body}");
+    assert!(body.contains("new-socket-limit"), "{body}");
+    // Closed sockets make room: ten in turn, never more than one open.
+    let (status, body) = body_of(&server, "/sockets/10/churn").await?;
+    assert_eq!((status, body.as_str()), (200, "10"));
+    // And the next request's instance has its own allowance.
+    assert_eq!(body_of(&server, "/sockets/4").await?.0, 200);
+    Ok(())
+}
+
+/// The same bound for WASI 0.3 sockets (`wasi:sockets/types@0.3`).
+#[tokio::test]
+async fn a_0_3_instance_holds_at_most_its_share_of_sockets() -> anyhow::Result<()> {
+    let dir = AppDir::with_component(
+        crate::support::FIXTURES_P3_WASM,
+        "fixtures.wasm",
+        &app(
+            "fixtures.wasm",
+            "allowed_outbound_hosts = [\"tcp://127.0.0.1:9\"]",
+        ),
+    )?;
+    let runtime = host::RuntimeConfig {
+        limits: host::GuestLimits {
+            max_sockets: 4,
+            ..host::GuestLimits::default()
+        },
+        ..host::RuntimeConfig::default()
+    };
+    let loaded = dir.load(&[], runtime, Default::default())?;
+    let server = TestServer::serve(loaded.app, host::ServerConfig::default()).await?;
+    let (status, body) = body_of(&server, "/sockets/4").await?;
+    assert_eq!((status, body.as_str()), (200, "4"));
+    let (status, body) = body_of(&server, "/sockets/5").await?;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.starts_with("socket 4: "), "{body}");
+    assert!(body.contains("new-socket-limit"), "{body}");
+    // The instance may serve the next request: the sockets it dropped are its again.
+    assert_eq!(body_of(&server, "/sockets/4").await?.0, 200);
+    Ok(())
+}
+
+async fn body_of(server: &TestServer, path: &str) -> anyhow::Result<(u16, String)> {
+    let res = server.get(path).await?;
+    Ok((res.status().as_u16(), text(&res)))
+}
+
 /// A UDP server that sends every datagram back.
 async fn udp_echo_server() -> anyhow::Result<SocketAddr> {
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
