@@ -54,15 +54,32 @@ pub type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
 pub type HandlerFuture<'a> =
     Pin<Box<dyn Future<Output = Result<http::Response<ResponseBody>, RequestError>> + Send + 'a>>;
 
+/// What [`Handler::drain`] returns: how many operations of its own had not finished.
+pub type DrainFuture<'a> = Pin<Box<dyn Future<Output = usize> + Send + 'a>>;
+
 /// Answers requests. The server calls it once per request, concurrently.
 pub trait Handler: Send + Sync + 'static {
     /// Answers one request.
     fn call(&self, req: http::Request<RequestBody>, ctx: RequestContext) -> HandlerFuture<'_>;
+
+    /// Called once as the server stops, after its requests have finished or been cut off
+    /// and before its worker threads stop: waits up to `within` for work the handler
+    /// started on their behalf that outlives them (an [`App`](crate::App): key-value and
+    /// SQLite operations already running), and answers how many had not finished. Nothing,
+    /// by default.
+    fn drain(&self, within: std::time::Duration) -> DrainFuture<'_> {
+        let _ = within;
+        Box::pin(std::future::ready(0))
+    }
 }
 
 impl<H: Handler + ?Sized> Handler for Arc<H> {
     fn call(&self, req: http::Request<RequestBody>, ctx: RequestContext) -> HandlerFuture<'_> {
         (**self).call(req, ctx)
+    }
+
+    fn drain(&self, within: std::time::Duration) -> DrainFuture<'_> {
+        (**self).drain(within)
     }
 }
 

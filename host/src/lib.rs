@@ -61,8 +61,8 @@ mod throttle;
 
 pub use error::{LoadError, RequestError, ServeError, TlsError};
 pub use handler::{
-    BoxError, Handler, HandlerFuture, RequestBody, RequestBodyError, RequestContext, ResponseBody,
-    StopSignal,
+    BoxError, DrainFuture, Handler, HandlerFuture, RequestBody, RequestBodyError, RequestContext,
+    ResponseBody, StopSignal,
 };
 pub use harness::{Harness, HarnessBuilder, HarnessError, TestResponse};
 pub use runtime::{

@@ -512,7 +512,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let app = App::single(&args.component, runtime, platform)?;
     let server = Server::bind(args.host.server_config()?, app).await?;
     println!("Serving {} on {}", args.component.display(), server.url());
-    run(server, args.host.shutdown_grace).await
+    run(server).await
 }
 
 fn new(args: NewArgs) -> anyhow::Result<()> {
@@ -608,23 +608,14 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             None => println!("  {component}: {}{route}", server.url()),
         }
     }
-    run(server, args.host.shutdown_grace).await
+    run(server).await
 }
 
-async fn run(server: Server, grace: Duration) -> anyhow::Result<()> {
+async fn run(server: Server) -> anyhow::Result<()> {
     if let Some(fingerprint) = server.tls_fingerprint() {
         println!("TLS certificate SHA-256 fingerprint: {fingerprint}");
     }
     server.run_until(shutdown_signal()).await?;
-    // A store operation a guest started runs on even when its guest was cut off: each is
-    // one transaction, given the grace period again to commit.
-    let unfinished = host::spin::drain_store_operations(grace).await;
-    if unfinished > 0 {
-        tracing::warn!(
-            operations = unfinished,
-            "{unfinished} key-value or SQLite operations had not finished; those not yet started are dropped"
-        );
-    }
     Ok(())
 }
 

@@ -306,7 +306,9 @@ impl Endpoint {
 /// Behaviour a client can rely on:
 /// - a path no route matches is `404`; a path that matches with a method no route accepts
 ///   is `405` with `Allow` listing the methods that would work (RFC 9110 §15.5.6);
-/// - `HEAD` is answered by the `GET` handler with the body removed and the headers kept;
+/// - `HEAD` is answered by the `GET` handler with the body removed and the headers kept
+///   (through a component, all but a `Content-Length`, which `wasi:http` cannot carry
+///   without the content: [`drop_undeliverable_length`](crate::drop_undeliverable_length));
 /// - `OPTIONS` is answered `204` with `Allow`, unless a route registers `OPTIONS` itself;
 /// - trailing slashes are significant: `/users` and `/users/` are different routes, and a
 ///   request for one never matches the other.
@@ -518,6 +520,8 @@ impl Router {
             // RFC 9110 §9.3.2: the same header fields as GET, without content. Content-Length
             // is what GET would have sent (`0` for an empty body), except where a response
             // has none: 1xx, 204 and 304, or a body streamed in chunks of unknown total.
+            // (The component glue leaves a nonzero one out: `wasi:http` would hold the
+            // empty body to it; see `drop_undeliverable_length`.)
             let status = res.status();
             let has_length = !(status.is_informational()
                 || status == StatusCode::NO_CONTENT

@@ -291,8 +291,13 @@ impl WorkerState for Worker {
         {
             // wasmtime-wasi-http's name for a worker dropped before it finished; with no
             // panic unwinding, that is its runtime stopping (a server shutting down), not a
-            // fault of the guest.
+            // fault of the guest. A body it was still streaming ends with an error all the
+            // same.
             tracing::debug!("guest instance stopped with its worker");
+            let _ = store
+                .data()
+                .instance_fault
+                .set(crate::RequestError::ShutDown);
             return;
         }
         if let Err(err) = result {

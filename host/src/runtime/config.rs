@@ -27,7 +27,9 @@ pub struct GuestLimits {
     /// Host resources (`wasi:http` fields, requests, responses, streams, pollables, open
     /// stores...) one instance may hold at once. A guest that asks for more traps: its
     /// request is answered 500 and the instance is never reused. These live in host memory,
-    /// outside `max_memory_bytes`.
+    /// outside `max_memory_bytes`. It bounds the component-model handles of the store as
+    /// well (WASI 0.3 streams, futures and subtasks, guest-defined resources), with four
+    /// entries of wasmtime's concurrency table per handle.
     pub max_resources: usize,
     /// Largest `wasi:http` `fields` (header or trailer set) a guest may build, in bytes: an
     /// `append` or `set` beyond it fails with the interface's `header-error`. With

@@ -7,11 +7,18 @@
 //! functions that create them (`create-tcp-socket`, `create-udp-socket` of WASI 0.2, the
 //! `create` constructors of WASI 0.3) and the sockets' destructors are defined again here,
 //! over wasmtime-wasi's own implementations, counting. A guest past a bound gets the
-//! interface's `new-socket-limit` error (WASI 0.3: `other("new-socket-limit")`); the sockets a store still holds when it is dropped
-//! go back to the process's count with it.
+//! interface's `new-socket-limit` error (WASI 0.3: `other("new-socket-limit")`); the sockets
+//! a store still holds when it is dropped go back to the process's count with it.
+//!
+//! What is counted is sockets, not descriptors. In WASI 0.2 a socket's streams are its
+//! children, so it cannot be dropped while they are open. In WASI 0.3 the streams of
+//! `receive` and `send` share the connection without being children: a guest that drops
+//! the socket and keeps them keeps its descriptor outside this count, bounded then by the
+//! instance's handle limit (`max_resources`) alone.
 //!
 //! [`GuestLimits::max_sockets`]: crate::GuestLimits::max_sockets
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use wasmtime::component::{Linker, Resource, ResourceType};
@@ -25,36 +32,50 @@ pub const MAX_SOCKETS: usize = 4096;
 /// Sockets held by every guest of the process.
 static HELD: AtomicUsize = AtomicUsize::new(0);
 
-/// The sockets one store holds.
+/// The sockets one store holds: the table entries (reps) of those it created through the
+/// constructors below. A socket that came another way (accepted, where a policy allows
+/// listening) is not counted, and its drop frees nothing.
 #[derive(Debug)]
 pub(crate) struct SocketBudget {
-    held: usize,
+    held: HashSet<u32>,
     max: usize,
 }
 
 impl SocketBudget {
     pub(crate) fn new(max: usize) -> Self {
-        Self { held: 0, max }
+        Self {
+            held: HashSet::new(),
+            max,
+        }
     }
 
-    /// Takes a socket from the instance's and the process's allowance, if both have one.
-    fn acquire(&mut self) -> bool {
-        if self.held >= self.max {
+    /// Takes a place in the instance's and the process's allowance, if both have one; it is
+    /// the socket's once [`SocketBudget::record`]ed, or given back with
+    /// [`SocketBudget::cancel`].
+    fn reserve(&mut self) -> bool {
+        if self.held.len() >= self.max {
             return false;
         }
-        let taken = HELD.fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+        HELD.fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
             (held < MAX_SOCKETS).then_some(held + 1)
-        });
-        if taken.is_err() {
-            return false;
-        }
-        self.held += 1;
-        true
+        })
+        .is_ok()
     }
 
-    fn release(&mut self) {
-        if self.held > 0 {
-            self.held -= 1;
+    fn record(&mut self, rep: u32) {
+        if !self.held.insert(rep) {
+            // A rep is in the table once: never reached, but the count stays exact.
+            HELD.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    fn cancel(&mut self) {
+        HELD.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// The socket at `rep` is gone.
+    fn release(&mut self, rep: u32) {
+        if self.held.remove(&rep) {
             HELD.fetch_sub(1, Ordering::AcqRel);
         }
     }
@@ -62,7 +83,7 @@ impl SocketBudget {
 
 impl Drop for SocketBudget {
     fn drop(&mut self) {
-        HELD.fetch_sub(self.held, Ordering::AcqRel);
+        HELD.fetch_sub(self.held.len(), Ordering::AcqRel);
     }
 }
 
@@ -86,6 +107,38 @@ fn limit_reached() {
     );
 }
 
+/// Counts what a constructor made of a reserved place: the socket's, or given back.
+fn settle<R: 'static, E>(
+    budget: &mut SocketBudget,
+    created: wasmtime::Result<Result<Resource<R>, E>>,
+) -> wasmtime::Result<(Result<Resource<R>, E>,)> {
+    match created {
+        Ok(Ok(socket)) => {
+            budget.record(socket.rep());
+            Ok((Ok(socket),))
+        }
+        Ok(Err(code)) => {
+            budget.cancel();
+            Ok((Err(code),))
+        }
+        Err(trap) => {
+            budget.cancel();
+            Err(trap)
+        }
+    }
+}
+
+/// A destructor that frees the socket's place, deleting it as wasmtime-wasi's does.
+fn destructor<R: Send + 'static>(
+    mut store: wasmtime::StoreContextMut<'_, GuestState>,
+    rep: u32,
+) -> wasmtime::Result<()> {
+    let state = store.data_mut();
+    state.table.delete(Resource::<R>::new_own(rep))?;
+    state.socket_budget.release(rep);
+    Ok(())
+}
+
 fn p2(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
     use wasmtime_wasi::p2::bindings::sockets::network::{self, ErrorCode, IpAddressFamily};
     use wasmtime_wasi::p2::bindings::sockets::{tcp_create_socket, udp_create_socket};
@@ -97,18 +150,18 @@ fn p2(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
             "create-tcp-socket",
             |mut store, (family,): (IpAddressFamily,)| {
                 let state: &mut GuestState = store.data_mut();
-                if !state.socket_budget.acquire() {
+                if !state.socket_budget.reserve() {
                     limit_reached();
                     return Ok((Err(ErrorCode::NewSocketLimit),));
                 }
-                let mut view = state.sockets();
-                let created = tcp_create_socket::Host::create_tcp_socket(&mut view, family);
-                let answer = match created {
-                    Ok(socket) => return Ok((Ok(socket),)),
-                    Err(err) => network::Host::convert_error_code(&mut view, err)?,
+                let created = {
+                    let mut view = state.sockets();
+                    match tcp_create_socket::Host::create_tcp_socket(&mut view, family) {
+                        Ok(socket) => Ok(Ok(socket)),
+                        Err(err) => network::Host::convert_error_code(&mut view, err).map(Err),
+                    }
                 };
-                state.socket_budget.release();
-                Ok((Err(answer),))
+                settle(&mut state.socket_budget, created)
             },
         )?;
     linker
@@ -118,41 +171,30 @@ fn p2(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
             |mut store, (family,): (IpAddressFamily,)| {
                 Box::new(async move {
                     let state: &mut GuestState = store.data_mut();
-                    if !state.socket_budget.acquire() {
+                    if !state.socket_budget.reserve() {
                         limit_reached();
                         return Ok((Err(ErrorCode::NewSocketLimit),));
                     }
-                    let mut view = state.sockets();
-                    let created =
-                        udp_create_socket::Host::create_udp_socket(&mut view, family).await;
-                    let answer = match created {
-                        Ok(socket) => return Ok((Ok(socket),)),
-                        Err(err) => network::Host::convert_error_code(&mut view, err)?,
+                    let created = {
+                        let mut view = state.sockets();
+                        match udp_create_socket::Host::create_udp_socket(&mut view, family).await {
+                            Ok(socket) => Ok(Ok(socket)),
+                            Err(err) => network::Host::convert_error_code(&mut view, err).map(Err),
+                        }
                     };
-                    state.socket_budget.release();
-                    Ok((Err(answer),))
+                    settle(&mut state.socket_budget, created)
                 })
             },
         )?;
     linker.instance("wasi:sockets/tcp@0.2.12")?.resource(
         "tcp-socket",
         ResourceType::host::<TcpSocket>(),
-        |mut store, rep| {
-            let state: &mut GuestState = store.data_mut();
-            state.table.delete(Resource::<TcpSocket>::new_own(rep))?;
-            state.socket_budget.release();
-            Ok(())
-        },
+        destructor::<TcpSocket>,
     )?;
     linker.instance("wasi:sockets/udp@0.2.12")?.resource(
         "udp-socket",
         ResourceType::host::<UdpSocket>(),
-        |mut store, rep| {
-            let state: &mut GuestState = store.data_mut();
-            state.table.delete(Resource::<UdpSocket>::new_own(rep))?;
-            state.socket_budget.release();
-            Ok(())
-        },
+        destructor::<UdpSocket>,
     )?;
     Ok(())
 }
@@ -173,17 +215,18 @@ fn p3(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
         "[static]tcp-socket.create",
         |mut store, (family,): (IpAddressFamily,)| {
             let state: &mut GuestState = store.data_mut();
-            if !state.socket_budget.acquire() {
+            if !state.socket_budget.reserve() {
                 limit_reached();
                 return Ok((Err(p3_limit()),));
             }
-            let mut view = state.sockets();
-            let answer = match HostTcpSocket::create(&mut view, family) {
-                Ok(socket) => return Ok((Ok(socket),)),
-                Err(err) => types::Host::convert_error_code(&mut view, err)?,
+            let created = {
+                let mut view = state.sockets();
+                match HostTcpSocket::create(&mut view, family) {
+                    Ok(socket) => Ok(Ok(socket)),
+                    Err(err) => types::Host::convert_error_code(&mut view, err).map(Err),
+                }
             };
-            state.socket_budget.release();
-            Ok((Err(answer),))
+            settle(&mut state.socket_budget, created)
         },
     )?;
     instance.func_wrap_async(
@@ -191,39 +234,30 @@ fn p3(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
         |mut store, (family,): (IpAddressFamily,)| {
             Box::new(async move {
                 let state: &mut GuestState = store.data_mut();
-                if !state.socket_budget.acquire() {
+                if !state.socket_budget.reserve() {
                     limit_reached();
                     return Ok((Err(p3_limit()),));
                 }
-                let mut view = state.sockets();
-                let answer = match HostUdpSocket::create(&mut view, family).await {
-                    Ok(socket) => return Ok((Ok(socket),)),
-                    Err(err) => types::Host::convert_error_code(&mut view, err)?,
+                let created = {
+                    let mut view = state.sockets();
+                    match HostUdpSocket::create(&mut view, family).await {
+                        Ok(socket) => Ok(Ok(socket)),
+                        Err(err) => types::Host::convert_error_code(&mut view, err).map(Err),
+                    }
                 };
-                state.socket_budget.release();
-                Ok((Err(answer),))
+                settle(&mut state.socket_budget, created)
             })
         },
     )?;
     instance.resource(
         "tcp-socket",
         ResourceType::host::<TcpSocket>(),
-        |mut store, rep| {
-            let state: &mut GuestState = store.data_mut();
-            state.table.delete(Resource::<TcpSocket>::new_own(rep))?;
-            state.socket_budget.release();
-            Ok(())
-        },
+        destructor::<TcpSocket>,
     )?;
     instance.resource(
         "udp-socket",
         ResourceType::host::<UdpSocket>(),
-        |mut store, rep| {
-            let state: &mut GuestState = store.data_mut();
-            state.table.delete(Resource::<UdpSocket>::new_own(rep))?;
-            state.socket_budget.release();
-            Ok(())
-        },
+        destructor::<UdpSocket>,
     )?;
     Ok(())
 }
@@ -236,12 +270,18 @@ mod tests {
     fn a_store_holds_at_most_its_share_and_gives_it_back() {
         let before = sockets_held();
         let mut budget = SocketBudget::new(2);
-        assert!(budget.acquire());
-        assert!(budget.acquire());
-        assert!(!budget.acquire(), "past the instance's bound");
-        budget.release();
-        assert!(budget.acquire(), "a closed socket's place is free again");
-        assert!(sockets_held() >= before + 2);
+        assert!(budget.reserve());
+        budget.record(7);
+        assert!(budget.reserve());
+        budget.record(8);
+        assert!(!budget.reserve(), "past the instance's bound");
+        // A socket the budget did not count frees nothing.
+        budget.release(99);
+        assert!(!budget.reserve());
+        budget.release(7);
+        assert!(budget.reserve(), "a closed socket's place is free again");
+        budget.cancel();
+        assert_eq!(sockets_held(), before + 1, "8 is still held");
         drop(budget);
         assert_eq!(sockets_held(), before, "a dropped store's sockets are back");
     }

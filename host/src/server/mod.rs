@@ -142,8 +142,10 @@ impl Server {
     /// the grace period ended (also logged).
     ///
     /// The grace period covers the connections (each finishes its current requests and
-    /// closes) and the guests working on requests, which may go on after their response has
-    /// been sent; when it is over, whatever is left is stopped.
+    /// closes) and the requests' in-flight slots: a 0.2 guest holds its own until it
+    /// returns, which may be after its response, a 0.3 guest's is its response body's. When
+    /// it is over, whatever is left is stopped; then the handler gets the grace period again
+    /// for operations of its own that outlive the requests ([`Handler::drain`]).
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()>,
@@ -265,15 +267,19 @@ impl Server {
                 .acquire_many(u32::try_from(max_in_flight).unwrap_or(u32::MAX));
             let _ = tokio::time::timeout(UNWIND, unwound).await;
         }
+        // Before the worker threads (and the blocking pools the handler's work runs on) stop.
+        report.operations_cut = shared.handler.drain(shutdown_grace).await;
         if report == ShutdownReport::default() {
-            tracing::info!("all connections and guests finished");
+            tracing::info!("all connections, requests and the handler's operations finished");
         } else {
             tracing::warn!(
                 connections = report.connections_cut,
                 requests = report.requests_cut,
-                "grace period over: cutting off {} open connections and {} requests still in guest code",
+                operations = report.operations_cut,
+                "grace period over: cut off {} open connections, {} requests still being handled and {} unfinished operations of the handler",
                 report.connections_cut,
                 report.requests_cut,
+                report.operations_cut,
             );
         }
         // Whatever is left stops here, also for a library caller whose runtime goes on.
@@ -294,6 +300,11 @@ const UNWIND: Duration = Duration::from_secs(1);
 pub struct ShutdownReport {
     /// Connections still open, closed with whatever they were sending.
     pub connections_cut: usize,
-    /// Requests whose guest was still working (before or after its response), stopped.
+    /// Requests still being handled, stopped: a 0.2 guest still working on one (before or
+    /// after its response), or a response still streaming (a 0.3 guest's in-flight slot is
+    /// its response body's).
     pub requests_cut: usize,
+    /// Operations of the handler's own that had not finished after a further grace period
+    /// ([`Handler::drain`]; an `App`: key-value and SQLite operations).
+    pub operations_cut: usize,
 }

@@ -14,8 +14,8 @@ use super::manifest::{AppManifest, ManifestError, Route};
 use super::outbound::OutboundConfig;
 use super::routes::{RoutePattern, Router};
 use crate::{
-    Engine, EngineConfig, Handler, HandlerFuture, KeyValue, LoadError, RequestBody, RequestContext,
-    RequestError, Runtime, RuntimeConfig, SqliteDatabases, SqliteLimits,
+    DrainFuture, Engine, EngineConfig, Handler, HandlerFuture, KeyValue, LoadError, RequestBody,
+    RequestContext, RequestError, Runtime, RuntimeConfig, SqliteDatabases, SqliteLimits,
 };
 
 /// A routed set of components. Cloning is cheap.
@@ -290,5 +290,11 @@ impl Handler for App {
                 .handle(http::Request::from_parts(parts, body), ctx)
                 .await
         })
+    }
+
+    /// Key-value and SQLite operations already running (each one statement or
+    /// transaction) are given `within` to commit.
+    fn drain(&self, within: std::time::Duration) -> DrainFuture<'_> {
+        Box::pin(super::drain_store_operations(within))
     }
 }

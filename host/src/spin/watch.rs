@@ -18,7 +18,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use super::build::{BuildOutput, build_app};
 use super::manifest::{self, AppManifest};
 use crate::{
-    App, AppData, Handler, HandlerFuture, OutboundConfig, RequestBody, RequestContext,
+    App, AppData, DrainFuture, Handler, HandlerFuture, OutboundConfig, RequestBody, RequestContext,
     RuntimeConfig,
 };
 
@@ -50,6 +50,11 @@ impl Handler for Reloadable {
     fn call(&self, req: http::Request<RequestBody>, ctx: RequestContext) -> HandlerFuture<'_> {
         let app = self.current();
         Box::pin(async move { app.call(req, ctx).await })
+    }
+
+    fn drain(&self, within: std::time::Duration) -> DrainFuture<'_> {
+        let app = self.current();
+        Box::pin(async move { app.drain(within).await })
     }
 }
 

@@ -286,6 +286,7 @@ key_value_stores = ["default"]
             "grace {grace:?}: {report:?}"
         );
         assert_eq!(report.connections_cut, 0, "grace {grace:?}: {report:?}");
+        assert_eq!(report.operations_cut, 0, "grace {grace:?}: {report:?}");
 
         // What the guest wrote, seen by the next server on the same state, once a guest
         // that had not been stopped would have written.
