@@ -26,6 +26,15 @@ pub enum LoadError {
         /// What the parser or compiler said.
         reason: String,
     },
+    /// The bytes are a component, but the engine cannot take it: a feature it does not
+    /// enable, or more than one instance may hold (memories, tables...).
+    #[error("{path} is a WebAssembly component this host cannot compile: {reason}")]
+    Compile {
+        /// The file given.
+        path: PathBuf,
+        /// What the compiler said.
+        reason: String,
+    },
     /// The component needs an import this host does not provide, or its handler export
     /// does not have the type its world gives it.
     #[error("{path} targets {world}, but this host cannot run it: {reason}")]

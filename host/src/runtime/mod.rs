@@ -341,7 +341,17 @@ impl Runtime {
             None => cache::load_or_build(engine, bytes, dir, "", || {
                 Component::from_binary(engine, bytes)
             })
-            .map_err(not_a_component)?,
+            .map_err(|err| {
+                // "Not a component" only when it is not one.
+                if wasmparser::Parser::is_component(bytes) {
+                    LoadError::Compile {
+                        path: path.to_owned(),
+                        reason: chain(&err),
+                    }
+                } else {
+                    not_a_component(err)
+                }
+            })?,
         };
         tracing::info!(
             component = %path.display(),

@@ -147,6 +147,110 @@ async fn a_guest_cannot_grow_host_memory_through_resources() -> anyhow::Result<(
     Ok(())
 }
 
+/// Key-value amplification: a guest that writes 1 MiB once and asks for it a thousand
+/// times in one `get-many` gets the store's error (507 from the fixture) instead of a
+/// gigabyte of host memory, while another request is served.
+#[tokio::test]
+async fn a_guest_cannot_amplify_key_value_reads_into_host_memory() -> anyhow::Result<()> {
+    let manifest = r#"spin_manifest_version = 2
+
+[application]
+name = "amplify"
+
+[[trigger.http]]
+route = "/..."
+component = "main"
+
+[component.main]
+source = "fixtures.wasm"
+key_value_stores = ["default"]
+"#;
+    let dir = crate::up::AppDir::fixtures(manifest)?;
+    let runtime = RuntimeConfig {
+        limits: GuestLimits {
+            // Room in the guest for all of it: only the host's bound stands in the way.
+            max_memory_bytes: 1 << 30,
+            ..GuestLimits::default()
+        },
+        ..RuntimeConfig::default()
+    };
+    let loaded = dir.load(&[], runtime, Default::default())?;
+    let server = TestServer::serve(loaded.app, host::ServerConfig::default()).await?;
+    // Within the bound: 8 MiB read back.
+    let res = server.get("/kv-amplify/8").await?;
+    assert_eq!(res.status(), 200, "{:?}", res.body());
+    assert_eq!(res.body().as_ref(), (8usize << 20).to_string().as_bytes());
+    let before = resident_bytes()?;
+    let res = faulty_beside_healthy(&server, "/kv-amplify/1000").await?;
+    assert_eq!(res.status(), 507, "{:?}", res.body());
+    let grown = resident_bytes()?.saturating_sub(before);
+    assert!(
+        grown < 512 << 20,
+        "resident memory grew by {} MiB",
+        grown >> 20
+    );
+    Ok(())
+}
+
+/// Many memories: the limit holds for the instance, all its linear memories together. A
+/// component of two core instances with a 37.5 MiB memory each instantiates under a 96 MiB
+/// limit (and then traps, as its handler does) but not under 60 MiB, though each memory
+/// alone would fit. A core module with two memories of its own is refused at load, as a
+/// component this host cannot compile (not as "not a component").
+#[tokio::test]
+async fn the_memory_limit_counts_every_memory_of_an_instance() -> anyhow::Result<()> {
+    let two_in_one = wat::parse_str(
+        r#"(component
+            (core module $m (memory 1) (memory 1))
+            (core instance (instantiate $m)))"#,
+    )?;
+    let refused = host::Runtime::from_bytes(
+        &two_in_one,
+        "two-in-one.wasm".as_ref(),
+        RuntimeConfig::default(),
+    )
+    .err()
+    .ok_or_else(|| anyhow::anyhow!("a module of two memories was loaded"))?;
+    assert!(
+        matches!(refused, host::LoadError::Compile { .. }),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("memories"), "{refused}");
+
+    let wasm = wat::parse_str(include_str!("../../fixtures/two-memories.wat"))?;
+    for (limit_mib, exceeds) in [(60, true), (96, false)] {
+        let config = RuntimeConfig {
+            limits: GuestLimits {
+                max_memory_bytes: limit_mib << 20,
+                ..GuestLimits::default()
+            },
+            ..RuntimeConfig::default()
+        };
+        let runtime = host::Runtime::from_bytes(&wasm, "two-memories.wasm".as_ref(), config)?;
+        let ctx = host::RequestContext {
+            https: false,
+            client_addr: None,
+            request_id: 1,
+            guard: None,
+            stop: host::StopSignal::never(),
+        };
+        let req = http::Request::get("http://localhost/")
+            .body(http_body_util::Empty::<bytes::Bytes>::new())?;
+        let err = runtime
+            .handle(req, ctx)
+            .await
+            .err()
+            .ok_or_else(|| anyhow::anyhow!("the handler traps: no response"))?;
+        assert_eq!(err.status(), 500, "{err}");
+        assert_eq!(
+            matches!(err, host::RequestError::MemoryExceeded { .. }),
+            exceeds,
+            "{limit_mib} MiB: {err}"
+        );
+    }
+    Ok(())
+}
+
 #[tokio::test]
 async fn the_resource_limits_are_the_configured_ones() -> anyhow::Result<()> {
     // Enough for a plain request...

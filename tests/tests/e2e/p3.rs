@@ -189,7 +189,7 @@ async fn a_guest_cannot_grow_host_memory_through_streams() -> anyhow::Result<()>
     }
     let grown = crate::support::resident_bytes()?.saturating_sub(before);
     assert!(
-        grown < 256 << 20,
+        grown < 512 << 20,
         "resident memory grew by {} MiB",
         grown >> 20
     );
