@@ -95,7 +95,7 @@ mod users;
 pub use greeting::{DEFAULT_NAME, Greeting, GreetingQuery, LANGUAGES, MAX_NAME_CHARS};
 pub use routes::{
     COMPRESS_FROM, Health, MAX_UPSTREAM_BODY, MAX_WRITE_BODY, WRITE_SCOPE, handle, init, max_body,
-    router, router_with,
+    router, router_with, serve,
 };
 pub use settings::{
     AppConfig, DEFAULT_GREETING, DEFAULT_UPSTREAM_ORIGIN, JWT_ISSUER, MIN_JWT_SECRET_BYTES,

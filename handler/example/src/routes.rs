@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 use http::{Method, StatusCode};
 use serde::Serialize;
 
+use edge_toolkit::HandlerFuture;
 use edge_toolkit::cache::{CacheControl, CacheControlLayer, ConditionalRequests};
 use edge_toolkit::config::ConfigError;
 use edge_toolkit::middleware::auth::{JwtAuth, JwtValidator};
@@ -118,20 +119,22 @@ fn misconfigured(err: ConfigError) -> Problem {
 }
 
 impl Middleware for WriteAuth {
-    fn handle(&self, req: Request, next: Next<'_>) -> Result<Response, Problem> {
-        let auth = match self {
-            WriteAuth::Jwt(auth) => auth,
-            WriteAuth::Misconfigured(problem) => return Err(problem.clone()),
-            WriteAuth::FromVariables(auth) => match auth.get_or_init(|| {
-                AppConfig::from_variables()
-                    .map_err(misconfigured)
-                    .and_then(|config| jwt_auth(&config))
-            }) {
-                Ok(auth) => auth,
-                Err(problem) => return Err(problem.clone()),
-            },
-        };
-        auth.handle(req, next)
+    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            let auth = match self {
+                WriteAuth::Jwt(auth) => auth,
+                WriteAuth::Misconfigured(problem) => return Err(problem.clone()),
+                WriteAuth::FromVariables(auth) => match auth.get_or_init(|| {
+                    AppConfig::from_variables()
+                        .map_err(misconfigured)
+                        .and_then(|config| jwt_auth(&config))
+                }) {
+                    Ok(auth) => auth,
+                    Err(problem) => return Err(problem.clone()),
+                },
+            };
+            auth.handle(req, next).await
+        })
     }
 }
 
@@ -256,13 +259,29 @@ pub fn max_body(head: &http::request::Parts) -> Option<u64> {
 }
 
 /// Answers one request with the application, building the route table once per instance.
+/// The component's glue awaits it: on a WASI 0.3 instance, other requests go on while one
+/// waits (for the upstream, say).
+pub async fn serve(req: Request) -> Response {
+    match ROUTER.get_or_init(router) {
+        Ok(router) => router.serve(req).await,
+        Err(err) => invalid_route_table(err),
+    }
+}
+
+/// [`serve`] run to completion on this thread ([`Router::handle`]): for tests and
+/// benchmarks, natively.
 pub fn handle(req: Request) -> Response {
     match ROUTER.get_or_init(router) {
         Ok(router) => router.handle(req),
-        Err(err) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
-            .with_detail(format!("the route table is invalid: {err}"))
-            .into_response(),
+        Err(err) => invalid_route_table(err),
     }
+}
+
+/// The `500` an invalid route table answers.
+fn invalid_route_table(err: &RouteError) -> Response {
+    Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+        .with_detail(format!("the route table is invalid: {err}"))
+        .into_response()
 }
 
 #[cfg(test)]

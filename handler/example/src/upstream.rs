@@ -16,6 +16,7 @@
 //! A wasi-http error-code name (`ConnectionRefused`) is kept. A bad `upstream_origin` is a
 //! `500` naming the variable, not its value.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, Method, StatusCode, header};
@@ -23,7 +24,7 @@ use http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use crate::settings::{DEFAULT_UPSTREAM_ORIGIN, VAR_UPSTREAM_ORIGIN};
 use edge_toolkit::client::{Client, ClientError, RetryPolicy, Sleeper, Transport};
 use edge_toolkit::middleware::X_REQUEST_ID;
-use edge_toolkit::{Handler, PathParams, Problem, Request, Response, config};
+use edge_toolkit::{Handler, IntoHandler, PathParams, Problem, Request, Response, config};
 
 /// The time one attempt may take, body included.
 pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
@@ -63,15 +64,21 @@ where
     T: Transport + Send + Sync + 'static,
     S: Sleeper + Send + Sync + 'static,
 {
-    move |req: Request| {
-        let origin = config::get_or(VAR_UPSTREAM_ORIGIN, DEFAULT_UPSTREAM_ORIGIN)?;
-        forward(&req, &client, &origin)
-    }
+    let client = Arc::new(client);
+    // Async: on a WASI 0.3 instance, the instance's other requests go on while this one
+    // waits for the upstream.
+    IntoHandler::into_handler(move |req: Request| {
+        let client = Arc::clone(&client);
+        async move {
+            let origin = config::get_or(VAR_UPSTREAM_ORIGIN, DEFAULT_UPSTREAM_ORIGIN)?;
+            forward(&req, &client, &origin).await
+        }
+    })
 }
 
 /// Forwards `req` (routed with a `{*path}` parameter) to `{origin}/{path}?{query}` with its
 /// method (`GET` for `HEAD`), `Accept`, `Content-Type`, `x-request-id` and body.
-pub fn forward<T: Transport, S: Sleeper>(
+pub async fn forward<T: Transport, S: Sleeper>(
     req: &Request,
     client: &Client<T, S>,
     origin: &str,
@@ -95,7 +102,7 @@ pub fn forward<T: Transport, S: Sleeper>(
             .with_detail(format!("the request cannot be forwarded: {err}"))
     })?;
 
-    let sent = client.execute(&outgoing);
+    let sent = client.execute(&outgoing).await;
     let attempts = HeaderValue::from(sent.attempts);
     match sent.result {
         Ok(upstream) => {
@@ -195,6 +202,7 @@ mod tests {
 
     use super::*;
     use edge_toolkit::Router;
+    use edge_toolkit::client::{SleepFuture, TransportFuture};
 
     type Reply = Result<(u16, &'static str, &'static str), ClientError>;
 
@@ -221,56 +229,61 @@ mod tests {
     }
 
     impl Transport for Fake {
-        fn send(
-            &self,
-            request: &http::Request<Vec<u8>>,
+        fn send<'a>(
+            &'a self,
+            request: &'a http::Request<Vec<u8>>,
             timeout: Duration,
-        ) -> Result<http::Response<Vec<u8>>, ClientError> {
-            let headers = request
-                .headers()
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("?").to_owned()))
-                .collect();
-            self.seen.lock().expect("lock").push((
-                request.method().clone(),
-                request.uri().to_string(),
-                headers,
-                request.body().clone(),
-                timeout,
-            ));
-            let mut replies = self.replies.lock().expect("lock");
-            let reply = if replies.len() > 1 {
-                replies.remove(0)
-            } else {
-                replies[0].clone()
-            };
-            let (status, content_type, body) = reply?;
-            let mut builder = http::Response::builder()
-                .status(status)
-                .header("content-type", content_type)
-                .header("x-upstream-secret", "not passed on");
-            if status == 200 {
-                // The fields a proxy passes back (a 200 keeps them out of retry decisions).
-                builder = builder
-                    .header("location", "/elsewhere")
-                    .header("retry-after", "5")
-                    .header("allow", "GET, POST")
-                    .header("www-authenticate", "Basic realm=\"up\"")
-                    .header("www-authenticate", "Bearer")
-                    .header("cache-control", "max-age=5")
-                    .header("vary", "Accept")
-                    .header("content-encoding", "identity");
-            }
-            Ok(builder
-                .body(body.as_bytes().to_vec())
-                .expect("valid response"))
+        ) -> TransportFuture<'a> {
+            let result = (|| -> Result<http::Response<Vec<u8>>, ClientError> {
+                let headers = request
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("?").to_owned()))
+                    .collect();
+                self.seen.lock().expect("lock").push((
+                    request.method().clone(),
+                    request.uri().to_string(),
+                    headers,
+                    request.body().clone(),
+                    timeout,
+                ));
+                let mut replies = self.replies.lock().expect("lock");
+                let reply = if replies.len() > 1 {
+                    replies.remove(0)
+                } else {
+                    replies[0].clone()
+                };
+                let (status, content_type, body) = reply?;
+                let mut builder = http::Response::builder()
+                    .status(status)
+                    .header("content-type", content_type)
+                    .header("x-upstream-secret", "not passed on");
+                if status == 200 {
+                    // The fields a proxy passes back (a 200 keeps them out of retry decisions).
+                    builder = builder
+                        .header("location", "/elsewhere")
+                        .header("retry-after", "5")
+                        .header("allow", "GET, POST")
+                        .header("www-authenticate", "Basic realm=\"up\"")
+                        .header("www-authenticate", "Bearer")
+                        .header("cache-control", "max-age=5")
+                        .header("vary", "Accept")
+                        .header("content-encoding", "identity");
+                }
+                Ok(builder
+                    .body(body.as_bytes().to_vec())
+                    .expect("valid response"))
+            })();
+            Box::pin(std::future::ready(result))
         }
     }
 
     struct NoSleep;
 
     impl Sleeper for NoSleep {
-        fn sleep(&self, _duration: Duration) {}
+        fn sleep(&self, _duration: Duration) -> SleepFuture<'_> {
+            Box::pin(std::future::ready(()))
+        }
     }
 
     fn router(fake: &Arc<Fake>, origin: &'static str) -> Router {
@@ -281,11 +294,13 @@ mod tests {
         let get = Arc::clone(&client);
         Router::new()
             .get("/api/v1/upstream/{*path}", move |req: Request| {
-                forward(&req, &get, origin)
+                let get = Arc::clone(&get);
+                async move { forward(&req, &get, origin).await }
             })
             .and_then(|r| {
                 r.post("/api/v1/upstream/{*path}", move |req: Request| {
-                    forward(&req, &client, origin)
+                    let client = Arc::clone(&client);
+                    async move { forward(&req, &client, origin).await }
                 })
             })
             .expect("valid routes")

@@ -6,8 +6,8 @@
 //! use http::{HeaderValue, StatusCode};
 //!
 //! fn version(v: &'static str) -> impl edge_toolkit::Middleware {
-//!     from_fn(move |req: Request, next: Next<'_>| {
-//!         let mut res = next.run(req)?;
+//!     from_fn(async move |req: Request, next: Next<'_>| {
+//!         let mut res = next.run(req).await?;
 //!         res.headers_mut().insert("api-version", HeaderValue::from_static(v));
 //!         Ok(res)
 //!     })
@@ -38,9 +38,7 @@ use std::fmt;
 
 use http::Method;
 
-use crate::{
-    Handler, IntoHandler, Middleware, Problem, Request, Response, RouteError, Router, Stack,
-};
+use crate::{Handler, IntoHandler, Middleware, Request, RouteError, Router, Stack};
 
 /// Routes under one path prefix, with middleware of their own; built by [`Router::group`].
 ///
@@ -97,7 +95,7 @@ impl fmt::Debug for Group {
 struct Boxed(Box<dyn Handler>);
 
 impl Handler for Boxed {
-    fn call(&self, req: Request) -> Result<Response, Problem> {
+    fn call(&self, req: Request) -> crate::HandlerFuture<'_> {
         self.0.call(req)
     }
 
@@ -223,14 +221,15 @@ impl Router {
 
 #[cfg(test)]
 mod tests {
+    use crate::Response;
     use http::{HeaderValue, StatusCode};
 
     use super::*;
     use crate::{Next, from_fn};
 
     fn stamp(name: &'static str) -> impl Middleware {
-        from_fn(move |req: Request, next: Next<'_>| {
-            let mut res = next.run(req)?;
+        from_fn(async move |req: Request, next: Next<'_>| {
+            let mut res = next.run(req).await?;
             res.headers_mut()
                 .append("x-layer", HeaderValue::from_static(name));
             Ok(res)

@@ -46,6 +46,34 @@
 //!   [`Json`](extract::Json), [`Form`](extract::Form), [`Multipart`](extract::Multipart),
 //!   [`State`](extract::State) (from [`Router::with_state`]) and more, each failing with the
 //!   problem a client should get (`400`, `415`, `422`, `413`...).
+//! - Handlers and middleware may be `async`: [`Handler::call`] and [`Middleware::handle`]
+//!   return a [`HandlerFuture`], and the component glue awaits [`Router::serve`], so on a
+//!   WASI 0.3 instance a request that waits (an outbound [`client::Client::send`], a
+//!   back-off) lets the instance's other requests go on. [`Router::handle`] and
+//!   [`Handler::call_blocking`] run one to completion, for tests.
+//!
+//!   ```
+//!   use edge_toolkit::extract::Path;
+//!   use edge_toolkit::{Next, Request, Router, from_fn};
+//!
+//!   async fn shout(Path(word): Path<String>) -> String {
+//!       word.to_uppercase() // an outbound call would be awaited here
+//!   }
+//!
+//!   # fn main() -> Result<(), edge_toolkit::RouteError> {
+//!   let router = Router::new()
+//!       .layer(from_fn(async |req: Request, next: Next<'_>| {
+//!           let mut res = next.run(req).await?;
+//!           res.headers_mut().insert("x-shouted", http::HeaderValue::from_static("yes"));
+//!           Ok(res)
+//!       }))
+//!       .get("/shout/{word}", shout)?;
+//!   let res = router.handle(http::Request::get("/shout/hi").body(Vec::new()).expect("valid"));
+//!   assert_eq!(res.body().as_slice(), b"HI");
+//!   assert_eq!(res.headers()["x-shouted"], "yes");
+//!   # Ok(())
+//!   # }
+//!   ```
 //! - A [`Router`] picks the handler by path (matchit syntax) and method, and answers `404`,
 //!   `405` and `OPTIONS` itself.
 //! - [`Middleware`] wraps handlers in the onion model: each layer gets the request and a
@@ -115,7 +143,8 @@
 //! A component is a crate of its own, a `cdylib` depending on this one (the repository's
 //! `handler/example` is such a crate). Its one `wasm32`-only file exports
 //! `wasi:http/incoming-handler` with spin-sdk's `#[http_component]` and hands each request
-//! to `component::serve_limited` with its handler, a `fn(Request) -> Response`, and the
+//! to `component::serve_limited` with its handler, an `async fn(Request) -> Response`
+//! (awaiting [`Router::serve`]), and the
 //! route's body limit, a `fn(&http::request::Parts) -> Option<u64>` (a router's
 //! [`Router::max_body`]):
 //!
@@ -124,7 +153,7 @@
 //!
 //! #[spin_sdk::http_component]
 //! async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-//!     edge_toolkit::component::serve_limited(req, out, my_app::max_body, my_app::handle).await;
+//!     edge_toolkit::component::serve_limited(req, out, my_app::max_body, my_app::serve).await;
 //! }
 //! ```
 //!
@@ -144,6 +173,7 @@
 //! (`spin-platform = ["edge-toolkit/spin-platform"]`, the dependency without default
 //! features) so that its own `--no-default-features` reaches the toolkit.
 
+mod blocking;
 pub mod body;
 pub mod cache;
 pub mod client;
@@ -172,6 +202,7 @@ pub use response::{
     Html, IntoHandlerResult, IntoResponse, drop_undeliverable_length, json_response,
 };
 pub use router::{
-    Extracting, Handler, IntoHandler, PathParams, RouteError, Router, ViaExtractors, ViaHandler,
+    AsyncExtracting, AsyncRequestFn, Extracting, Handler, HandlerFuture, IntoHandler, PathParams,
+    RouteError, Router, ViaAsync, ViaAsyncRequest, ViaExtractors, ViaHandler,
 };
 pub use types::{Body, Request, Response};

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -15,13 +17,25 @@ use crate::{Middleware, Problem, Request, Response, Stack};
 /// The header in which Spin passes the request path relative to the component's route.
 pub const SPIN_PATH_INFO: &str = "spin-path-info";
 
+/// What a [`Handler`] or [`Middleware`] answers: a future of the response or the problem.
+/// Not `Send`: a component runs on one thread.
+pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<Response, Problem>> + 'a>>;
+
 /// Something that answers a request: any `Fn(Request) -> R` where `R` is an
 /// [`IntoResponse`](crate::IntoResponse) or `Result<_, Problem>` of one, such as
-/// `fn(Request) -> Result<Response, Problem>`. Functions of [extractors](crate::extract)
-/// become handlers through [`IntoHandler`].
+/// `fn(Request) -> Result<Response, Problem>`. Functions of [extractors](crate::extract),
+/// and `async` ones, become handlers through [`IntoHandler`].
 pub trait Handler: Send + Sync + 'static {
-    /// Handles one request.
-    fn call(&self, req: Request) -> Result<Response, Problem>;
+    /// Handles one request. The future may wait (on an outbound request, a timer): on a
+    /// WASI 0.3 instance, other requests go on meanwhile.
+    fn call(&self, req: Request) -> HandlerFuture<'_>;
+
+    /// Runs [`call`](Handler::call) to completion on this thread, for tests and native code.
+    /// A component's glue awaits `call` instead: a handler that waits on the host
+    /// would never wake here.
+    fn call_blocking(&self, req: Request) -> Result<Response, Problem> {
+        crate::blocking::block_on(self.call(req))
+    }
 
     /// The largest request body it accepts, if it says ([`Middleware::max_body`] of the
     /// layers it is wrapped in).
@@ -56,8 +70,9 @@ where
     F: Fn(Request) -> R + Send + Sync + 'static,
     R: IntoHandlerResult,
 {
-    fn call(&self, req: Request) -> Result<Response, Problem> {
-        self(req).into_handler_result()
+    fn call(&self, req: Request) -> HandlerFuture<'_> {
+        let result = self(req).into_handler_result();
+        Box::pin(std::future::ready(result))
     }
 }
 
@@ -110,8 +125,9 @@ where
     F: Fn() -> R + Send + Sync + 'static,
     R: IntoHandlerResult,
 {
-    fn call(&self, _req: Request) -> Result<Response, Problem> {
-        (self.f)().into_handler_result()
+    fn call(&self, _req: Request) -> HandlerFuture<'_> {
+        let result = (self.f)().into_handler_result();
+        Box::pin(std::future::ready(result))
     }
 }
 
@@ -142,10 +158,13 @@ macro_rules! extracting {
             $last: FromRequest + 'static,
         {
             #[allow(non_snake_case, reason = "the arguments are named after their types")]
-            fn call(&self, req: Request) -> Result<Response, Problem> {
-                $(let $head = $head::from_request_parts(&req)?;)*
-                let $last = $last::from_request(req)?;
-                (self.f)($($head,)* $last).into_handler_result()
+            fn call(&self, req: Request) -> HandlerFuture<'_> {
+                let result = (|| {
+                    $(let $head = $head::from_request_parts(&req)?;)*
+                    let $last = $last::from_request(req)?;
+                    (self.f)($($head,)* $last).into_handler_result()
+                })();
+                Box::pin(std::future::ready(result))
             }
         }
 
@@ -173,6 +192,146 @@ extracting!(T1, T2, T3, T4; T5);
 extracting!(T1, T2, T3, T4, T5; T6);
 extracting!(T1, T2, T3, T4, T5, T6; T7);
 extracting!(T1, T2, T3, T4, T5, T6, T7; T8);
+
+/// [`IntoHandler`] for an `async` function of extractors `T` (a tuple of its argument types).
+#[derive(Debug)]
+pub struct ViaAsync<T>(PhantomData<fn() -> T>);
+
+/// [`IntoHandler`] for an `async` function of the whole [`Request`].
+#[derive(Debug)]
+pub enum ViaAsyncRequest {}
+
+/// An `async` function of extractors as a [`Handler`]: each argument read from the request,
+/// then the function's future awaited; the first extractor that fails answers with its
+/// problem, and the function is not called.
+pub struct AsyncExtracting<F, T> {
+    f: F,
+    args: PhantomData<fn() -> T>,
+}
+
+impl<F, T> fmt::Debug for AsyncExtracting<F, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncExtracting")
+            .field("args", &std::any::type_name::<T>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// An `async fn(Request) -> R` as a [`Handler`]; made by [`IntoHandler`].
+pub struct AsyncRequestFn<F>(F);
+
+impl<F> fmt::Debug for AsyncRequestFn<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncRequestFn").finish_non_exhaustive()
+    }
+}
+
+impl<F, Fut, R> Handler for AsyncRequestFn<F>
+where
+    F: Fn(Request) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = R> + 'static,
+    R: IntoHandlerResult,
+{
+    fn call(&self, req: Request) -> HandlerFuture<'_> {
+        let fut = (self.0)(req);
+        Box::pin(async move { fut.await.into_handler_result() })
+    }
+}
+
+impl<F, Fut, R> IntoHandler<ViaAsyncRequest> for F
+where
+    F: Fn(Request) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = R> + 'static,
+    R: IntoHandlerResult,
+{
+    type Handler = AsyncRequestFn<F>;
+
+    fn into_handler(self) -> Self::Handler {
+        AsyncRequestFn(self)
+    }
+}
+
+impl<F, Fut, R> Handler for AsyncExtracting<F, ()>
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = R> + 'static,
+    R: IntoHandlerResult,
+{
+    fn call(&self, _req: Request) -> HandlerFuture<'_> {
+        let fut = (self.f)();
+        Box::pin(async move { fut.await.into_handler_result() })
+    }
+}
+
+impl<F, Fut, R> IntoHandler<ViaAsync<()>> for F
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = R> + 'static,
+    R: IntoHandlerResult,
+{
+    type Handler = AsyncExtracting<F, ()>;
+
+    fn into_handler(self) -> Self::Handler {
+        AsyncExtracting {
+            f: self,
+            args: PhantomData,
+        }
+    }
+}
+
+/// `async` handlers of one to eight extractors, as [`extracting!`].
+macro_rules! extracting_async {
+    ($($head:ident),* ; $last:ident) => {
+        impl<F, Fut, R, $($head,)* $last> Handler for AsyncExtracting<F, ($($head,)* $last,)>
+        where
+            F: Fn($($head,)* $last) -> Fut + Send + Sync + 'static,
+            Fut: Future<Output = R> + 'static,
+            R: IntoHandlerResult,
+            $($head: FromRequestParts + 'static,)*
+            $last: FromRequest + 'static,
+        {
+            #[allow(non_snake_case, reason = "the arguments are named after their types")]
+            fn call(&self, req: Request) -> HandlerFuture<'_> {
+                let args = (|| -> Result<_, Problem> {
+                    $(let $head = $head::from_request_parts(&req)?;)*
+                    let $last = $last::from_request(req)?;
+                    Ok(($($head,)* $last,))
+                })();
+                match args {
+                    Ok(($($head,)* $last,)) => {
+                        let fut = (self.f)($($head,)* $last);
+                        Box::pin(async move { fut.await.into_handler_result() })
+                    }
+                    Err(problem) => Box::pin(std::future::ready(Err(problem))),
+                }
+            }
+        }
+
+        impl<F, Fut, R, $($head,)* $last> IntoHandler<ViaAsync<($($head,)* $last,)>> for F
+        where
+            F: Fn($($head,)* $last) -> Fut + Send + Sync + 'static,
+            Fut: Future<Output = R> + 'static,
+            R: IntoHandlerResult,
+            $($head: FromRequestParts + 'static,)*
+            $last: FromRequest + 'static,
+        {
+            type Handler = AsyncExtracting<F, ($($head,)* $last,)>;
+
+            fn into_handler(self) -> Self::Handler {
+                AsyncExtracting { f: self, args: PhantomData }
+            }
+        }
+    };
+}
+
+extracting_async!(; T1);
+extracting_async!(T1; T2);
+extracting_async!(T1, T2; T3);
+extracting_async!(T1, T2, T3; T4);
+extracting_async!(T1, T2, T3, T4; T5);
+extracting_async!(T1, T2, T3, T4, T5; T6);
+extracting_async!(T1, T2, T3, T4, T5, T6; T7);
+extracting_async!(T1, T2, T3, T4, T5, T6, T7; T8);
 
 /// An error in the route table, found while building the router.
 #[derive(Debug, thiserror::Error)]
@@ -326,8 +485,8 @@ impl Endpoint {
 /// use http::{HeaderValue, Method};
 ///
 /// fn stamp(name: &'static str) -> impl edge_toolkit::Middleware {
-///     from_fn(move |req: Request, next: Next<'_>| {
-///         let mut res = next.run(req)?;
+///     from_fn(async move |req: Request, next: Next<'_>| {
+///         let mut res = next.run(req).await?;
 ///         res.headers_mut().append("x-layer", HeaderValue::from_static(name));
 ///         Ok(res)
 ///     })
@@ -506,16 +665,20 @@ impl Router {
             .min()
     }
 
-    /// Answers a request: the handler's response, or a problem+json error.
-    pub fn handle(&self, mut req: Request) -> Response {
+    /// Answers a request: the handler's response, or a problem+json error. The component
+    /// glue awaits this; on a WASI 0.3 instance, other requests go on while it waits.
+    pub async fn serve(&self, mut req: Request) -> Response {
         for state in &self.states {
             state(req.extensions_mut());
         }
         let path = Self::routing_path(&req);
         let render = |problem: Problem| problem.with_instance(path.as_str()).into_response();
         let head = req.method() == Method::HEAD;
-        let endpoint = |req: Request| Ok(self.dispatch(req, &path).unwrap_or_else(render));
-        let mut res = self.layers.run(req, &endpoint).unwrap_or_else(render);
+        let dispatch = Dispatch {
+            router: self,
+            path: &path,
+        };
+        let mut res = self.layers.run(req, &dispatch).await.unwrap_or_else(render);
         if head {
             // RFC 9110 §9.3.2: the same header fields as GET, without content. Content-Length
             // is what GET would have sent (`0` for an empty body), except where a response
@@ -540,10 +703,19 @@ impl Router {
         res
     }
 
-    fn dispatch(&self, mut req: Request, path: &str) -> Result<Response, Problem> {
-        let matched = self.paths.at(path).map_err(|_| {
-            Problem::new(StatusCode::NOT_FOUND).with_detail(format!("no route matches {path}"))
-        })?;
+    /// [`serve`](Router::serve) run to completion on this thread, for tests and native code.
+    /// A component's glue awaits `serve` instead: a handler that waits on the host would
+    /// never wake here.
+    pub fn handle(&self, req: Request) -> Response {
+        crate::blocking::block_on(self.serve(req))
+    }
+
+    fn dispatch<'a>(&'a self, mut req: Request, path: &str) -> HandlerFuture<'a> {
+        let Ok(matched) = self.paths.at(path) else {
+            let problem =
+                Problem::new(StatusCode::NOT_FOUND).with_detail(format!("no route matches {path}"));
+            return Box::pin(std::future::ready(Err(problem)));
+        };
         let endpoint = &self.endpoints[*matched.value];
         let params = PathParams(
             matched
@@ -561,18 +733,41 @@ impl Router {
         if method == Method::HEAD
             && let Some(get) = endpoint.find(&Method::GET)
         {
-            // `handle` removes the body once every middleware has seen the response.
+            // `serve` removes the body once every middleware has seen the response.
             return get.call(req);
         }
-        if method == Method::OPTIONS {
+        let answer = if method == Method::OPTIONS {
             let mut res = http::Response::new(Vec::new());
             *res.status_mut() = StatusCode::NO_CONTENT;
             res.headers_mut().insert(header::ALLOW, endpoint.allow());
-            return Ok(res);
-        }
-        Err(Problem::new(StatusCode::METHOD_NOT_ALLOWED)
-            .with_detail(format!("{method} is not allowed on {path}"))
-            .with_header(header::ALLOW, endpoint.allow()))
+            Ok(res)
+        } else {
+            Err(Problem::new(StatusCode::METHOD_NOT_ALLOWED)
+                .with_detail(format!("{method} is not allowed on {path}"))
+                .with_header(header::ALLOW, endpoint.allow()))
+        };
+        Box::pin(std::future::ready(answer))
+    }
+}
+
+/// The router's endpoint for one request: the route its path matches, or the router's own
+/// answer, problems rendered as problem+json responses; innermost in the router's layers.
+struct Dispatch<'r> {
+    router: &'r Router,
+    path: &'r str,
+}
+
+impl crate::middleware::chain::Endpoint for Dispatch<'_> {
+    fn call_endpoint(&self, req: Request) -> HandlerFuture<'_> {
+        let path = self.path;
+        let router = self.router;
+        // Rendered here, so that the router's layers see its problems as responses.
+        Box::pin(async move {
+            Ok(router
+                .dispatch(req, path)
+                .await
+                .unwrap_or_else(|problem| problem.with_instance(path).into_response()))
+        })
     }
 }
 
@@ -781,8 +976,8 @@ mod tests {
 
     /// Appends `name` to `x-layer` on the way out, and records the body length it saw.
     fn stamp(name: &'static str) -> impl Middleware {
-        crate::from_fn(move |req: Request, next: crate::Next<'_>| {
-            let mut result = next.run(req);
+        crate::from_fn(async move |req: Request, next: crate::Next<'_>| {
+            let mut result = next.run(req).await;
             let seen = match &result {
                 Ok(res) => res.body().len(),
                 Err(_) => 0,
@@ -830,9 +1025,11 @@ mod tests {
 
     #[test]
     fn problems_from_global_layers_are_rendered() {
-        let router = router().layer(crate::from_fn(|_req: Request, _next: crate::Next<'_>| {
-            Err(Problem::new(StatusCode::TOO_MANY_REQUESTS))
-        }));
+        let router = router().layer(crate::from_fn(
+            async |_req: Request, _next: crate::Next<'_>| {
+                Err(Problem::new(StatusCode::TOO_MANY_REQUESTS))
+            },
+        ));
         let res = router.handle(request(Method::GET, "/users"));
         assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
         let body: serde_json::Value = serde_json::from_slice(res.body()).expect("json");
@@ -897,5 +1094,84 @@ mod tests {
         let debug = format!("{router:?}");
         assert!(debug.contains("\"/users\""), "{debug}");
         assert!(debug.contains("layers: 1"), "{debug}");
+    }
+
+    #[test]
+    fn async_handlers_of_extractors_are_awaited() -> Result<(), RouteError> {
+        async fn shout(crate::extract::Path(word): crate::extract::Path<String>) -> String {
+            std::future::ready(()).await;
+            word.to_uppercase()
+        }
+        let router = Router::new()
+            .get("/shout/{word}", shout)?
+            .get("/none", async || StatusCode::ACCEPTED)?
+            .post("/echo", |req: Request| async move {
+                Ok::<_, Problem>(Response::new(req.into_body()))
+            })?
+            .get("/fails", async || -> Result<String, Problem> {
+                Err(Problem::new(StatusCode::CONFLICT))
+            })?;
+        let res = router.handle(request(Method::GET, "/shout/hey"));
+        assert_eq!(res.body().as_slice(), b"HEY");
+        assert_eq!(router.handle(request(Method::GET, "/none")).status(), 202);
+        let echo = http::Request::post("/echo")
+            .body(b"back".to_vec())
+            .expect("valid request");
+        assert_eq!(router.handle(echo).body().as_slice(), b"back");
+        let fails = router.handle(request(Method::GET, "/fails"));
+        assert_eq!(fails.status(), StatusCode::CONFLICT);
+        assert_eq!(fails.headers()["content-type"], crate::PROBLEM_JSON);
+        // An extractor that fails answers before the function runs.
+        let bad = router.handle(request(Method::GET, "/shout/%FF"));
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        Ok(())
+    }
+
+    /// Two requests on one thread: the first waits for what the second sends. With
+    /// handlers that block, the first would hold the thread and the second never run.
+    #[test]
+    fn a_waiting_handler_lets_other_requests_through() -> Result<(), RouteError> {
+        use std::sync::Mutex;
+        let (tx, rx) = futures::channel::oneshot::channel::<&'static str>();
+        let rx = Arc::new(Mutex::new(Some(rx)));
+        let tx = Arc::new(Mutex::new(Some(tx)));
+        let logged = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&logged);
+        let router = Router::new()
+            .layer(crate::from_fn(
+                async move |req: Request, next: crate::Next<'_>| {
+                    let path = req.uri().path().to_owned();
+                    let res = next.run(req).await;
+                    log.lock().expect("unpoisoned").push(path);
+                    res
+                },
+            ))
+            .get("/wait", move || {
+                let rx = rx.lock().expect("unpoisoned").take();
+                async move {
+                    match rx {
+                        Some(rx) => rx.await.unwrap_or("the sender went away"),
+                        None => "asked twice",
+                    }
+                }
+            })?
+            .get("/release", move || {
+                let tx = tx.lock().expect("unpoisoned").take();
+                async move {
+                    match tx.map(|tx| tx.send("released")) {
+                        Some(Ok(())) => "sent",
+                        _ => "not sent",
+                    }
+                }
+            })?;
+        let (waited, released) = crate::blocking::block_on(futures::future::join(
+            router.serve(request(Method::GET, "/wait")),
+            router.serve(request(Method::GET, "/release")),
+        ));
+        assert_eq!(waited.body().as_slice(), b"released");
+        assert_eq!(released.body().as_slice(), b"sent");
+        // The second request finished first, through the same middleware.
+        assert_eq!(*logged.lock().expect("unpoisoned"), ["/release", "/wait"]);
+        Ok(())
     }
 }

@@ -24,6 +24,10 @@ pub struct EngineConfig {
     pub max_memory_bytes: usize,
     /// How often running guests check their deadline and yield to other requests.
     pub epoch_tick: Duration,
+    /// Requests one instance serves at once (WASI 0.3's concurrent reuse): each may hold a
+    /// fiber stack of its own while it waits, so the pool has this many (and one more) per
+    /// instance slot.
+    pub tasks_per_instance: u32,
 }
 
 impl From<&RuntimeConfig> for EngineConfig {
@@ -33,6 +37,7 @@ impl From<&RuntimeConfig> for EngineConfig {
             max_instances: config.max_instances,
             max_memory_bytes: config.limits.max_memory_bytes,
             epoch_tick: config.limits.epoch_tick,
+            tasks_per_instance: config.concurrent_reuse.max_concurrent,
         }
     }
 }
@@ -99,7 +104,10 @@ impl Engine {
             .total_core_instances(slots.saturating_mul(8))
             .total_memories(slots.saturating_mul(2))
             .total_tables(slots.saturating_mul(8))
-            .total_stacks(slots)
+            // A WASI 0.3 instance's requests each take a stack while they wait on the host:
+            // with one stack per slot, an instance's second waiting request found none and
+            // failed the whole instance.
+            .total_stacks(slots.saturating_mul(config.tasks_per_instance.max(1).saturating_add(1)))
             .max_memory_size(config.max_memory_bytes)
             // Reset the first pages of a slot with memset instead of returning them to the
             // kernel: madvise on every request costs page faults and cross-core TLB

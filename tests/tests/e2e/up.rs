@@ -947,3 +947,76 @@ crate::each_world!(
     a_silent_upstream_opens_the_circuit_through_the_clients_timeouts,
     racing_writers_holding_the_same_etag_lose_no_update,
 );
+
+/// An upstream that holds every response until `release` fires, and says when a request
+/// has reached it.
+async fn gated_upstream() -> anyhow::Result<(
+    SocketAddr,
+    tokio::sync::mpsc::UnboundedReceiver<()>,
+    tokio::sync::watch::Sender<bool>,
+)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (arrived_tx, arrived) = tokio::sync::mpsc::unbounded_channel();
+    let (release, released) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (arrived_tx, released) = (arrived_tx.clone(), released.clone());
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |_req| {
+                    let _ = arrived_tx.send(());
+                    let mut released = released.clone();
+                    async move {
+                        let _ = released.wait_for(|open| *open).await;
+                        http::Response::builder()
+                            .header("content-type", "text/plain")
+                            .body(Full::new(Bytes::from_static(b"released")))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok((addr, arrived, release))
+}
+
+/// The toolkit's handlers are async and its WASI 0.3 client awaits `wasi:http/client@0.3`:
+/// while one request waits for its upstream, the same instance (the only one there may be)
+/// answers another. The upstream lets the first go only once the second has its answer;
+/// a handler that blocked its instance would hold the second until the first timed out.
+#[tokio::test]
+async fn a_request_waiting_on_its_upstream_does_not_hold_up_its_instance() -> anyhow::Result<()> {
+    let (addr, mut arrived, release) = gated_upstream().await?;
+    let dir = AppDir::repository(crate::support::EXAMPLE_P3_WASM)?;
+    let origin = format!("http://{addr}");
+    let one_instance = RuntimeConfig {
+        max_instances: 1,
+        ..RuntimeConfig::default()
+    };
+    let loaded = dir.load(
+        &[("SPIN_VARIABLE_UPSTREAM_ORIGIN", &origin)],
+        one_instance,
+        OutboundConfig::default(),
+    )?;
+    let server = TestServer::serve(loaded.app, ServerConfig::default()).await?;
+    let waiting = tokio::spawn({
+        let addr = server.addr;
+        async move {
+            let req = crate::support::request("GET", "/api/v1/upstream/slow", "")?;
+            send(addr, Proto::Http1, req).await
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(10), arrived.recv())
+        .await
+        .context("the first request reached the upstream")?;
+    let health = server.get("/api/health").await?;
+    assert_eq!(health.status(), 200, "{}", text(&health));
+    assert!(text(&health).contains("healthy"), "{}", text(&health));
+    release.send(true)?;
+    let proxied = waiting.await??;
+    assert_eq!(proxied.status(), 200, "{}", text(&proxied));
+    assert_eq!(text(&proxied), "released");
+    Ok(())
+}

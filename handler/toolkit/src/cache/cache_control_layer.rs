@@ -17,16 +17,17 @@
 //!         Ok(res)
 //!     });
 //!
-//! let res = app.call(http::Request::get("/").body(vec![]).unwrap()).unwrap();
+//! let res = app.call_blocking(http::Request::get("/").body(vec![]).unwrap()).unwrap();
 //! assert_eq!(res.headers()[header::CACHE_CONTROL], "public, max-age=300");
-//! let res = app.call(http::Request::get("/private").body(vec![]).unwrap()).unwrap();
+//! let res = app.call_blocking(http::Request::get("/private").body(vec![]).unwrap()).unwrap();
 //! assert_eq!(res.headers()[header::CACHE_CONTROL], "private");
 //! ```
 
 use http::{HeaderValue, header};
 
+use crate::HandlerFuture;
 use crate::cache::CacheControl;
-use crate::{Middleware, Next, Problem, Request, Response};
+use crate::{Middleware, Next, Request};
 
 /// Sets `Cache-Control` on `2xx` responses that do not have one; other responses (errors,
 /// redirects) pass through untouched. Attach it to one route with
@@ -61,19 +62,22 @@ impl CacheControlLayer {
 }
 
 impl Middleware for CacheControlLayer {
-    fn handle(&self, req: Request, next: Next<'_>) -> Result<Response, Problem> {
-        let mut res = next.run(req)?;
-        if res.status().is_success() && !self.value.is_empty() {
-            res.headers_mut()
-                .entry(header::CACHE_CONTROL)
-                .or_insert_with(|| self.value.clone());
-        }
-        Ok(res)
+    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            let mut res = next.run(req).await?;
+            if res.status().is_success() && !self.value.is_empty() {
+                res.headers_mut()
+                    .entry(header::CACHE_CONTROL)
+                    .or_insert_with(|| self.value.clone());
+            }
+            Ok(res)
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::{Problem, Response};
     use http::StatusCode;
 
     use super::*;
@@ -102,7 +106,7 @@ mod tests {
         for (status, expected) in cases {
             let app = Stack::new().layer(layer.clone()).handler(respond(status));
             let res = app
-                .call(http::Request::get("/").body(Vec::new()).expect("valid"))
+                .call_blocking(http::Request::get("/").body(Vec::new()).expect("valid"))
                 .expect("ok");
             assert_eq!(res.status(), status);
             assert_eq!(res.body().as_slice(), b"body");
@@ -122,7 +126,7 @@ mod tests {
             .layer(CacheControlLayer::new(CacheControl::new().with_no_store()))
             .handler(|_req: Request| Err::<Response, _>(Problem::new(StatusCode::CONFLICT)));
         let err = app
-            .call(http::Request::get("/").body(Vec::new()).expect("valid"))
+            .call_blocking(http::Request::get("/").body(Vec::new()).expect("valid"))
             .expect_err("problem");
         assert!(!err.headers().contains_key(header::CACHE_CONTROL));
 
@@ -130,7 +134,7 @@ mod tests {
             .layer(CacheControlLayer::new(CacheControl::new()))
             .handler(respond(StatusCode::OK));
         let res = app
-            .call(http::Request::get("/").body(Vec::new()).expect("valid"))
+            .call_blocking(http::Request::get("/").body(Vec::new()).expect("valid"))
             .expect("ok");
         assert!(!res.headers().contains_key(header::CACHE_CONTROL));
     }

@@ -15,7 +15,7 @@
 //!     });
 //!
 //! // The first response carries a strong ETag computed from the body.
-//! let first = app.call(http::Request::get("/").body(vec![]).unwrap()).unwrap();
+//! let first = app.call_blocking(http::Request::get("/").body(vec![]).unwrap()).unwrap();
 //! assert_eq!(first.status(), StatusCode::OK);
 //! let etag = first.headers()[header::ETAG].clone();
 //!
@@ -24,7 +24,7 @@
 //!     .header(header::IF_NONE_MATCH, etag.clone())
 //!     .body(vec![])
 //!     .unwrap();
-//! let res = app.call(revalidate).unwrap();
+//! let res = app.call_blocking(revalidate).unwrap();
 //! assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
 //! assert!(res.body().is_empty());
 //! assert_eq!(res.headers()[header::ETAG], etag);
@@ -35,13 +35,14 @@
 //!     .header(header::IF_MATCH, "\"other\"")
 //!     .body(vec![])
 //!     .unwrap();
-//! assert_eq!(app.call(stale).unwrap_err().status(), StatusCode::PRECONDITION_FAILED);
+//! assert_eq!(app.call_blocking(stale).unwrap_err().status(), StatusCode::PRECONDITION_FAILED);
 //! ```
 //!
 //! For state-changing methods (`PUT`, `DELETE`, ...), see [`ConditionalRequests`].
 
 use http::{HeaderMap, HeaderName, Method, StatusCode, header};
 
+use crate::HandlerFuture;
 use crate::cache::{ETag, HttpDate};
 use crate::{Middleware, Next, Problem, Request, Response};
 
@@ -367,35 +368,37 @@ impl ConditionalRequests {
 }
 
 impl Middleware for ConditionalRequests {
-    fn handle(&self, req: Request, next: Next<'_>) -> Result<Response, Problem> {
-        let method = req.method().clone();
-        if method != Method::GET && method != Method::HEAD {
-            if self.unsafe_methods && method != Method::OPTIONS && method != Method::TRACE {
-                return self.unsafe_method(req, next);
+    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            let method = req.method().clone();
+            if method != Method::GET && method != Method::HEAD {
+                if self.unsafe_methods && method != Method::OPTIONS && method != Method::TRACE {
+                    return self.unsafe_method(req, next).await;
+                }
+                return next.run(req).await;
             }
-            return next.run(req);
-        }
-        let conditions = conditions_of(req.headers());
+            let conditions = conditions_of(req.headers());
 
-        let mut res = next.run(req)?;
-        if !res.status().is_success() {
-            return Ok(res);
-        }
-        if crate::stream::BodyStream::is_streaming(&res) {
-            // The body is not known yet: there is nothing to compute a tag from, and a
-            // live stream is not something to revalidate.
-            return Ok(res);
-        }
-        self.tag(&mut res);
-        if conditions.is_empty() {
-            return Ok(res);
-        }
-        let (etag, last_modified) = validators(&res);
-        match evaluate(&conditions, etag.as_ref(), last_modified, &method) {
-            Outcome::Proceed => Ok(res),
-            Outcome::NotModified => Ok(not_modified(res)),
-            Outcome::PreconditionFailed => Err(precondition_failed()),
-        }
+            let mut res = next.run(req).await?;
+            if !res.status().is_success() {
+                return Ok(res);
+            }
+            if crate::stream::BodyStream::is_streaming(&res) {
+                // The body is not known yet: there is nothing to compute a tag from, and a
+                // live stream is not something to revalidate.
+                return Ok(res);
+            }
+            self.tag(&mut res);
+            if conditions.is_empty() {
+                return Ok(res);
+            }
+            let (etag, last_modified) = validators(&res);
+            match evaluate(&conditions, etag.as_ref(), last_modified, &method) {
+                Outcome::Proceed => Ok(res),
+                Outcome::NotModified => Ok(not_modified(res)),
+                Outcome::PreconditionFailed => Err(precondition_failed()),
+            }
+        })
     }
 }
 
@@ -420,7 +423,7 @@ impl ConditionalRequests {
 
     /// A state-changing request: its preconditions judged against a `GET` of its target
     /// before it runs.
-    fn unsafe_method(&self, req: Request, next: Next<'_>) -> Result<Response, Problem> {
+    async fn unsafe_method(&self, req: Request, next: Next<'_>) -> Result<Response, Problem> {
         let conditions = conditions_of(req.headers());
         // If-Modified-Since applies to GET and HEAD only (RFC 9110 §13.1.3).
         let judged = [
@@ -429,10 +432,10 @@ impl ConditionalRequests {
             header::IF_UNMODIFIED_SINCE,
         ];
         if !judged.iter().any(|name| conditions.contains_key(name)) {
-            return next.run(req);
+            return next.run(req).await;
         }
         let probe = probe_of(&req);
-        let (etags, last_modified) = match next.run(probe) {
+        let (etags, last_modified) = match next.run(probe).await {
             Ok(mut current) if current.status().is_success() => {
                 if !crate::stream::BodyStream::is_streaming(&current) {
                     self.tag(&mut current);
@@ -452,17 +455,17 @@ impl ConditionalRequests {
             // all of these (RFC 9110 §13.2.1), and only the handler knows whether the method
             // would create the resource (`If-Match` false) or answer `404` (preconditions
             // ignored). `If-None-Match: *` holds either way.
-            _ => return next.run(req),
+            _ => return next.run(req).await,
         };
         // A representation without validators still exists: `*` matches it.
         match evaluate_judged(&conditions, &etags, last_modified, true, req.method()) {
-            Outcome::Proceed => next.run(req),
+            Outcome::Proceed => next.run(req).await,
             Outcome::NotModified | Outcome::PreconditionFailed => {
                 // Answered `412` just before the handler, once the route's own middleware
                 // (authentication, limits) has had its say (RFC 9110 §13.2.1).
                 let mut req = req;
                 req.extensions_mut().insert(PreconditionFailed);
-                next.run(req)
+                next.run(req).await
             }
         }
     }
@@ -479,9 +482,9 @@ struct PreconditionFailed;
 pub(crate) struct Preconditioned<H>(pub(crate) H);
 
 impl<H: crate::Handler> crate::Handler for Preconditioned<H> {
-    fn call(&self, req: Request) -> Result<Response, Problem> {
+    fn call(&self, req: Request) -> HandlerFuture<'_> {
         if req.extensions().get::<PreconditionFailed>().is_some() {
-            return Err(precondition_failed());
+            return Box::pin(std::future::ready(Err(precondition_failed())));
         }
         self.0.call(req)
     }

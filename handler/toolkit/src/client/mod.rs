@@ -26,22 +26,25 @@
 //! ```
 //! use std::sync::Mutex;
 //! use std::time::Duration;
-//! use edge_toolkit::client::{Client, ClientError, RetryPolicy, Sleeper, Transport};
+//! use edge_toolkit::client::{
+//!     Client, RetryPolicy, SleepFuture, Sleeper, Transport, TransportFuture,
+//! };
 //!
 //! /// Fails twice with 503, then answers 200.
 //! #[derive(Default)]
 //! struct Flaky { calls: Mutex<u32> }
 //!
 //! impl Transport for Flaky {
-//!     fn send(
-//!         &self,
-//!         _request: &http::Request<Vec<u8>>,
+//!     fn send<'a>(
+//!         &'a self,
+//!         _request: &'a http::Request<Vec<u8>>,
 //!         _timeout: Duration,
-//!     ) -> Result<http::Response<Vec<u8>>, ClientError> {
+//!     ) -> TransportFuture<'a> {
 //!         let mut calls = self.calls.lock().unwrap();
 //!         *calls += 1;
 //!         let status = if *calls < 3 { 503 } else { 200 };
-//!         Ok(http::Response::builder().status(status).body(Vec::new()).unwrap())
+//!         let res = http::Response::builder().status(status).body(Vec::new()).unwrap();
+//!         Box::pin(async move { Ok(res) })
 //!     }
 //! }
 //!
@@ -50,8 +53,9 @@
 //! struct Recorder { delays: Mutex<Vec<Duration>> }
 //!
 //! impl Sleeper for Recorder {
-//!     fn sleep(&self, duration: Duration) {
+//!     fn sleep(&self, duration: Duration) -> SleepFuture<'_> {
 //!         self.delays.lock().unwrap().push(duration);
+//!         Box::pin(async {})
 //!     }
 //! }
 //!
@@ -61,7 +65,7 @@
 //!     .with_random(|| 1.0); // always the ceiling, to make the delays predictable
 //!
 //! let req = http::Request::get("http://upstream.example/items").body(Vec::new()).unwrap();
-//! let sent = client.execute(&req);
+//! let sent = futures::executor::block_on(client.execute(&req));
 //! assert_eq!(sent.attempts, 3);
 //! assert_eq!(sent.result.unwrap().status(), 200);
 //! assert_eq!(
@@ -75,6 +79,8 @@
 mod error;
 #[cfg(target_arch = "wasm32")]
 mod outgoing;
+#[cfg(all(target_arch = "wasm32", feature = "wasi-p3"))]
+mod outgoing_p3;
 mod policy;
 mod transport;
 
@@ -83,15 +89,20 @@ use std::time::Duration;
 pub use error::ClientError;
 #[cfg(target_arch = "wasm32")]
 pub use outgoing::WasiTransport;
+#[cfg(all(target_arch = "wasm32", feature = "wasi-p3"))]
+pub use outgoing_p3::{WasiP3Transport, WasiSleeper};
 pub use policy::{RetryPolicy, is_idempotent, is_retryable_status, retry_after, retry_after_at};
-pub use transport::{DefaultTransport, NoNetwork, Sleeper, ThreadSleeper, Transport};
+pub use transport::{
+    DefaultSleeper, DefaultTransport, NoNetwork, SleepFuture, Sleeper, ThreadSleeper, Transport,
+    TransportFuture,
+};
 
 /// The per-attempt timeout of a new [`Client`].
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// An HTTP client that retries idempotent requests (see the [module docs](self)).
 #[derive(Debug, Clone)]
-pub struct Client<T = DefaultTransport, S = ThreadSleeper> {
+pub struct Client<T = DefaultTransport, S = DefaultSleeper> {
     transport: T,
     sleeper: S,
     policy: RetryPolicy,
@@ -111,10 +122,10 @@ pub struct Sent {
 }
 
 impl Client {
-    /// A client over the [`DefaultTransport`], sleeping with [`ThreadSleeper`], with the
-    /// default [`RetryPolicy`] and a [`DEFAULT_TIMEOUT`] per attempt.
+    /// A client over the [`DefaultTransport`], sleeping with the [`DefaultSleeper`], with
+    /// the default [`RetryPolicy`] and a [`DEFAULT_TIMEOUT`] per attempt.
     pub fn new() -> Self {
-        Self::with_transport(DefaultTransport::default(), ThreadSleeper)
+        Self::with_transport(DefaultTransport::default(), DefaultSleeper::default())
     }
 }
 
@@ -181,7 +192,7 @@ impl<T, S> Client<T, S> {
 impl<T: Transport, S: Sleeper> Client<T, S> {
     /// Sends `request`, retrying as the [module docs](self) describe, and returns the last
     /// response or error with the number of attempts.
-    pub fn execute(&self, request: &http::Request<Vec<u8>>) -> Sent {
+    pub async fn execute(&self, request: &http::Request<Vec<u8>>) -> Sent {
         let retries = if is_idempotent(request.method()) {
             self.policy.max_retries
         } else {
@@ -190,7 +201,7 @@ impl<T: Transport, S: Sleeper> Client<T, S> {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let result = self.transport.send(request, self.timeout);
+            let result = self.transport.send(request, self.timeout).await;
             let asked = match &result {
                 Ok(res) if is_retryable_status(res.status()) => retry_after(res.headers()),
                 Err(err) if err.is_retryable() => None,
@@ -206,16 +217,16 @@ impl<T: Transport, S: Sleeper> Client<T, S> {
                 Some(_) => return Sent { result, attempts },
                 None => self.policy.delay(retry, (self.random)()),
             };
-            self.sleeper.sleep(delay);
+            self.sleeper.sleep(delay).await;
         }
     }
 
     /// [`execute`](Client::execute), without the attempt count.
-    pub fn send(
+    pub async fn send(
         &self,
         request: &http::Request<Vec<u8>>,
     ) -> Result<http::Response<Vec<u8>>, ClientError> {
-        self.execute(request).result
+        self.execute(request).await.result
     }
 }
 
@@ -261,28 +272,31 @@ mod tests {
     }
 
     impl Transport for Scripted {
-        fn send(
-            &self,
-            request: &http::Request<Vec<u8>>,
+        fn send<'a>(
+            &'a self,
+            request: &'a http::Request<Vec<u8>>,
             timeout: Duration,
-        ) -> Result<http::Response<Vec<u8>>, ClientError> {
-            self.calls.lock().expect("lock").push((
-                request.method().clone(),
-                request.uri().to_string(),
-                timeout,
-            ));
-            let mut replies = self.replies.lock().expect("lock");
-            let reply = if replies.len() > 1 {
-                replies.pop_front()
-            } else {
-                replies.front().cloned()
-            };
-            let (status, retry_after) = reply.expect("a scripted reply")?;
-            let mut res = http::Response::builder().status(status);
-            if let Some(value) = retry_after {
-                res = res.header("retry-after", value);
-            }
-            Ok(res.body(b"body".to_vec()).expect("valid response"))
+        ) -> TransportFuture<'a> {
+            let result = (|| -> Result<http::Response<Vec<u8>>, ClientError> {
+                self.calls.lock().expect("lock").push((
+                    request.method().clone(),
+                    request.uri().to_string(),
+                    timeout,
+                ));
+                let mut replies = self.replies.lock().expect("lock");
+                let reply = if replies.len() > 1 {
+                    replies.pop_front()
+                } else {
+                    replies.front().cloned()
+                };
+                let (status, retry_after) = reply.expect("a scripted reply")?;
+                let mut res = http::Response::builder().status(status);
+                if let Some(value) = retry_after {
+                    res = res.header("retry-after", value);
+                }
+                Ok(res.body(b"body".to_vec()).expect("valid response"))
+            })();
+            Box::pin(std::future::ready(result))
         }
     }
 
@@ -292,8 +306,10 @@ mod tests {
     }
 
     impl Sleeper for Recorder {
-        fn sleep(&self, duration: Duration) {
+        fn sleep(&self, duration: Duration) -> SleepFuture<'_> {
             self.delays.lock().expect("lock").push(duration);
+
+            Box::pin(std::future::ready(()))
         }
     }
 
@@ -319,7 +335,7 @@ mod tests {
     #[test]
     fn get_is_retried_up_to_the_limit_with_growing_delays() {
         let client = scripted([Err(ClientError::Connect("refused".into()))]);
-        let sent = client.execute(&request(Method::GET));
+        let sent = futures::executor::block_on(client.execute(&request(Method::GET)));
         assert_eq!(sent.attempts, 4);
         assert_eq!(client.transport().calls(), 4);
         assert_eq!(
@@ -339,14 +355,14 @@ mod tests {
     fn post_and_patch_are_tried_exactly_once() {
         for method in [Method::POST, Method::PATCH] {
             let client = scripted([Err(ClientError::Timeout(2000 * MS))]);
-            let sent = client.execute(&request(method.clone()));
+            let sent = futures::executor::block_on(client.execute(&request(method.clone())));
             assert_eq!(sent.attempts, 1, "{method}");
             assert_eq!(client.transport().calls(), 1);
             assert_eq!(sent.result.err(), Some(ClientError::Timeout(2000 * MS)));
             assert!(delays(&client).is_empty());
 
             let client = scripted([Ok((503, None)), Ok((200, None))]);
-            let sent = client.execute(&request(method.clone()));
+            let sent = futures::executor::block_on(client.execute(&request(method.clone())));
             assert_eq!(sent.attempts, 1, "{method}");
             let res = sent.result.expect("the 503 is returned");
             assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -364,7 +380,7 @@ mod tests {
             Method::DELETE,
         ] {
             let client = scripted([Ok((504, None)), Ok((200, None))]);
-            let sent = client.execute(&request(method.clone()));
+            let sent = futures::executor::block_on(client.execute(&request(method.clone())));
             assert_eq!(sent.attempts, 2, "{method}");
             assert_eq!(sent.result.expect("200").status(), StatusCode::OK);
         }
@@ -383,7 +399,7 @@ mod tests {
         ];
         for (reply, attempts) in cases {
             let client = scripted([reply.clone(), Ok((200, None))]);
-            let sent = client.execute(&request(Method::GET));
+            let sent = futures::executor::block_on(client.execute(&request(Method::GET)));
             assert_eq!(sent.attempts, attempts, "{reply:?}");
             assert!(delays(&client).is_empty());
         }
@@ -394,7 +410,7 @@ mod tests {
             Ok((201, None)),
             Ok((500, None)),
         ]);
-        let sent = client.execute(&request(Method::PUT));
+        let sent = futures::executor::block_on(client.execute(&request(Method::PUT)));
         assert_eq!(sent.attempts, 3);
         assert_eq!(sent.result.expect("201").status(), StatusCode::CREATED);
         assert_eq!(delays(&client), [50 * MS, 100 * MS]);
@@ -403,7 +419,7 @@ mod tests {
     #[test]
     fn the_last_retryable_response_is_returned() {
         let client = scripted([Ok((503, None))]);
-        let sent = client.execute(&request(Method::GET));
+        let sent = futures::executor::block_on(client.execute(&request(Method::GET)));
         assert_eq!(sent.attempts, 4);
         let res = sent.result.expect("the last 503");
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -413,13 +429,13 @@ mod tests {
     #[test]
     fn retry_after_is_honoured_up_to_the_max_delay() {
         let client = scripted([Ok((503, Some("1"))), Ok((503, Some("0"))), Ok((200, None))]);
-        let sent = client.execute(&request(Method::GET));
+        let sent = futures::executor::block_on(client.execute(&request(Method::GET)));
         assert_eq!(sent.attempts, 3);
         assert_eq!(delays(&client), [1000 * MS, Duration::ZERO]);
 
         // Longer than max_delay: the 503 is the answer.
         let client = scripted([Ok((503, Some("5"))), Ok((200, None))]);
-        let sent = client.execute(&request(Method::GET));
+        let sent = futures::executor::block_on(client.execute(&request(Method::GET)));
         assert_eq!(sent.attempts, 1);
         assert_eq!(
             sent.result.expect("503").status(),
@@ -429,7 +445,7 @@ mod tests {
 
         // Not delay-seconds: the policy decides.
         let client = scripted([Ok((503, Some("soon"))), Ok((200, None))]);
-        let _ = client.execute(&request(Method::GET));
+        let _ = futures::executor::block_on(client.execute(&request(Method::GET)));
         assert_eq!(delays(&client), [50 * MS]);
     }
 
@@ -438,7 +454,7 @@ mod tests {
         let client = scripted([Err(ClientError::Transport("reset".into()))])
             .with_random(random_unit)
             .with_policy(RetryPolicy::new(6, 10 * MS, 100 * MS));
-        let sent = client.execute(&request(Method::GET));
+        let sent = futures::executor::block_on(client.execute(&request(Method::GET)));
         assert_eq!(sent.attempts, 7);
         let delays = delays(&client);
         assert_eq!(delays.len(), 6);
@@ -458,14 +474,19 @@ mod tests {
     fn no_retries_policy_and_defaults() {
         let client = scripted([Err(ClientError::Connect("refused".into()))])
             .with_policy(RetryPolicy::never());
-        assert_eq!(client.execute(&request(Method::GET)).attempts, 1);
+        assert_eq!(
+            futures::executor::block_on(client.execute(&request(Method::GET))).attempts,
+            1
+        );
 
         let default = Client::new();
         assert_eq!(default.timeout(), DEFAULT_TIMEOUT);
         assert_eq!(default.policy(), RetryPolicy::default());
-        let sent = default.execute(&request(Method::GET));
+        let sent = futures::executor::block_on(default.execute(&request(Method::GET)));
         assert_eq!(sent.attempts, 1);
         assert!(matches!(sent.result, Err(ClientError::Denied(_))));
-        assert!(Client::default().send(&request(Method::GET)).is_err());
+        assert!(
+            futures::executor::block_on(Client::default().send(&request(Method::GET))).is_err()
+        );
     }
 }

@@ -21,7 +21,7 @@ use ::wasi::io::error::Error as IoError;
 use ::wasi::io::poll::{self, Pollable};
 use ::wasi::io::streams::StreamError;
 
-use super::{ClientError, Transport};
+use super::{ClientError, Transport, TransportFuture};
 
 /// The largest response body read: a bigger one is a [`ClientError::Transport`].
 pub const MAX_RESPONSE_BODY: usize = 16 * 1024 * 1024;
@@ -29,7 +29,7 @@ pub const MAX_RESPONSE_BODY: usize = 16 * 1024 * 1024;
 const READ_CHUNK: u64 = 64 * 1024;
 /// Request header fields not sent: hop-by-hop fields, which the host forbids, and
 /// `Content-Length`, which is set from the body.
-const NOT_FORWARDED: [&str; 11] = [
+pub(super) const NOT_FORWARDED: [&str; 11] = [
     "connection",
     "content-length",
     "host",
@@ -48,11 +48,23 @@ const NOT_FORWARDED: [&str; 11] = [
 pub struct WasiTransport;
 
 impl Transport for WasiTransport {
-    fn send(
-        &self,
-        request: &http::Request<Vec<u8>>,
+    /// Blocks the instance until the attempt ends (WASI 0.2 has one request per instance),
+    /// then answers a ready future.
+    fn send<'a>(
+        &'a self,
+        request: &'a http::Request<Vec<u8>>,
         timeout: Duration,
-    ) -> Result<http::Response<Vec<u8>>, ClientError> {
+    ) -> TransportFuture<'a> {
+        Box::pin(std::future::ready(send_blocking(request, timeout)))
+    }
+}
+
+/// One attempt, through `wasi:http/outgoing-handler` and `wasi:io/poll`.
+fn send_blocking(
+    request: &http::Request<Vec<u8>>,
+    timeout: Duration,
+) -> Result<http::Response<Vec<u8>>, ClientError> {
+    {
         let deadline = Deadline::new(timeout);
         let outgoing = outgoing_request(request)?;
         let body = outgoing.body().map_err(|()| {
@@ -111,7 +123,7 @@ impl Deadline {
 }
 
 /// A duration as WASI's nanoseconds, saturating.
-fn nanos(duration: Duration) -> u64 {
+pub(super) fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
@@ -320,53 +332,62 @@ fn from_io_error(err: &IoError, timeout: Duration) -> ClientError {
 }
 
 /// The [`ClientError`] for a wasi-http `error-code`.
-fn from_error_code(code: &ErrorCode, timeout: Duration) -> ClientError {
-    // `ErrorCode::ConnectionRefused` → `ConnectionRefused`.
-    let text = format!("{code:?}");
-    let text = text
-        .strip_prefix("ErrorCode::")
-        .map_or_else(|| text.clone(), str::to_owned);
-    match code {
-        ErrorCode::DnsTimeout
-        | ErrorCode::ConnectionTimeout
-        | ErrorCode::ConnectionReadTimeout
-        | ErrorCode::ConnectionWriteTimeout
-        | ErrorCode::HttpResponseTimeout => ClientError::Timeout(timeout),
-        ErrorCode::HttpRequestDenied | ErrorCode::DestinationIpProhibited => {
-            ClientError::Denied(text)
+/// A `wasi:http` error code (of WASI 0.2's bindings or 0.3's, whose variants are the same) as
+/// a [`ClientError`]: `$E` names the `ErrorCode` type in scope.
+macro_rules! client_error_of {
+    ($E:ident, $code:expr, $timeout:expr) => {{
+        let code = $code;
+        let timeout = $timeout;
+        // `ErrorCode::ConnectionRefused` → `ConnectionRefused`.
+        let text = format!("{code:?}");
+        let text = text
+            .strip_prefix("ErrorCode::")
+            .map_or_else(|| text.clone(), str::to_owned);
+        match code {
+            $E::DnsTimeout
+            | $E::ConnectionTimeout
+            | $E::ConnectionReadTimeout
+            | $E::ConnectionWriteTimeout
+            | $E::HttpResponseTimeout => ClientError::Timeout(timeout),
+            $E::HttpRequestDenied | $E::DestinationIpProhibited => ClientError::Denied(text),
+            $E::InternalError(message) => ClientError::from_internal_error(message.clone()),
+            $E::DnsError(_)
+            | $E::DestinationNotFound
+            | $E::DestinationUnavailable
+            | $E::DestinationIpUnroutable
+            | $E::ConnectionRefused
+            | $E::ConnectionLimitReached
+            | $E::TlsProtocolError
+            | $E::TlsCertificateError
+            | $E::TlsAlertReceived(_) => ClientError::Connect(text),
+            $E::HttpRequestLengthRequired
+            | $E::HttpRequestBodySize(_)
+            | $E::HttpRequestMethodInvalid
+            | $E::HttpRequestUriInvalid
+            | $E::HttpRequestUriTooLong
+            | $E::HttpRequestHeaderSectionSize(_)
+            | $E::HttpRequestHeaderSize(_)
+            | $E::HttpRequestTrailerSectionSize(_)
+            | $E::HttpRequestTrailerSize(_)
+            | $E::ConfigurationError => ClientError::InvalidRequest(text),
+            // The connection broke or the upstream's response was unusable.
+            $E::ConnectionTerminated
+            | $E::HttpResponseIncomplete
+            | $E::HttpResponseHeaderSectionSize(_)
+            | $E::HttpResponseHeaderSize(_)
+            | $E::HttpResponseBodySize(_)
+            | $E::HttpResponseTrailerSectionSize(_)
+            | $E::HttpResponseTrailerSize(_)
+            | $E::HttpResponseTransferCoding(_)
+            | $E::HttpResponseContentCoding(_)
+            | $E::HttpUpgradeFailed
+            | $E::HttpProtocolError
+            | $E::LoopDetected => ClientError::Transport(text),
         }
-        ErrorCode::InternalError(message) => ClientError::from_internal_error(message.clone()),
-        ErrorCode::DnsError(_)
-        | ErrorCode::DestinationNotFound
-        | ErrorCode::DestinationUnavailable
-        | ErrorCode::DestinationIpUnroutable
-        | ErrorCode::ConnectionRefused
-        | ErrorCode::ConnectionLimitReached
-        | ErrorCode::TlsProtocolError
-        | ErrorCode::TlsCertificateError
-        | ErrorCode::TlsAlertReceived(_) => ClientError::Connect(text),
-        ErrorCode::HttpRequestLengthRequired
-        | ErrorCode::HttpRequestBodySize(_)
-        | ErrorCode::HttpRequestMethodInvalid
-        | ErrorCode::HttpRequestUriInvalid
-        | ErrorCode::HttpRequestUriTooLong
-        | ErrorCode::HttpRequestHeaderSectionSize(_)
-        | ErrorCode::HttpRequestHeaderSize(_)
-        | ErrorCode::HttpRequestTrailerSectionSize(_)
-        | ErrorCode::HttpRequestTrailerSize(_)
-        | ErrorCode::ConfigurationError => ClientError::InvalidRequest(text),
-        // The connection broke or the upstream's response was unusable.
-        ErrorCode::ConnectionTerminated
-        | ErrorCode::HttpResponseIncomplete
-        | ErrorCode::HttpResponseHeaderSectionSize(_)
-        | ErrorCode::HttpResponseHeaderSize(_)
-        | ErrorCode::HttpResponseBodySize(_)
-        | ErrorCode::HttpResponseTrailerSectionSize(_)
-        | ErrorCode::HttpResponseTrailerSize(_)
-        | ErrorCode::HttpResponseTransferCoding(_)
-        | ErrorCode::HttpResponseContentCoding(_)
-        | ErrorCode::HttpUpgradeFailed
-        | ErrorCode::HttpProtocolError
-        | ErrorCode::LoopDetected => ClientError::Transport(text),
-    }
+    }};
+}
+pub(super) use client_error_of;
+
+fn from_error_code(code: &ErrorCode, timeout: Duration) -> ClientError {
+    client_error_of!(ErrorCode, code, timeout)
 }

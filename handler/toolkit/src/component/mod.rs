@@ -12,17 +12,20 @@
 //!
 //! #[spin_sdk::http_component]
 //! async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-//!     edge_toolkit::component::serve_limited(req, out, my_app::max_body, my_app::handle).await;
+//!     edge_toolkit::component::serve_limited(req, out, my_app::max_body, my_app::serve).await;
 //! }
 //! ```
 //!
 //! The request is read into an [`http::Request<Vec<u8>>`](crate::Request), the handler
-//! answers it, and the response is written through the `ResponseOutparam`: status and
+//! (an `async fn(Request) -> Response`, such as one awaiting
+//! [`Router::serve`](crate::Router::serve)) answers it, and the response is written through the `ResponseOutparam`: status and
 //! headers, the buffered body, then each chunk of a [`BodyStream`], flushed as it comes, so
 //! server-sent events reach the client one by one. Dropping the body sink finishes the body.
 
 #[cfg(feature = "wasi-p3")]
 pub mod p3;
+
+use std::future::Future;
 
 use futures::{SinkExt, StreamExt};
 use http::StatusCode;
@@ -35,9 +38,10 @@ use crate::{Problem, Request, Response};
 /// Answers one request with `handler`: reads it ([`read_request`]; a request that cannot be
 /// read is answered with its `400` problem, not passed on), then sends what `handler`
 /// returns ([`write_response`]).
-pub async fn serve<F>(req: IncomingRequest, out: ResponseOutparam, handler: F)
+pub async fn serve<F, Fut>(req: IncomingRequest, out: ResponseOutparam, handler: F)
 where
-    F: FnOnce(Request) -> Response,
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
 {
     serve_limited(req, out, |_| None, handler).await;
 }
@@ -46,17 +50,18 @@ where
 /// router's [`Router::max_body`](crate::Router::max_body)): a body over it is answered `413`
 /// as soon as its `Content-Length` or the bytes read show it, before it is buffered whole,
 /// and `handler` is not called.
-pub async fn serve_limited<L, F>(
+pub async fn serve_limited<L, F, Fut>(
     req: IncomingRequest,
     out: ResponseOutparam,
     max_body: L,
     handler: F,
 ) where
     L: FnOnce(&http::request::Parts) -> Option<u64>,
-    F: FnOnce(Request) -> Response,
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
 {
     let res = match read_request_limited(req, max_body).await {
-        Ok(req) => handler(req),
+        Ok(req) => handler(req).await,
         Err(problem) => problem.into_response(),
     };
     write_response(res, out).await;

@@ -11,7 +11,7 @@
 //!
 //! impl wasip3::exports::http::handler::Guest for Component {
 //!     async fn handle(req: Request) -> Result<Response, ErrorCode> {
-//!         edge_toolkit::component::p3::serve(req, my_app::handle).await
+//!         edge_toolkit::component::p3::serve(req, my_app::serve).await
 //!     }
 //! }
 //!
@@ -19,10 +19,13 @@
 //! ```
 //!
 //! The request is read into an [`http::Request<Vec<u8>>`](crate::Request) (a request that
-//! cannot be read is answered with its `400` problem), the handler answers it, and the
+//! cannot be read is answered with its `400` problem), the handler (an
+//! `async fn(Request) -> Response`) answers it while the instance goes on with its other
+//! requests, and the
 //! response goes back with its buffered body and then each chunk of its [`BodyStream`],
 //! written by a task of its own while the instance goes on with other requests.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -39,9 +42,10 @@ use crate::{Problem, Request, Response};
 /// Answers one request with `handler`: reads it ([`read_request`]; a request that cannot be
 /// read is answered with its `400` problem), then turns what `handler` returns into the
 /// `wasi:http` response ([`into_response`]).
-pub async fn serve<F>(req: WasiRequest, handler: F) -> Result<WasiResponse, ErrorCode>
+pub async fn serve<F, Fut>(req: WasiRequest, handler: F) -> Result<WasiResponse, ErrorCode>
 where
-    F: FnOnce(Request) -> Response,
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
 {
     serve_limited(req, |_| None, handler).await
 }
@@ -50,17 +54,18 @@ where
 /// router's [`Router::max_body`](crate::Router::max_body)): a body over it is answered `413`
 /// as soon as its `Content-Length` or the bytes read show it, before it is buffered whole,
 /// and `handler` is not called.
-pub async fn serve_limited<L, F>(
+pub async fn serve_limited<L, F, Fut>(
     req: WasiRequest,
     max_body: L,
     handler: F,
 ) -> Result<WasiResponse, ErrorCode>
 where
     L: FnOnce(&http::request::Parts) -> Option<u64>,
-    F: FnOnce(Request) -> Response,
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
 {
     let res = match read_request_limited(req, max_body).await {
-        Ok(req) => handler(req),
+        Ok(req) => handler(req).await,
         Err(problem) => problem.into_response(),
     };
     into_response(res)

@@ -7,7 +7,8 @@ use bytes::Bytes;
 use http::{StatusCode, header};
 
 use super::FromRequest;
-use crate::{Middleware, Next, Problem, Request, Response};
+use crate::HandlerFuture;
+use crate::{Middleware, Next, Problem, Request};
 
 /// How much a `multipart/form-data` body may hold: bytes per part, bytes in all, and parts.
 /// Defaults: 1 MiB per part, 8 MiB in all, 64 parts.
@@ -86,9 +87,11 @@ impl MultipartLimits {
 }
 
 impl Middleware for MultipartLimits {
-    fn handle(&self, mut req: Request, next: Next<'_>) -> Result<Response, Problem> {
-        req.extensions_mut().insert(*self);
-        next.run(req)
+    fn handle<'a>(&'a self, mut req: Request, next: Next<'a>) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            req.extensions_mut().insert(*self);
+            next.run(req).await
+        })
     }
 }
 
@@ -211,8 +214,9 @@ impl FromRequest for Multipart {
                 .per_field(limits.part_bytes),
         );
         let mut multipart = multer::Multipart::with_constraints(stream, boundary, constraints);
-        // The body is in memory: every future below is ready at once.
-        futures::executor::block_on(async {
+        // The body is in memory: every future below is ready at once, so one poll ends it
+        // (no executor: this may run inside one).
+        let parse = async {
             let mut parts = Vec::new();
             while let Some(field) = multipart.next_field().await.map_err(|e| rejection(&e))? {
                 if parts.len() == limits.parts {
@@ -233,6 +237,10 @@ impl FromRequest for Multipart {
                 });
             }
             Ok(Multipart { parts })
+        };
+        futures::FutureExt::now_or_never(parse).unwrap_or_else(|| {
+            Err(Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+                .with_detail("the multipart parser waited on a body already in memory"))
         })
     }
 }

@@ -11,7 +11,7 @@
 //!     .layer(AccessLog::with_sink(move |line: &str| sink.lock().unwrap().push(line.to_owned())))
 //!     .handler(|_req: Request| Ok(Response::new(vec![])));
 //!
-//! app.call(http::Request::get("/hello?x=1").body(vec![]).unwrap()).unwrap();
+//! app.call_blocking(http::Request::get("/hello?x=1").body(vec![]).unwrap()).unwrap();
 //! let lines = lines.lock().unwrap();
 //! let entry: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
 //! assert_eq!(entry["method"], "GET");
@@ -26,9 +26,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::HandlerFuture;
 use crate::middleware::RequestId;
 use crate::middleware::chain::status_of;
-use crate::{Middleware, Next, Problem, Request, Response};
+use crate::{Middleware, Next, Request};
 
 type Sink = dyn Fn(&str) + Send + Sync;
 
@@ -94,29 +95,32 @@ impl AccessLog {
 }
 
 impl Middleware for AccessLog {
-    fn handle(&self, req: Request, next: Next<'_>) -> Result<Response, Problem> {
-        let start = Instant::now();
-        let method = req.method().clone();
-        let path = req.uri().path().to_owned();
-        let request_id = RequestId::of(&req).cloned();
-        let result = next.run(req);
-        let entry = Entry {
-            method: method.as_str(),
-            path: &path,
-            status: status_of(&result).as_u16(),
-            duration_ms: (start.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0,
-            request_id: request_id.as_ref().map(RequestId::as_str),
-        };
-        // Serialising strings and numbers cannot fail; a line is never worth a failed request.
-        if let Ok(line) = serde_json::to_string(&entry) {
-            (self.sink)(&line);
-        }
-        result
+    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            let start = Instant::now();
+            let method = req.method().clone();
+            let path = req.uri().path().to_owned();
+            let request_id = RequestId::of(&req).cloned();
+            let result = next.run(req).await;
+            let entry = Entry {
+                method: method.as_str(),
+                path: &path,
+                status: status_of(&result).as_u16(),
+                duration_ms: (start.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0,
+                request_id: request_id.as_ref().map(RequestId::as_str),
+            };
+            // Serialising strings and numbers cannot fail; a line is never worth a failed request.
+            if let Ok(line) = serde_json::to_string(&entry) {
+                (self.sink)(&line);
+            }
+            result
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::{Problem, Response};
     use std::sync::Mutex;
 
     use http::{Method, StatusCode};
@@ -169,7 +173,7 @@ mod tests {
                 .uri(*uri)
                 .body(Vec::new())
                 .expect("valid");
-            let result = app.call(req);
+            let result = app.call_blocking(req);
             assert_eq!(status_of(&result), *status);
         }
         let logged = entries(&lines);
@@ -201,7 +205,7 @@ mod tests {
             .header("x-request-id", "req-1")
             .body(Vec::new())
             .expect("valid");
-        app.call(req).expect("ok");
+        app.call_blocking(req).expect("ok");
         assert_eq!(entries(&lines)[0]["request_id"], "req-1");
     }
 
@@ -211,7 +215,7 @@ mod tests {
         let app = Stack::new()
             .layer(log)
             .handler(|_req: Request| Ok(Response::new(Vec::new())));
-        app.call(
+        app.call_blocking(
             http::Request::get("/a%22b\\")
                 .body(Vec::new())
                 .expect("valid"),

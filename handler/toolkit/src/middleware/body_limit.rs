@@ -9,17 +9,18 @@
 //!     .handler(|req: Request| Ok(Response::new(req.into_body())));
 //!
 //! let small = http::Request::post("/").body(b"abcd".to_vec()).unwrap();
-//! assert_eq!(app.call(small).unwrap().body().as_slice(), b"abcd");
+//! assert_eq!(app.call_blocking(small).unwrap().body().as_slice(), b"abcd");
 //!
 //! let large = http::Request::post("/").body(b"abcde".to_vec()).unwrap();
-//! let res = app.call(large).unwrap_err().into_response();
+//! let res = app.call_blocking(large).unwrap_err().into_response();
 //! assert_eq!(res.status(), 413);
 //! assert_eq!(res.headers()["content-type"], "application/problem+json");
 //! ```
 
 use http::{StatusCode, header};
 
-use crate::{Middleware, Next, Problem, Request, Response};
+use crate::HandlerFuture;
+use crate::{Middleware, Next, Problem, Request};
 
 /// Answers `413 Content Too Large` (as problem+json) when the request body is larger than
 /// the limit, by its `Content-Length` or by its actual length, without calling the inner
@@ -35,7 +36,7 @@ use crate::{Middleware, Next, Problem, Request, Response};
 ///
 /// let app = Stack::new().layer(BodyLimit::new(1024)).handler(|_req: Request| Ok(Response::new(vec![])));
 /// let req = http::Request::post("/").header("content-length", "4096").body(vec![]).unwrap();
-/// assert_eq!(app.call(req).unwrap_err().status(), 413);
+/// assert_eq!(app.call_blocking(req).unwrap_err().status(), 413);
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit {
@@ -55,21 +56,24 @@ impl BodyLimit {
 }
 
 impl Middleware for BodyLimit {
-    fn handle(&self, req: Request, next: Next<'_>) -> Result<Response, Problem> {
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        let actual = req.body().len();
-        let too_large = |len: u64| usize::try_from(len).map_or(true, |len| len > self.max_bytes);
-        if let Some(len) = declared.filter(|&len| too_large(len)) {
-            return Err(too_large_problem(len, self.max_bytes));
-        }
-        if actual > self.max_bytes {
-            return Err(too_large_problem(actual as u64, self.max_bytes));
-        }
-        next.run(req)
+    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            let declared = req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            let actual = req.body().len();
+            let too_large =
+                |len: u64| usize::try_from(len).map_or(true, |len| len > self.max_bytes);
+            if let Some(len) = declared.filter(|&len| too_large(len)) {
+                return Err(too_large_problem(len, self.max_bytes));
+            }
+            if actual > self.max_bytes {
+                return Err(too_large_problem(actual as u64, self.max_bytes));
+            }
+            next.run(req).await
+        })
     }
 
     fn max_body(&self) -> Option<u64> {
@@ -87,6 +91,7 @@ pub(crate) fn too_large_problem(len: u64, max: usize) -> Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Response;
     use crate::{Handler, Stack};
 
     #[test]
@@ -116,7 +121,7 @@ mod tests {
                     declared.parse().expect("header value"),
                 );
             }
-            match app.call(req) {
+            match app.call_blocking(req) {
                 Ok(res) => {
                     assert!(accepted, "{len} {declared:?} should be rejected");
                     assert_eq!(res.body().len(), len);
@@ -144,7 +149,7 @@ mod tests {
             |_req: Request| -> Result<Response, Problem> { panic!("the handler must not run") },
         );
         let req = http::Request::post("/").body(b"x".to_vec()).expect("valid");
-        assert_eq!(app.call(req).expect_err("413").status(), 413);
+        assert_eq!(app.call_blocking(req).expect_err("413").status(), 413);
         assert_eq!(BodyLimit::new(7).max_bytes(), 7);
     }
 }

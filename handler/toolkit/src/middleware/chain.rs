@@ -5,29 +5,29 @@
 //! use http::HeaderValue;
 //!
 //! // Runs code before and after the inner handler.
-//! let timing = from_fn(|req: Request, next: edge_toolkit::Next<'_>| {
-//!     let mut res = next.run(req)?;
+//! let timing = from_fn(async |req: Request, next: edge_toolkit::Next<'_>| {
+//!     let mut res = next.run(req).await?;
 //!     res.headers_mut().insert("x-outer", HeaderValue::from_static("saw the response"));
 //!     Ok(res)
 //! });
 //! // Answers on its own without calling the inner handler.
-//! let guard = from_fn(|req: Request, next: edge_toolkit::Next<'_>| {
+//! let guard = from_fn(async |req: Request, next: edge_toolkit::Next<'_>| {
 //!     if req.headers().contains_key("x-deny") {
 //!         return Err(Problem::new(http::StatusCode::FORBIDDEN));
 //!     }
-//!     next.run(req)
+//!     next.run(req).await
 //! });
 //! let app = Stack::new()
 //!     .layer(timing) // outermost: sees every response, even the guard's
 //!     .layer(guard)
 //!     .handler(|_req: Request| Ok(Response::new(b"hi".to_vec())));
 //!
-//! let res = app.call(http::Request::get("/").body(vec![]).unwrap()).unwrap();
+//! let res = app.call_blocking(http::Request::get("/").body(vec![]).unwrap()).unwrap();
 //! assert_eq!(res.body().as_slice(), b"hi");
 //! assert_eq!(res.headers()["x-outer"], "saw the response");
 //!
 //! let denied = http::Request::get("/").header("x-deny", "1").body(vec![]).unwrap();
-//! assert_eq!(app.call(denied).unwrap_err().status(), 403);
+//! assert_eq!(app.call_blocking(denied).unwrap_err().status(), 403);
 //! ```
 
 use std::fmt;
@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use http::{HeaderMap, StatusCode};
 
-use crate::router::IntoHandler;
+use crate::router::{HandlerFuture, IntoHandler};
 use crate::{Handler, Problem, Request, Response};
 
 /// Code that runs around a [`Handler`]: before it, after it, or instead of it.
@@ -48,27 +48,29 @@ use crate::{Handler, Problem, Request, Response};
 /// response should decorate problems too (see [`Problem::headers_mut`]).
 ///
 /// ```
-/// use edge_toolkit::{Middleware, Next, Problem, Request, Response, Stack, Handler};
+/// use edge_toolkit::{Handler, HandlerFuture, Middleware, Next, Request, Response, Stack};
 ///
 /// /// Adds `x-powered-by` to every successful response.
 /// #[derive(Debug)]
 /// struct PoweredBy;
 ///
 /// impl Middleware for PoweredBy {
-///     fn handle(&self, req: Request, next: Next<'_>) -> Result<Response, Problem> {
-///         let mut res = next.run(req)?;
-///         res.headers_mut().insert("x-powered-by", http::HeaderValue::from_static("wasm"));
-///         Ok(res)
+///     fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> HandlerFuture<'a> {
+///         Box::pin(async move {
+///             let mut res = next.run(req).await?;
+///             res.headers_mut().insert("x-powered-by", http::HeaderValue::from_static("wasm"));
+///             Ok(res)
+///         })
 ///     }
 /// }
 ///
 /// let app = Stack::new().layer(PoweredBy).handler(|_req: Request| Ok(Response::new(vec![])));
-/// let res = app.call(http::Request::get("/").body(vec![]).unwrap()).unwrap();
+/// let res = app.call_blocking(http::Request::get("/").body(vec![]).unwrap()).unwrap();
 /// assert_eq!(res.headers()["x-powered-by"], "wasm");
 /// ```
 pub trait Middleware: Send + Sync + 'static {
-    /// Handles one request, calling `next.run(req)` to reach the inner chain.
-    fn handle(&self, req: Request, next: Next<'_>) -> Result<Response, Problem>;
+    /// Handles one request, awaiting `next.run(req)` to reach the inner chain.
+    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> HandlerFuture<'a>;
 
     /// The largest request body this layer lets through, if it limits bodies: the component
     /// glue reads no more than the smallest limit on a request's way (see
@@ -79,6 +81,28 @@ pub trait Middleware: Send + Sync + 'static {
     }
 }
 
+/// What the innermost [`Next`] reaches: a handler, or the router's dispatch, which borrows
+/// the request's routing path and so is not a `'static` [`Handler`].
+pub(crate) trait Endpoint {
+    fn call_endpoint(&self, req: Request) -> HandlerFuture<'_>;
+}
+
+impl<H: Handler + ?Sized> Endpoint for H {
+    fn call_endpoint(&self, req: Request) -> HandlerFuture<'_> {
+        self.call(req)
+    }
+}
+
+/// A boxed handler as the [`Endpoint`] of a chain (`dyn Handler` does not coerce to
+/// `dyn Endpoint`).
+struct HandlerEndpoint<'h>(&'h dyn Handler);
+
+impl Endpoint for HandlerEndpoint<'_> {
+    fn call_endpoint(&self, req: Request) -> HandlerFuture<'_> {
+        self.0.call(req)
+    }
+}
+
 /// The rest of the chain inside a [`Middleware`]: the remaining layers, then the endpoint.
 ///
 /// It is `Copy`, so a middleware may call the inner chain more than once (a retry, say),
@@ -86,7 +110,7 @@ pub trait Middleware: Send + Sync + 'static {
 #[derive(Clone, Copy)]
 pub struct Next<'a> {
     layers: &'a [Arc<dyn Middleware>],
-    endpoint: &'a dyn Fn(Request) -> Result<Response, Problem>,
+    endpoint: &'a dyn Endpoint,
 }
 
 impl fmt::Debug for Next<'_> {
@@ -97,9 +121,9 @@ impl fmt::Debug for Next<'_> {
     }
 }
 
-impl Next<'_> {
-    /// Passes `req` to the inner chain and returns what it answers.
-    pub fn run(self, req: Request) -> Result<Response, Problem> {
+impl<'a> Next<'a> {
+    /// Passes `req` to the inner chain; the future answers what it answers.
+    pub fn run(self, req: Request) -> HandlerFuture<'a> {
         match self.layers.split_first() {
             Some((outer, rest)) => outer.handle(
                 req,
@@ -108,12 +132,18 @@ impl Next<'_> {
                     endpoint: self.endpoint,
                 },
             ),
-            None => (self.endpoint)(req),
+            None => self.endpoint.call_endpoint(req),
         }
     }
 }
 
-/// A [`Middleware`] made from a closure; see [`from_fn`].
+impl Endpoint for Next<'_> {
+    fn call_endpoint(&self, req: Request) -> HandlerFuture<'_> {
+        self.run(req)
+    }
+}
+
+/// A [`Middleware`] made from an `async` closure; see [`from_fn`].
 #[derive(Clone)]
 pub struct FromFn<F> {
     f: F,
@@ -125,33 +155,33 @@ impl<F> fmt::Debug for FromFn<F> {
     }
 }
 
-/// Makes a [`Middleware`] from a closure `|req, next| ...`.
+/// Makes a [`Middleware`] from an `async` closure `async |req, next| ...`.
 ///
 /// ```
 /// use edge_toolkit::{Handler, Request, Response, Stack, from_fn};
 ///
-/// let upper = from_fn(|req: Request, next: edge_toolkit::Next<'_>| {
-///     let mut res = next.run(req)?;
+/// let upper = from_fn(async |req: Request, next: edge_toolkit::Next<'_>| {
+///     let mut res = next.run(req).await?;
 ///     res.body_mut().make_ascii_uppercase();
 ///     Ok(res)
 /// });
 /// let app = Stack::new().layer(upper).handler(|_req: Request| Ok(Response::new(b"hi".to_vec())));
-/// let res = app.call(http::Request::get("/").body(vec![]).unwrap()).unwrap();
+/// let res = app.call_blocking(http::Request::get("/").body(vec![]).unwrap()).unwrap();
 /// assert_eq!(res.body().as_slice(), b"HI");
 /// ```
 pub fn from_fn<F>(f: F) -> FromFn<F>
 where
-    F: Fn(Request, Next<'_>) -> Result<Response, Problem> + Send + Sync + 'static,
+    F: for<'n> AsyncFn(Request, Next<'n>) -> Result<Response, Problem> + Send + Sync + 'static,
 {
     FromFn { f }
 }
 
 impl<F> Middleware for FromFn<F>
 where
-    F: Fn(Request, Next<'_>) -> Result<Response, Problem> + Send + Sync + 'static,
+    F: for<'n> AsyncFn(Request, Next<'n>) -> Result<Response, Problem> + Send + Sync + 'static,
 {
-    fn handle(&self, req: Request, next: Next<'_>) -> Result<Response, Problem> {
-        (self.f)(req, next)
+    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> HandlerFuture<'a> {
+        Box::pin((self.f)(req, next))
     }
 }
 
@@ -168,8 +198,8 @@ where
 /// use http::HeaderValue;
 ///
 /// fn tag(name: &'static str) -> impl edge_toolkit::Middleware {
-///     from_fn(move |req: Request, next: edge_toolkit::Next<'_>| {
-///         let mut res = next.run(req)?;
+///     from_fn(async move |req: Request, next: edge_toolkit::Next<'_>| {
+///         let mut res = next.run(req).await?;
 ///         res.headers_mut().append("x-order", HeaderValue::from_static(name));
 ///         Ok(res)
 ///     })
@@ -177,7 +207,7 @@ where
 ///
 /// let app = Stack::new().layer(tag("outer")).layer(tag("inner"))
 ///     .handler(|_req: Request| Ok(Response::new(vec![])));
-/// let res = app.call(http::Request::get("/").body(vec![]).unwrap()).unwrap();
+/// let res = app.call_blocking(http::Request::get("/").body(vec![]).unwrap()).unwrap();
 /// let order: Vec<_> = res.headers().get_all("x-order").iter().collect();
 /// // The inner layer sees the response first.
 /// assert_eq!(order, ["inner", "outer"]);
@@ -234,11 +264,7 @@ impl Stack {
     }
 
     /// Runs `req` through the layers to `endpoint`, which need not be `'static`.
-    pub(crate) fn run(
-        &self,
-        req: Request,
-        endpoint: &dyn Fn(Request) -> Result<Response, Problem>,
-    ) -> Result<Response, Problem> {
+    pub(crate) fn run<'a>(&'a self, req: Request, endpoint: &'a dyn Endpoint) -> HandlerFuture<'a> {
         Next {
             layers: &self.layers,
             endpoint,
@@ -248,8 +274,8 @@ impl Stack {
 }
 
 impl Middleware for Stack {
-    fn handle(&self, req: Request, next: Next<'_>) -> Result<Response, Problem> {
-        self.run(req, &|req| next.run(req))
+    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> HandlerFuture<'a> {
+        Box::pin(async move { self.run(req, &next).await })
     }
 
     fn max_body(&self) -> Option<u64> {
@@ -272,8 +298,8 @@ impl fmt::Debug for Layered {
 }
 
 impl Handler for Layered {
-    fn call(&self, req: Request) -> Result<Response, Problem> {
-        self.stack.run(req, &|req| self.handler.call(req))
+    fn call(&self, req: Request) -> HandlerFuture<'_> {
+        Box::pin(async move { self.stack.run(req, &HandlerEndpoint(&*self.handler)).await })
     }
 
     fn answers_preconditions(&self) -> bool {
@@ -320,9 +346,9 @@ mod tests {
 
     /// Records when it runs, before and after the inner chain.
     fn recorder(name: &'static str, log: Arc<Mutex<Vec<String>>>) -> impl Middleware {
-        from_fn(move |req: Request, next: Next<'_>| {
+        from_fn(async move |req: Request, next: Next<'_>| {
             log.lock().expect("unpoisoned").push(format!("{name} in"));
-            let res = next.run(req);
+            let res = next.run(req).await;
             log.lock().expect("unpoisoned").push(format!("{name} out"));
             res
         })
@@ -339,7 +365,7 @@ mod tests {
                 inner_log.lock().expect("unpoisoned").push("handler".into());
                 Ok(Response::new(b"ok".to_vec()))
             });
-        let res = app.call(request()).expect("ok");
+        let res = app.call_blocking(request()).expect("ok");
         assert_eq!(res.body().as_slice(), b"ok");
         assert_eq!(
             *log.lock().expect("unpoisoned"),
@@ -352,14 +378,14 @@ mod tests {
         let log = Arc::new(Mutex::new(Vec::new()));
         let app = Stack::new()
             .layer(recorder("a", Arc::clone(&log)))
-            .layer(from_fn(|_req: Request, _next: Next<'_>| {
+            .layer(from_fn(async |_req: Request, _next: Next<'_>| {
                 Err(Problem::new(StatusCode::UNAUTHORIZED))
             }))
             .layer(recorder("never", Arc::clone(&log)))
             .handler(|_req: Request| -> Result<Response, Problem> {
                 panic!("the handler must not run")
             });
-        let err = app.call(request()).expect_err("short-circuited");
+        let err = app.call_blocking(request()).expect_err("short-circuited");
         assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(*log.lock().expect("unpoisoned"), ["a in", "a out"]);
     }
@@ -367,10 +393,10 @@ mod tests {
     #[test]
     fn middleware_can_change_the_request_and_the_response() {
         let app = Stack::new()
-            .layer(from_fn(|mut req: Request, next: Next<'_>| {
+            .layer(from_fn(async |mut req: Request, next: Next<'_>| {
                 req.headers_mut()
                     .insert("x-in", HeaderValue::from_static("added"));
-                let mut res = next.run(req)?;
+                let mut res = next.run(req).await?;
                 *res.status_mut() = StatusCode::ACCEPTED;
                 Ok(res)
             }))
@@ -380,7 +406,7 @@ mod tests {
                     seen.map(|v| v.as_bytes().to_vec()).unwrap_or_default(),
                 ))
             });
-        let res = app.call(request()).expect("ok");
+        let res = app.call_blocking(request()).expect("ok");
         assert_eq!(res.status(), StatusCode::ACCEPTED);
         assert_eq!(res.body().as_slice(), b"added");
     }
@@ -390,7 +416,10 @@ mod tests {
         let stack = Stack::new();
         assert!(stack.is_empty());
         let app = stack.handler(|_req: Request| Ok(Response::new(b"same".to_vec())));
-        assert_eq!(app.call(request()).expect("ok").body().as_slice(), b"same");
+        assert_eq!(
+            app.call_blocking(request()).expect("ok").body().as_slice(),
+            b"same"
+        );
     }
 
     #[test]
@@ -405,7 +434,7 @@ mod tests {
             .layer(recorder("d", Arc::clone(&log)))
             .handler(|_req: Request| Ok(Response::new(Vec::new())));
         assert_eq!(app.stack.len(), 3);
-        app.call(request()).expect("ok");
+        app.call_blocking(request()).expect("ok");
         assert_eq!(
             *log.lock().expect("unpoisoned"),
             [
@@ -419,10 +448,12 @@ mod tests {
         let calls = Arc::new(Mutex::new(0));
         let counter = Arc::clone(&calls);
         let app = Stack::new()
-            .layer(from_fn(|req: Request, next: Next<'_>| {
+            .layer(from_fn(async |req: Request, next: Next<'_>| {
                 let retry = req.clone();
-                match next.run(req) {
-                    Err(p) if p.status() == StatusCode::SERVICE_UNAVAILABLE => next.run(retry),
+                match next.run(req).await {
+                    Err(p) if p.status() == StatusCode::SERVICE_UNAVAILABLE => {
+                        next.run(retry).await
+                    }
                     other => other,
                 }
             }))
@@ -435,7 +466,7 @@ mod tests {
                     Ok(Response::new(b"second try".to_vec()))
                 }
             });
-        let res = app.call(request()).expect("retried");
+        let res = app.call_blocking(request()).expect("retried");
         assert_eq!(res.body().as_slice(), b"second try");
         assert_eq!(*calls.lock().expect("unpoisoned"), 2);
     }

@@ -18,7 +18,7 @@
 //! });
 //!
 //! let req = http::Request::get("/").header("accept-encoding", "gzip, br;q=0.5").body(vec![]).unwrap();
-//! let res = app.call(req).unwrap();
+//! let res = app.call_blocking(req).unwrap();
 //! assert_eq!(res.headers()[header::CONTENT_ENCODING], "gzip");
 //! assert_eq!(res.headers()[header::VARY], "Accept-Encoding");
 //! assert_eq!(res.headers()[header::ETAG], "\"v1-gzip\"");
@@ -28,7 +28,7 @@
 //! assert_eq!(plain, text);
 //!
 //! // Without Accept-Encoding the body is sent as it is, but caches still learn it varies.
-//! let res = app.call(http::Request::get("/").body(vec![]).unwrap()).unwrap();
+//! let res = app.call_blocking(http::Request::get("/").body(vec![]).unwrap()).unwrap();
 //! assert!(!res.headers().contains_key(header::CONTENT_ENCODING));
 //! assert_eq!(res.headers()[header::VARY], "Accept-Encoding");
 //! assert_eq!(res.body().len(), text.len());
@@ -38,9 +38,10 @@ use std::io::Write as _;
 
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
+use crate::HandlerFuture;
 use crate::cache::{CacheControl, ETag, add_vary};
 use crate::stream::BodyStream;
-use crate::{Middleware, Next, Problem, Request, Response};
+use crate::{Middleware, Next, Request, Response};
 
 /// A content coding this middleware can apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -335,45 +336,48 @@ pub fn choose_content_coding(
 }
 
 impl Middleware for Compression {
-    fn handle(&self, req: Request, next: Next<'_>) -> Result<Response, Problem> {
-        let mut accept = HeaderMap::new();
-        for value in req.headers().get_all(header::ACCEPT_ENCODING) {
-            accept.append(header::ACCEPT_ENCODING, value.clone());
-        }
-        let mut res = next.run(req)?;
-        if !self.compressible(&res) {
-            return Ok(res);
-        }
-        add_vary(res.headers_mut(), "Accept-Encoding");
-        let Some(coding) = choose_content_coding(&accept, &self.offered()) else {
-            return Ok(res);
-        };
-        let Ok(encoded) = self.encode(coding, res.body()) else {
-            // Writing into a Vec cannot fail; should an encoder fail anyway, send identity.
-            return Ok(res);
-        };
-        let headers = res.headers_mut();
-        headers.insert(
-            header::CONTENT_ENCODING,
-            HeaderValue::from_static(coding.as_str()),
-        );
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(encoded.len()));
-        if let Some(etag) = headers
-            .get(header::ETAG)
-            .and_then(|v| ETag::from_header(v).ok())
-        {
+    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            let mut accept = HeaderMap::new();
+            for value in req.headers().get_all(header::ACCEPT_ENCODING) {
+                accept.append(header::ACCEPT_ENCODING, value.clone());
+            }
+            let mut res = next.run(req).await?;
+            if !self.compressible(&res) {
+                return Ok(res);
+            }
+            add_vary(res.headers_mut(), "Accept-Encoding");
+            let Some(coding) = choose_content_coding(&accept, &self.offered()) else {
+                return Ok(res);
+            };
+            let Ok(encoded) = self.encode(coding, res.body()) else {
+                // Writing into a Vec cannot fail; should an encoder fail anyway, send identity.
+                return Ok(res);
+            };
+            let headers = res.headers_mut();
             headers.insert(
-                header::ETAG,
-                etag.for_content_coding(coding.as_str()).to_header_value(),
+                header::CONTENT_ENCODING,
+                HeaderValue::from_static(coding.as_str()),
             );
-        }
-        *res.body_mut() = encoded;
-        Ok(res)
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(encoded.len()));
+            if let Some(etag) = headers
+                .get(header::ETAG)
+                .and_then(|v| ETag::from_header(v).ok())
+            {
+                headers.insert(
+                    header::ETAG,
+                    etag.for_content_coding(coding.as_str()).to_header_value(),
+                );
+            }
+            *res.body_mut() = encoded;
+            Ok(res)
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::Problem;
     use std::io::Read as _;
 
     use super::*;
@@ -462,7 +466,7 @@ mod tests {
             .header(header::ACCEPT_ENCODING, accept)
             .body(Vec::new())
             .expect("valid");
-        app.call(req).expect("ok")
+        app.call_blocking(req).expect("ok")
     }
 
     fn gunzip(body: &[u8]) -> Vec<u8> {
@@ -760,7 +764,10 @@ mod tests {
             .header(header::ACCEPT_ENCODING, "gzip")
             .body(Vec::new())
             .expect("valid");
-        assert_eq!(failing.call(req).expect_err("problem").status(), 400);
+        assert_eq!(
+            failing.call_blocking(req).expect_err("problem").status(),
+            400
+        );
     }
 
     #[test]

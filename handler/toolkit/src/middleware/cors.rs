@@ -19,7 +19,7 @@
 //!     .header("access-control-request-method", "PUT")
 //!     .body(vec![])
 //!     .unwrap();
-//! let res = app.call(preflight).unwrap();
+//! let res = app.call_blocking(preflight).unwrap();
 //! assert_eq!(res.status(), StatusCode::NO_CONTENT);
 //! assert_eq!(res.headers()["access-control-allow-origin"], "https://app.example");
 //! assert_eq!(res.headers()["access-control-allow-methods"], "GET, PUT");
@@ -28,23 +28,24 @@
 //!
 //! // The actual request gets the handler's answer with the origin reflected.
 //! let get = http::Request::get("/items").header("origin", "https://app.example").body(vec![]).unwrap();
-//! let res = app.call(get).unwrap();
+//! let res = app.call_blocking(get).unwrap();
 //! assert_eq!(res.body().as_slice(), b"data");
 //! assert_eq!(res.headers()["access-control-allow-origin"], "https://app.example");
 //! assert_eq!(res.headers()["vary"], "Origin");
 //!
 //! // Another origin gets no CORS headers, so the browser withholds the response.
 //! let other = http::Request::get("/items").header("origin", "https://evil.example").body(vec![]).unwrap();
-//! assert!(!app.call(other).unwrap().headers().contains_key("access-control-allow-origin"));
+//! assert!(!app.call_blocking(other).unwrap().headers().contains_key("access-control-allow-origin"));
 //! ```
 
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 
+use crate::HandlerFuture;
 use crate::cache::add_vary;
 use crate::middleware::chain::headers_of;
-use crate::{Middleware, Next, Problem, Request, Response};
+use crate::{Middleware, Next, Request, Response};
 
 /// Which origins may read responses.
 #[derive(Debug, Clone)]
@@ -86,7 +87,7 @@ enum AllowHeaders {
 ///     .layer(Cors::new().with_origins(["https://a.example"]).with_credentials())
 ///     .handler(|_req: Request| Ok(Response::new(vec![])));
 /// let req = http::Request::get("/").header("origin", "https://a.example").body(vec![]).unwrap();
-/// let res = app.call(req).unwrap();
+/// let res = app.call_blocking(req).unwrap();
 /// // With credentials the listed origin is reflected, never `*`.
 /// assert_eq!(res.headers()["access-control-allow-origin"], "https://a.example");
 /// assert_eq!(res.headers()["access-control-allow-credentials"], "true");
@@ -284,34 +285,37 @@ impl Cors {
 }
 
 impl Middleware for Cors {
-    fn handle(&self, req: Request, next: Next<'_>) -> Result<Response, Problem> {
-        let origin = req.headers().get(header::ORIGIN).cloned();
-        if let Some(origin) = &origin
-            && req.method() == Method::OPTIONS
-            && req
-                .headers()
-                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
-        {
-            return Ok(self.preflight(&req, origin));
-        }
-        let mut result = next.run(req);
-        let headers = headers_of(&mut result);
-        if self.reflects() {
-            add_vary(headers, "Origin");
-        }
-        if let Some(origin) = origin.filter(|o| self.allows(o)) {
-            self.allow_origin(headers, &origin);
-            if let Some(expose) = join(self.expose.iter().map(HeaderName::as_str)) {
-                headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, expose);
+    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            let origin = req.headers().get(header::ORIGIN).cloned();
+            if let Some(origin) = &origin
+                && req.method() == Method::OPTIONS
+                && req
+                    .headers()
+                    .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+            {
+                return Ok(self.preflight(&req, origin));
             }
-        }
-        result
+            let mut result = next.run(req).await;
+            let headers = headers_of(&mut result);
+            if self.reflects() {
+                add_vary(headers, "Origin");
+            }
+            if let Some(origin) = origin.filter(|o| self.allows(o)) {
+                self.allow_origin(headers, &origin);
+                if let Some(expose) = join(self.expose.iter().map(HeaderName::as_str)) {
+                    headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, expose);
+                }
+            }
+            result
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Problem;
     use crate::{Handler, Stack};
 
     const APP: &str = "https://app.example";
@@ -434,7 +438,7 @@ mod tests {
         for (cors, from, acao, acac, vary) in cases {
             let headers: Vec<_> = from.map(|o| (origin.clone(), o)).into_iter().collect();
             let res = app(cors.clone())
-                .call(request(Method::GET, "/", &headers))
+                .call_blocking(request(Method::GET, "/", &headers))
                 .expect("ok");
             assert_eq!(res.body().as_slice(), b"handler", "{cors:?} {from:?}");
             assert_eq!(
@@ -488,7 +492,7 @@ mod tests {
                     panic!("a preflight must not reach the handler")
                 });
         let res = never
-            .call(request(
+            .call_blocking(request(
                 Method::OPTIONS,
                 "/items/1",
                 &[
@@ -518,7 +522,7 @@ mod tests {
 
         // A disallowed origin's preflight still stops here, without CORS headers.
         let res = never
-            .call(request(
+            .call_blocking(request(
                 Method::OPTIONS,
                 "/items/1",
                 &[
@@ -538,7 +542,7 @@ mod tests {
     #[test]
     fn any_header_mirrors_the_request_and_any_origin_is_star_in_preflight() {
         let res = app(Cors::new().with_any_origin().with_any_header())
-            .call(request(
+            .call_blocking(request(
                 Method::OPTIONS,
                 "/",
                 &[
@@ -575,7 +579,7 @@ mod tests {
     fn plain_options_and_errors_pass_through_with_headers() {
         // OPTIONS without Access-Control-Request-Method is not a preflight.
         let res = app(Cors::new().with_any_origin())
-            .call(request(Method::OPTIONS, "/", &[(header::ORIGIN, APP)]))
+            .call_blocking(request(Method::OPTIONS, "/", &[(header::ORIGIN, APP)]))
             .expect("handler");
         assert_eq!(res.body().as_slice(), b"handler");
         assert_eq!(
@@ -587,7 +591,7 @@ mod tests {
             .with_origins([APP])
             .with_exposed_headers([HeaderName::from_static("x-total"), header::ETAG]);
         let err = app(cors.clone())
-            .call(request(Method::GET, "/err", &[(header::ORIGIN, APP)]))
+            .call_blocking(request(Method::GET, "/err", &[(header::ORIGIN, APP)]))
             .expect_err("problem");
         let res = err.into_response();
         assert_eq!(res.status(), StatusCode::FORBIDDEN);
@@ -602,7 +606,7 @@ mod tests {
         assert_eq!(header(&res, &header::VARY), Some("Origin"));
 
         let res = app(cors)
-            .call(request(Method::GET, "/", &[(header::ORIGIN, EVIL)]))
+            .call_blocking(request(Method::GET, "/", &[(header::ORIGIN, EVIL)]))
             .expect("ok");
         assert!(
             !res.headers()

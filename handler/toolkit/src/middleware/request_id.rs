@@ -14,12 +14,12 @@
 //!
 //! // A valid incoming id is kept and echoed.
 //! let req = http::Request::get("/").header("x-request-id", "abc-123").body(vec![]).unwrap();
-//! let res = app.call(req).unwrap();
+//! let res = app.call_blocking(req).unwrap();
 //! assert_eq!(res.headers()["x-request-id"], "abc-123");
 //! assert_eq!(res.body().as_slice(), b"abc-123");
 //!
 //! // Otherwise a random one is generated: 32 hex digits.
-//! let res = app.call(http::Request::get("/").body(vec![]).unwrap()).unwrap();
+//! let res = app.call_blocking(http::Request::get("/").body(vec![]).unwrap()).unwrap();
 //! let id = res.headers()["x-request-id"].to_str().unwrap();
 //! assert_eq!(id.len(), 32);
 //! assert_eq!(res.body().as_slice(), id.as_bytes());
@@ -31,8 +31,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{HeaderName, HeaderValue};
 
+use crate::HandlerFuture;
 use crate::middleware::chain::headers_of;
-use crate::{Middleware, Next, Problem, Request, Response};
+use crate::{Middleware, Next, Request};
 
 /// The header the id travels in by default.
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -102,7 +103,7 @@ impl fmt::Display for RequestId {
 /// use edge_toolkit::middleware::RequestIdLayer;
 ///
 /// let app = Stack::new().layer(RequestIdLayer::new()).handler(|_req: Request| Ok(Response::new(vec![])));
-/// let res = app.call(http::Request::get("/").header("x-request-id", "r1").body(vec![]).unwrap()).unwrap();
+/// let res = app.call_blocking(http::Request::get("/").header("x-request-id", "r1").body(vec![]).unwrap()).unwrap();
 /// assert_eq!(res.headers()["x-request-id"], "r1");
 /// ```
 #[derive(Debug, Clone)]
@@ -137,23 +138,26 @@ impl RequestIdLayer {
 }
 
 impl Middleware for RequestIdLayer {
-    fn handle(&self, mut req: Request, next: Next<'_>) -> Result<Response, Problem> {
-        let id = req
-            .headers()
-            .get(&self.header)
-            .and_then(RequestId::parse)
-            .unwrap_or_else(RequestId::generate);
-        let value = id.to_header_value();
-        req.headers_mut().insert(self.header.clone(), value.clone());
-        req.extensions_mut().insert(id);
-        let mut result = next.run(req);
-        headers_of(&mut result).insert(self.header.clone(), value);
-        result
+    fn handle<'a>(&'a self, mut req: Request, next: Next<'a>) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            let id = req
+                .headers()
+                .get(&self.header)
+                .and_then(RequestId::parse)
+                .unwrap_or_else(RequestId::generate);
+            let value = id.to_header_value();
+            req.headers_mut().insert(self.header.clone(), value.clone());
+            req.extensions_mut().insert(id);
+            let mut result = next.run(req).await;
+            headers_of(&mut result).insert(self.header.clone(), value);
+            result
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::{Problem, Response};
     use http::StatusCode;
 
     use super::*;
@@ -184,7 +188,7 @@ mod tests {
                 HeaderValue::from_bytes(id).expect("header bytes"),
             );
         }
-        app.call(req).expect("ok")
+        app.call_blocking(req).expect("ok")
     }
 
     fn is_generated(id: &[u8]) -> bool {
@@ -240,7 +244,7 @@ mod tests {
             .header(X_REQUEST_ID, "from-client")
             .body(Vec::new())
             .expect("valid");
-        let err = app.call(req).expect_err("problem");
+        let err = app.call_blocking(req).expect_err("problem");
         assert_eq!(err.headers()[X_REQUEST_ID], "from-client");
 
         let app = Stack::new()
@@ -269,7 +273,7 @@ mod tests {
             .header(X_REQUEST_ID, "ignored")
             .body(Vec::new())
             .expect("valid");
-        let res = app.call(req).expect("ok");
+        let res = app.call_blocking(req).expect("ok");
         assert_eq!(res.headers()["x-correlation-id"], "corr");
         assert!(!res.headers().contains_key(X_REQUEST_ID));
     }

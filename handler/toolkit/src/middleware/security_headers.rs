@@ -9,7 +9,7 @@
 //!     .layer(SecurityHeaders::new().with_referrer_policy(HeaderValue::from_static("same-origin")))
 //!     .handler(|_req: Request| Ok(Response::new(vec![])));
 //!
-//! let res = app.call(http::Request::get("/").body(vec![]).unwrap()).unwrap();
+//! let res = app.call_blocking(http::Request::get("/").body(vec![]).unwrap()).unwrap();
 //! assert_eq!(res.headers()["x-content-type-options"], "nosniff");
 //! assert_eq!(res.headers()["content-security-policy"], "frame-ancestors 'none'");
 //! assert_eq!(res.headers()["referrer-policy"], "same-origin");
@@ -17,15 +17,16 @@
 //! assert!(!res.headers().contains_key("strict-transport-security"));
 //!
 //! let https = http::Request::get("/").header("x-forwarded-proto", "https").body(vec![]).unwrap();
-//! let res = app.call(https).unwrap();
+//! let res = app.call_blocking(https).unwrap();
 //! assert_eq!(res.headers()["strict-transport-security"], "max-age=63072000; includeSubDomains");
 //! ```
 
 use http::uri::Scheme;
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 
+use crate::HandlerFuture;
 use crate::middleware::chain::headers_of;
-use crate::{Middleware, Next, Problem, Request, Response};
+use crate::{Middleware, Next, Request};
 
 /// The default `Strict-Transport-Security`: two years, subdomains included.
 const HSTS: &str = "max-age=63072000; includeSubDomains";
@@ -50,7 +51,7 @@ const HSTS: &str = "max-age=63072000; includeSubDomains";
 /// let app = Stack::new()
 ///     .layer(SecurityHeaders::new().without_referrer_policy())
 ///     .handler(|_req: Request| Ok(Response::new(vec![])));
-/// let res = app.call(http::Request::get("https://example.com/").body(vec![]).unwrap()).unwrap();
+/// let res = app.call_blocking(http::Request::get("https://example.com/").body(vec![]).unwrap()).unwrap();
 /// assert_eq!(res.headers()["x-content-type-options"], "nosniff");
 /// assert!(res.headers().contains_key("strict-transport-security"));
 /// assert!(!res.headers().contains_key("referrer-policy"));
@@ -161,38 +162,41 @@ fn set_if_absent(headers: &mut HeaderMap, name: HeaderName, value: Option<&Heade
 }
 
 impl Middleware for SecurityHeaders {
-    fn handle(&self, req: Request, next: Next<'_>) -> Result<Response, Problem> {
-        let https = is_https(&req);
-        let mut result = next.run(req);
-        let headers = headers_of(&mut result);
-        if https {
+    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            let https = is_https(&req);
+            let mut result = next.run(req).await;
+            let headers = headers_of(&mut result);
+            if https {
+                set_if_absent(
+                    headers,
+                    header::STRICT_TRANSPORT_SECURITY,
+                    self.hsts.as_ref(),
+                );
+            }
             set_if_absent(
                 headers,
-                header::STRICT_TRANSPORT_SECURITY,
-                self.hsts.as_ref(),
+                header::X_CONTENT_TYPE_OPTIONS,
+                self.content_type_options.as_ref(),
             );
-        }
-        set_if_absent(
-            headers,
-            header::X_CONTENT_TYPE_OPTIONS,
-            self.content_type_options.as_ref(),
-        );
-        set_if_absent(
-            headers,
-            header::CONTENT_SECURITY_POLICY,
-            self.content_security_policy.as_ref(),
-        );
-        set_if_absent(
-            headers,
-            header::REFERRER_POLICY,
-            self.referrer_policy.as_ref(),
-        );
-        result
+            set_if_absent(
+                headers,
+                header::CONTENT_SECURITY_POLICY,
+                self.content_security_policy.as_ref(),
+            );
+            set_if_absent(
+                headers,
+                header::REFERRER_POLICY,
+                self.referrer_policy.as_ref(),
+            );
+            result
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::{Problem, Response};
     use http::StatusCode;
 
     use super::*;
@@ -202,7 +206,7 @@ mod tests {
         Stack::new()
             .layer(layer)
             .handler(|_req: Request| Ok(Response::new(b"ok".to_vec())))
-            .call(req)
+            .call_blocking(req)
             .expect("ok")
     }
 
@@ -296,7 +300,7 @@ mod tests {
                 );
                 Ok(res)
             });
-        let res = app.call(get("/", &[])).expect("ok");
+        let res = app.call_blocking(get("/", &[])).expect("ok");
         assert_eq!(
             res.headers()[header::CONTENT_SECURITY_POLICY],
             "default-src 'none'"
@@ -310,7 +314,7 @@ mod tests {
         );
         assert_eq!(res.headers()[header::REFERRER_POLICY], "no-referrer");
 
-        let err = app.call(get("/err", &[])).expect_err("problem");
+        let err = app.call_blocking(get("/err", &[])).expect_err("problem");
         let res = err.into_response();
         assert_eq!(res.status(), StatusCode::NOT_FOUND);
         assert_eq!(res.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");

@@ -85,10 +85,11 @@ pub fn max_body(head: &http::request::Parts) -> Option<u64> {
         .and_then(|router| router.max_body(head))
 }
 
-/// Answers one request, building the route table once per instance.
-pub fn handle(req: Request) -> Response {
+/// Answers one request, building the route table once per instance. Handlers may be
+/// `async fn`s: on a WASI 0.3 instance, other requests go on while one waits.
+pub async fn serve(req: Request) -> Response {
     match ROUTER.get_or_init(router) {
-        Ok(router) => router.handle(req),
+        Ok(router) => router.serve(req).await,
         Err(err) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
             .with_detail(format!("the route table is invalid: {err}"))
             .into_response(),
@@ -100,7 +101,7 @@ mod tests {
     use super::*;
 
     fn get(path: &str) -> Response {
-        handle(
+        router().expect("valid routes").handle(
             http::Request::get(path)
                 .body(Vec::new())
                 .expect("a request"),

@@ -386,7 +386,7 @@ fn full_response(_req: Request) -> Result<Response, Problem> {
 #[test]
 fn not_modified_drops_the_representation_metadata() {
     let res = app(full_response)
-        .call(request(Method::GET, &[(header::IF_NONE_MATCH, TAG)]))
+        .call_blocking(request(Method::GET, &[(header::IF_NONE_MATCH, TAG)]))
         .expect("304");
     assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
     assert!(res.body().is_empty());
@@ -421,7 +421,7 @@ fn not_modified_keeps_last_modified_only_without_an_etag() {
     let res = Stack::new()
         .layer(ConditionalRequests::new().with_generated_etags(false))
         .handler(no_etag)
-        .call(request(Method::GET, &[(header::IF_MODIFIED_SINCE, LATER)]))
+        .call_blocking(request(Method::GET, &[(header::IF_MODIFIED_SINCE, LATER)]))
         .expect("304");
     assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(res.headers()[header::LAST_MODIFIED], MODIFIED);
@@ -431,11 +431,11 @@ fn not_modified_keeps_last_modified_only_without_an_etag() {
 #[test]
 fn if_modified_since_gives_304_from_last_modified() {
     let res = app(full_response)
-        .call(request(Method::HEAD, &[(header::IF_MODIFIED_SINCE, LATER)]))
+        .call_blocking(request(Method::HEAD, &[(header::IF_MODIFIED_SINCE, LATER)]))
         .expect("304");
     assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
     let res = app(full_response)
-        .call(request(
+        .call_blocking(request(
             Method::GET,
             &[(header::IF_MODIFIED_SINCE, EARLIER)],
         ))
@@ -448,7 +448,7 @@ fn if_modified_since_gives_304_from_last_modified() {
 #[test]
 fn failed_if_match_is_412_problem() {
     let err = app(full_response)
-        .call(request(Method::GET, &[(header::IF_MATCH, "\"v0\"")]))
+        .call_blocking(request(Method::GET, &[(header::IF_MATCH, "\"v0\"")]))
         .expect_err("412");
     assert_eq!(err.status(), StatusCode::PRECONDITION_FAILED);
     let res = err.into_response();
@@ -463,13 +463,15 @@ fn failed_if_match_is_412_problem() {
 #[test]
 fn generates_strong_etag_from_body_when_absent() {
     let handler = |_req: Request| Ok(Response::new(b"hello".to_vec()));
-    let res = app(handler).call(request(Method::GET, &[])).expect("200");
+    let res = app(handler)
+        .call_blocking(request(Method::GET, &[]))
+        .expect("200");
     let expected = ETag::from_body(b"hello").to_header_value();
     assert_eq!(res.headers()[header::ETAG], expected);
     assert_eq!(res.body().as_slice(), b"hello");
 
     let res = app(handler)
-        .call(request(
+        .call_blocking(request(
             Method::GET,
             &[(header::IF_NONE_MATCH, expected.to_str().expect("ascii"))],
         ))
@@ -485,7 +487,9 @@ fn generated_etag_differs_per_content_coding() {
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         Ok(res)
     };
-    let res = app(encoded).call(request(Method::GET, &[])).expect("200");
+    let res = app(encoded)
+        .call_blocking(request(Method::GET, &[]))
+        .expect("200");
     let tag = ETag::from_header(&res.headers()[header::ETAG]).expect("valid tag");
     assert_eq!(tag, ETag::from_body(b"hello").for_content_coding("gzip"));
     assert!(tag.tag().ends_with("-gzip"));
@@ -494,7 +498,7 @@ fn generated_etag_differs_per_content_coding() {
 #[test]
 fn handler_etag_is_kept_and_generation_can_be_disabled() {
     let res = app(full_response)
-        .call(request(Method::GET, &[]))
+        .call_blocking(request(Method::GET, &[]))
         .expect("200");
     assert_eq!(res.headers()[header::ETAG], TAG);
 
@@ -502,7 +506,7 @@ fn handler_etag_is_kept_and_generation_can_be_disabled() {
         .layer(ConditionalRequests::new().with_generated_etags(false))
         .handler(|_req: Request| Ok(Response::new(b"x".to_vec())));
     let res = plain
-        .call(request(Method::GET, &[(header::IF_NONE_MATCH, "*")]))
+        .call_blocking(request(Method::GET, &[(header::IF_NONE_MATCH, "*")]))
         .expect("200");
     assert_eq!(res.status(), StatusCode::OK);
     assert!(!res.headers().contains_key(header::ETAG));
@@ -517,7 +521,7 @@ fn handler_etag_is_kept_and_generation_can_be_disabled() {
 fn leaves_non_2xx_and_options_alone() {
     let not_found = |_req: Request| Err::<Response, _>(Problem::new(StatusCode::NOT_FOUND));
     let err = app(not_found)
-        .call(request(Method::GET, &[(header::IF_MATCH, "\"v0\"")]))
+        .call_blocking(request(Method::GET, &[(header::IF_MATCH, "\"v0\"")]))
         .expect_err("404 passes through");
     assert_eq!(err.status(), StatusCode::NOT_FOUND);
 
@@ -527,14 +531,14 @@ fn leaves_non_2xx_and_options_alone() {
         Ok(res)
     };
     let res = app(redirect)
-        .call(request(Method::GET, &[(header::IF_NONE_MATCH, "*")]))
+        .call_blocking(request(Method::GET, &[(header::IF_NONE_MATCH, "*")]))
         .expect("302");
     assert_eq!(res.status(), StatusCode::FOUND);
     assert!(!res.headers().contains_key(header::ETAG));
 
     // OPTIONS is not judged at all.
     let res = app(full_response)
-        .call(request(Method::OPTIONS, &[(header::IF_MATCH, "\"v0\"")]))
+        .call_blocking(request(Method::OPTIONS, &[(header::IF_MATCH, "\"v0\"")]))
         .expect("passes through");
     assert_eq!(res.status(), StatusCode::OK);
 }
@@ -692,7 +696,7 @@ fn unsafe_methods_are_judged_against_a_get_before_the_handler_runs() {
         let resource = Resource::default();
         let got = status(
             app(resource.handler(get_status))
-                .call(request(method.clone(), &[(name.clone(), value)])),
+                .call_blocking(request(method.clone(), &[(name.clone(), value)])),
         );
         assert_eq!(
             got, expected,
@@ -720,7 +724,7 @@ fn the_probe_is_a_plain_get_of_the_same_target_with_the_same_credentials() {
     *req.body_mut() = b"{}".to_vec();
     req.extensions_mut().insert(7_u32);
     let res = app(resource.handler(StatusCode::OK))
-        .call(req)
+        .call_blocking(req)
         .expect("written");
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     let probes = resource.probes.lock().expect("not poisoned");
@@ -745,12 +749,12 @@ fn the_probe_is_a_plain_get_of_the_same_target_with_the_same_credentials() {
 #[test]
 fn unconditional_writes_and_the_opt_out_are_not_probed() {
     let resource = Resource::default();
-    let plain = app(resource.handler(StatusCode::OK)).call(request(Method::PUT, &[]));
+    let plain = app(resource.handler(StatusCode::OK)).call_blocking(request(Method::PUT, &[]));
     assert_eq!(status(plain), StatusCode::NO_CONTENT);
     let off = Stack::new()
         .layer(ConditionalRequests::new().with_unsafe_methods(false))
         .handler(resource.handler(StatusCode::OK));
-    let stale = off.call(request(Method::PUT, &[(header::IF_MATCH, "\"v0\"")]));
+    let stale = off.call_blocking(request(Method::PUT, &[(header::IF_MATCH, "\"v0\"")]));
     assert_eq!(status(stale), StatusCode::NO_CONTENT);
     assert_eq!(resource.writes(), 2);
     assert!(resource.probes.lock().expect("not poisoned").is_empty());
@@ -767,9 +771,9 @@ fn a_get_without_validators_still_exists_for_star() {
     let no_tags = Stack::new()
         .layer(ConditionalRequests::new().with_generated_etags(false))
         .handler(untagged);
-    let create_only = no_tags.call(request(Method::POST, &[(header::IF_NONE_MATCH, "*")]));
+    let create_only = no_tags.call_blocking(request(Method::POST, &[(header::IF_NONE_MATCH, "*")]));
     assert_eq!(status(create_only), StatusCode::PRECONDITION_FAILED);
-    let any = no_tags.call(request(Method::PUT, &[(header::IF_MATCH, "*")]));
+    let any = no_tags.call_blocking(request(Method::PUT, &[(header::IF_MATCH, "*")]));
     assert_eq!(status(any), StatusCode::OK);
 }
 
@@ -778,9 +782,9 @@ fn the_412_comes_after_the_routes_own_middleware_and_the_handler_never_runs() {
     use crate::{Router, from_fn};
     let resource = Resource::default();
     // Writes need `x-token`; the GET is public.
-    let guard = from_fn(|req: Request, next: crate::Next<'_>| {
+    let guard = from_fn(async |req: Request, next: crate::Next<'_>| {
         if req.headers().contains_key("x-token") {
-            next.run(req)
+            next.run(req).await
         } else {
             Err(Problem::new(StatusCode::UNAUTHORIZED))
         }

@@ -20,7 +20,7 @@
 //!     .header("authorization", format!("Bearer {token}"))
 //!     .body(vec![])
 //!     .unwrap();
-//! assert_eq!(app.call(req).unwrap().body().as_slice(), b"ada");
+//! assert_eq!(app.call_blocking(req).unwrap().body().as_slice(), b"ada");
 //!
 //! // Valid, but without the scope: 403 insufficient_scope.
 //! let reader = jwt::sign_hs256(
@@ -31,14 +31,15 @@
 //!     .header("authorization", format!("Bearer {reader}"))
 //!     .body(vec![])
 //!     .unwrap();
-//! let res = app.call(req).unwrap_err().into_response();
+//! let res = app.call_blocking(req).unwrap_err().into_response();
 //! assert_eq!(res.status(), 403);
 //! assert!(res.headers()["www-authenticate"].to_str().unwrap().contains(r#"error="insufficient_scope""#));
 //! # Ok::<(), edge_toolkit::middleware::auth::WeakKey>(())
 //! ```
 
+use crate::HandlerFuture;
 use crate::middleware::auth::{AuthError, JwtValidator, bearer_token};
-use crate::{Middleware, Next, Problem, Request, Response};
+use crate::{Middleware, Next, Request};
 
 /// Verifies the request's bearer token as an HS256 JWT ([`JwtValidator`]), checks the
 /// required scopes and claims, and stores the verified [`Claims`](crate::middleware::auth::Claims)
@@ -112,19 +113,22 @@ impl JwtAuth {
 }
 
 impl Middleware for JwtAuth {
-    fn handle(&self, mut req: Request, next: Next<'_>) -> Result<Response, Problem> {
-        match self.authenticate(&req) {
-            Ok(claims) => {
-                req.extensions_mut().insert(claims);
-                next.run(req)
+    fn handle<'a>(&'a self, mut req: Request, next: Next<'a>) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            match self.authenticate(&req) {
+                Ok(claims) => {
+                    req.extensions_mut().insert(claims);
+                    next.run(req).await
+                }
+                Err(err) => Err(err.into_problem(&self.realm)),
             }
-            Err(err) => Err(err.into_problem(&self.realm)),
-        }
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::{Problem, Response};
     use http::header;
     use serde_json::{Value, json};
 
@@ -169,7 +173,7 @@ mod tests {
                 builder = builder.header(header::AUTHORIZATION, *value);
             }
             let res = app()
-                .call(builder.body(Vec::new()).expect("valid"))
+                .call_blocking(builder.body(Vec::new()).expect("valid"))
                 .unwrap_or_else(Problem::into_response);
             assert_eq!(res.status(), 400, "{values:?}");
             let challenge = res.headers()[header::WWW_AUTHENTICATE]
@@ -236,7 +240,7 @@ mod tests {
             if let Some(value) = &authorization {
                 builder = builder.header(header::AUTHORIZATION, value);
             }
-            let res = match app.call(builder.body(Vec::new()).expect("valid")) {
+            let res = match app.call_blocking(builder.body(Vec::new()).expect("valid")) {
                 Ok(res) => res,
                 Err(problem) => problem.into_response(),
             };

@@ -9,15 +9,15 @@
 //!     .handler(|_req: Request| Ok(Response::new(b"welcome".to_vec())));
 //!
 //! let ok = http::Request::get("/").header("authorization", "Bearer s3cret-token").body(vec![]).unwrap();
-//! assert_eq!(app.call(ok).unwrap().body().as_slice(), b"welcome");
+//! assert_eq!(app.call_blocking(ok).unwrap().body().as_slice(), b"welcome");
 //!
 //! let none = http::Request::get("/").body(vec![]).unwrap();
-//! let res = app.call(none).unwrap_err().into_response();
+//! let res = app.call_blocking(none).unwrap_err().into_response();
 //! assert_eq!(res.status(), 401);
 //! assert_eq!(res.headers()["www-authenticate"], r#"Bearer realm="admin""#);
 //!
 //! let wrong = http::Request::get("/").header("authorization", "Bearer guess").body(vec![]).unwrap();
-//! let res = app.call(wrong).unwrap_err().into_response();
+//! let res = app.call_blocking(wrong).unwrap_err().into_response();
 //! assert_eq!(res.status(), 401);
 //! assert!(res.headers()["www-authenticate"].to_str().unwrap().contains(r#"error="invalid_token""#));
 //! ```
@@ -26,8 +26,9 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+use crate::HandlerFuture;
 use crate::middleware::auth::{AuthError, bearer_token};
-use crate::{Middleware, Next, Problem, Request, Response};
+use crate::{Middleware, Next, Request};
 
 /// Accepts requests whose bearer token is one of a fixed set; answers `401` with a
 /// `WWW-Authenticate` challenge otherwise ([`AuthError`]).
@@ -93,23 +94,26 @@ impl StaticTokens {
 }
 
 impl Middleware for StaticTokens {
-    fn handle(&self, req: Request, next: Next<'_>) -> Result<Response, Problem> {
-        let verdict = bearer_token(&req).and_then(|token| {
-            if self.accepts(token) {
-                Ok(())
-            } else {
-                Err(AuthError::Rejected)
+    fn handle<'a>(&'a self, req: Request, next: Next<'a>) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            let verdict = bearer_token(&req).and_then(|token| {
+                if self.accepts(token) {
+                    Ok(())
+                } else {
+                    Err(AuthError::Rejected)
+                }
+            });
+            match verdict {
+                Ok(()) => next.run(req).await,
+                Err(err) => Err(err.into_problem(&self.realm)),
             }
-        });
-        match verdict {
-            Ok(()) => next.run(req),
-            Err(err) => Err(err.into_problem(&self.realm)),
-        }
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::Response;
     use http::{StatusCode, header};
 
     use super::*;
@@ -135,7 +139,7 @@ mod tests {
             if let Some(value) = authorization {
                 builder = builder.header(header::AUTHORIZATION, value);
             }
-            let res = match app.call(builder.body(Vec::new()).expect("valid")) {
+            let res = match app.call_blocking(builder.body(Vec::new()).expect("valid")) {
                 Ok(res) => res,
                 Err(problem) => problem.into_response(),
             };
