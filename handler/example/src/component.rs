@@ -15,7 +15,7 @@ mod p2 {
 
     #[spin_sdk::http_component]
     async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-        edge_toolkit::component::serve_limited(req, out, crate::max_body, crate::serve).await;
+        edge_toolkit::component::serve_limited(req, out, crate::body_plan, crate::serve).await;
     }
 }
 
@@ -28,7 +28,7 @@ mod p3 {
 
     impl wasip3::exports::http::handler::Guest for Component {
         async fn handle(req: Request) -> Result<Response, ErrorCode> {
-            edge_toolkit::component::p3::serve_limited(req, crate::max_body, crate::serve).await
+            edge_toolkit::component::p3::serve_limited(req, crate::body_plan, crate::serve).await
         }
     }
 

@@ -35,6 +35,7 @@
 //! | `GET /api/v1/upstream/{*path}` | forwarded to `{upstream_origin}/{path}?{query}`: the upstream's status, body and `Content-Type`, `Content-Encoding`, `Location`, `Retry-After`, `Allow`, `WWW-Authenticate`, `Cache-Control`, `Vary`, `upstream-attempts: <n>` (up to 3 attempts of 2 s); `502`/`504` problem when no response |
 //! | `POST /api/v1/upstream/{*path}` | the same, with the body and `Content-Type`, tried once |
 //! | `GET /api/v1/events` | `text/event-stream`: three `tick` events, ids 1 to 3, 50 ms apart; those after `Last-Event-ID`, or `204` when none is left |
+//! | `POST /api/v1/digest` | `200` `{"bytes":N,"sha256":"…"}` of the body, read as it streams in (at most 1 GiB, `413` past it) |
 //! | anything else | `404` (or `405` with `Allow`) as `application/problem+json` |
 //!
 //! "auth" is a bearer JWT signed with HS256 under the `jwt_secret` variable (no default: at
@@ -85,6 +86,7 @@
 
 #[cfg(target_arch = "wasm32")]
 mod component;
+mod digest;
 mod events;
 mod greeting;
 mod routes;
@@ -92,10 +94,11 @@ mod settings;
 mod upstream;
 mod users;
 
+pub use digest::{BodyDigest, MAX_DIGEST_BODY};
 pub use greeting::{DEFAULT_NAME, Greeting, GreetingQuery, LANGUAGES, MAX_NAME_CHARS};
 pub use routes::{
-    COMPRESS_FROM, Health, MAX_UPSTREAM_BODY, MAX_WRITE_BODY, WRITE_SCOPE, handle, init, max_body,
-    router, router_with, serve,
+    COMPRESS_FROM, Health, MAX_UPSTREAM_BODY, MAX_WRITE_BODY, WRITE_SCOPE, body_plan, handle, init,
+    max_body, router, router_with, serve,
 };
 pub use settings::{
     AppConfig, DEFAULT_GREETING, DEFAULT_UPSTREAM_ORIGIN, JWT_ISSUER, MIN_JWT_SECRET_BYTES,

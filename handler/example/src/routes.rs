@@ -8,6 +8,7 @@ use http::{Method, StatusCode};
 use serde::Serialize;
 
 use edge_toolkit::HandlerFuture;
+use edge_toolkit::body::BodyPlan;
 use edge_toolkit::cache::{CacheControl, CacheControlLayer, ConditionalRequests};
 use edge_toolkit::config::ConfigError;
 use edge_toolkit::middleware::auth::{JwtAuth, JwtValidator};
@@ -18,6 +19,7 @@ use edge_toolkit::{
     Middleware, Next, Problem, Request, Response, RouteError, Router, Stack, json_response,
 };
 
+use crate::digest::{self, MAX_DIGEST_BODY};
 use crate::settings::{AppConfig, USERS_STORE};
 use crate::upstream::{self, UPSTREAM_ATTEMPTS};
 use crate::users::Users;
@@ -234,6 +236,12 @@ fn build(auth: WriteAuth, users_store: &str) -> Result<Router, RouteError> {
                     upstream_post,
                 )
                 .get("/events", events::ticks)
+                .route_with(
+                    Method::POST,
+                    "/digest",
+                    digest::digest,
+                    Stack::new().layer(BodyLimit::new(MAX_DIGEST_BODY)),
+                )
         })
 }
 
@@ -248,14 +256,20 @@ pub fn init() {
     ROUTER.get_or_init(router);
 }
 
-/// The largest body the route of `head` accepts ([`Router::max_body`]): the component reads
-/// no more, answering `413` before the rest is read.
-pub fn max_body(head: &http::request::Parts) -> Option<u64> {
+/// How the component reads the body of the route of `head` ([`Router::body_plan`]): no more
+/// than its limit (`413` before the rest is read), and streamed to the handler for
+/// `/api/v1/digest`.
+pub fn body_plan(head: &http::request::Parts) -> BodyPlan {
     ROUTER
         .get_or_init(router)
         .as_ref()
-        .ok()
-        .and_then(|router| router.max_body(head))
+        .map(|router| router.body_plan(head))
+        .unwrap_or_default()
+}
+
+/// The largest body the route of `head` accepts ([`Router::max_body`]).
+pub fn max_body(head: &http::request::Parts) -> Option<u64> {
+    body_plan(head).limit
 }
 
 /// Answers one request with the application, building the route table once per instance.

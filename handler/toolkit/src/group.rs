@@ -103,6 +103,10 @@ impl Handler for Boxed {
         self.0.max_body()
     }
 
+    fn streams_body(&self) -> bool {
+        self.0.streams_body()
+    }
+
     fn answers_preconditions(&self) -> bool {
         self.0.answers_preconditions()
     }

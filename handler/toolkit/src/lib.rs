@@ -35,6 +35,9 @@
 //! # }
 //! ```
 //!
+//! The [`tutorial`] walks from a first route through extractors, async handlers,
+//! middleware, caching, state, the component, testing and deployment.
+//!
 //! The project template `edge-host new my-handler` writes (a crate on this toolkit, its
 //! spin.toml and a test through the host's harness) is the quickest start of all.
 //!
@@ -145,20 +148,22 @@
 //! `wasi:http/incoming-handler` with spin-sdk's `#[http_component]` and hands each request
 //! to `component::serve_limited` with its handler, an `async fn(Request) -> Response`
 //! (awaiting [`Router::serve`]), and the
-//! route's body limit, a `fn(&http::request::Parts) -> Option<u64>` (a router's
-//! [`Router::max_body`]):
+//! route's body plan, a `fn(&http::request::Parts) -> BodyPlan` (a router's
+//! [`Router::body_plan`]: the limit, and whether the handler streams the body as an
+//! [`Upload`](body::Upload)):
 //!
 //! ```ignore
 //! use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 //!
 //! #[spin_sdk::http_component]
 //! async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-//!     edge_toolkit::component::serve_limited(req, out, my_app::max_body, my_app::serve).await;
+//!     edge_toolkit::component::serve_limited(req, out, my_app::body_plan, my_app::serve).await;
 //! }
 //! ```
 //!
 //! It reads the request into an [`http::Request<Vec<u8>>`](Request) (`413` as soon as the
-//! body goes over the limit, without reading the rest), calls the
+//! body goes over the limit, without reading the rest; for an `Upload`, the body is left
+//! to the handler to read as it arrives), calls the
 //! handler, and writes the response: status, headers, the buffered body, then, if the
 //! response carries a [`BodyStream`](stream::BodyStream), each chunk as the iterator
 //! produces it. Middleware that needs the whole body (compression, body-derived `ETag`s)
@@ -192,6 +197,7 @@ mod response;
 mod router;
 pub mod sse;
 pub mod stream;
+pub mod tutorial;
 mod types;
 
 pub use group::Group;

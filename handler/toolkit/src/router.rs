@@ -53,6 +53,13 @@ pub trait Handler: Send + Sync + 'static {
     fn answers_preconditions(&self) -> bool {
         false
     }
+
+    /// Whether it reads the request body itself as it streams in (its last extractor is an
+    /// [`Upload`](crate::body::Upload)), so that the component glue passes the body on
+    /// unread ([`Router::body_plan`]).
+    fn streams_body(&self) -> bool {
+        false
+    }
 }
 
 /// `handler`, made to answer `412` for a request whose preconditions failed before it is
@@ -165,6 +172,10 @@ macro_rules! extracting {
                     (self.f)($($head,)* $last).into_handler_result()
                 })();
                 Box::pin(std::future::ready(result))
+            }
+
+            fn streams_body(&self) -> bool {
+                $last::STREAMS
             }
         }
 
@@ -304,6 +315,10 @@ macro_rules! extracting_async {
                     }
                     Err(problem) => Box::pin(std::future::ready(Err(problem))),
                 }
+            }
+
+            fn streams_body(&self) -> bool {
+                $last::STREAMS
             }
         }
 
@@ -644,25 +659,43 @@ impl Router {
             .to_owned()
     }
 
-    /// The largest body the route `head` is for accepts: the smallest
-    /// [`Middleware::max_body`] among the router's layers and the route's own (`HEAD` takes
-    /// `GET`'s). The component glue reads no more of a request than this, answering `413`
-    /// as soon as `Content-Length` or the bytes read go over it, before the body is buffered
-    /// whole; `None` when nothing on the way limits bodies.
-    pub fn max_body(&self, head: &http::request::Parts) -> Option<u64> {
+    /// The handler the route `head` is for (`HEAD` takes `GET`'s), if any.
+    fn route_of(&self, head: &http::request::Parts) -> Option<&dyn Handler> {
         let path = Self::routing_path_of(&head.headers, &head.uri);
-        let route = self.paths.at(&path).ok().and_then(|found| {
+        self.paths.at(&path).ok().and_then(|found| {
             let endpoint = &self.endpoints[*found.value];
             endpoint.find(&head.method).or_else(|| {
                 (head.method == Method::HEAD)
                     .then(|| endpoint.find(&Method::GET))
                     .flatten()
             })
-        });
-        [self.layers.max_body(), route.and_then(Handler::max_body)]
-            .into_iter()
-            .flatten()
-            .min()
+        })
+    }
+
+    /// The largest body the route `head` is for accepts: the smallest
+    /// [`Middleware::max_body`] among the router's layers and the route's own (`HEAD` takes
+    /// `GET`'s). The component glue reads no more of a request than this, answering `413`
+    /// as soon as `Content-Length` or the bytes read go over it, before the body is buffered
+    /// whole; `None` when nothing on the way limits bodies.
+    pub fn max_body(&self, head: &http::request::Parts) -> Option<u64> {
+        [
+            self.layers.max_body(),
+            self.route_of(head).and_then(Handler::max_body),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// How the component glue reads the body of the request `head` is the head of: within
+    /// [`max_body`](Router::max_body), and streamed to the handler when the route's handler
+    /// reads it as an [`Upload`](crate::body::Upload) ([`Handler::streams_body`]), buffered
+    /// whole before it runs otherwise.
+    pub fn body_plan(&self, head: &http::request::Parts) -> crate::body::BodyPlan {
+        crate::body::BodyPlan {
+            limit: self.max_body(head),
+            streamed: self.route_of(head).is_some_and(Handler::streams_body),
+        }
     }
 
     /// Answers a request: the handler's response, or a problem+json error. The component

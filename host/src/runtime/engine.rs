@@ -87,6 +87,17 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// Fiber stacks beyond one per instance slot, at most: enough for a thousand waiting WASI 0.3
+/// requests over those of every slot's first.
+const EXTRA_STACKS: u32 = 1024;
+
+/// The pool's fiber stacks for `slots` instances serving up to `tasks` requests at once each.
+fn stacks(slots: u32, tasks: u32) -> u32 {
+    slots
+        .saturating_mul(tasks.max(1).saturating_add(1))
+        .min(slots.saturating_add(EXTRA_STACKS))
+}
+
 impl Engine {
     /// The engine: epoch interruption for deadlines, and the pooling allocator (instances
     /// and memories reserved up front, memory initialised copy-on-write from the
@@ -106,8 +117,10 @@ impl Engine {
             .total_tables(slots.saturating_mul(8))
             // A WASI 0.3 instance's requests each take a stack while they wait on the host:
             // with one stack per slot, an instance's second waiting request found none and
-            // failed the whole instance.
-            .total_stacks(slots.saturating_mul(config.tasks_per_instance.max(1).saturating_add(1)))
+            // failed the whole instance. One per request at once, but at most
+            // `EXTRA_STACKS` beyond the slots: every stack is mappings of its own, and
+            // 17 per slot at 1000 slots ran past the kernel's map count (pooling lost).
+            .total_stacks(stacks(slots, config.tasks_per_instance))
             .max_memory_size(config.max_memory_bytes)
             // Reset the first pages of a slot with memset instead of returning them to the
             // kernel: madvise on every request costs page faults and cross-core TLB
@@ -205,5 +218,22 @@ fn spawn_epoch_ticker(engine: &wasmtime::Engine, tick: Duration, stop: Arc<Atomi
     if let Err(err) = spawned {
         // Without the ticker, guests still stop at the tokio deadline whenever they yield.
         tracing::error!("cannot start the epoch ticker thread: {err}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stacks_cover_each_slots_requests_within_a_bound() {
+        // One instance serving 16 at once: a stack each, and one more.
+        assert_eq!(stacks(1, 16), 17);
+        assert_eq!(stacks(4, 16), 68);
+        // A thousand slots: the bound, not 17 000 stacks.
+        assert_eq!(stacks(1000, 16), 1000 + EXTRA_STACKS);
+        // No concurrency configured still leaves a stack and a spare per slot.
+        assert_eq!(stacks(10, 0), 20);
+        assert_eq!(stacks(u32::MAX, u32::MAX), u32::MAX);
     }
 }

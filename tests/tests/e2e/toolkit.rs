@@ -434,7 +434,54 @@ async fn a_body_over_the_route_limit_is_413_before_it_is_sent(example: &str) -> 
     Ok(())
 }
 
+/// `POST /api/v1/digest` reads its body as an `Upload`: a body larger than the instance may
+/// hold in memory is hashed as it streams in. Buffered, it would exceed the memory limit
+/// (a 500).
+async fn an_upload_larger_than_the_instance_memory_streams_to_its_handler(
+    example: &str,
+) -> anyhow::Result<()> {
+    use sha2::{Digest, Sha256};
+    let mut runtime = RuntimeConfig::default();
+    runtime.limits.max_memory_bytes = 32 << 20;
+    let mut server = ServerConfig::default();
+    server.limits.max_body_bytes = 256 << 20;
+    let server =
+        TestServer::start_platform(example, runtime, PlatformConfig::default(), server).await?;
+    let body: String = (0..48u32 << 20)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let expected: String = Sha256::digest(body.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    for proto in [Proto::Http1, Proto::Http2] {
+        let res = send(
+            server.addr,
+            proto,
+            request_with("POST", "/api/v1/digest", &[], &body)?,
+        )
+        .await?;
+        assert_eq!(res.status(), 200, "{:?}", res.body());
+        let answer = json(&res)?;
+        assert_eq!(answer["bytes"], 48u64 << 20);
+        assert_eq!(answer["sha256"], expected.as_str());
+    }
+    // Small bodies, and the empty one, take the same path.
+    let res = send(
+        server.addr,
+        Proto::Http1,
+        request_with("POST", "/api/v1/digest", &[], "abc")?,
+    )
+    .await?;
+    assert_eq!(
+        json(&res)?["sha256"],
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    Ok(())
+}
+
 crate::each_world!(
+    an_upload_larger_than_the_instance_memory_streams_to_its_handler,
     a_body_over_the_route_limit_is_413_before_it_is_sent,
     representations_are_negotiated_by_accept_and_accept_language,
     etag_revalidation_is_a_304_round_trip,

@@ -982,10 +982,14 @@ async fn gated_upstream() -> anyhow::Result<(
     Ok((addr, arrived, release))
 }
 
-/// The toolkit's handlers are async and its WASI 0.3 client awaits `wasi:http/client@0.3`:
-/// while one request waits for its upstream, the same instance (the only one there may be)
-/// answers another. The upstream lets the first go only once the second has its answer;
-/// a handler that blocked its instance would hold the second until the first timed out.
+/// While one request waits for its upstream, the same instance (the only one there may be)
+/// answers another: the upstream lets the first go only once the second has its answer. The
+/// toolkit's handlers are async and its WASI 0.3 client awaits `wasi:http/client@0.3`; on
+/// wasmtime 48 the old blocking 0.2 client passes this too (wasmtime suspends a blocking
+/// call on a fiber stack of its own), so what this test holds is the pool: with one stack
+/// per instance slot, the second waiting request found none and failed the instance (500).
+/// The toolkit's own test `a_waiting_handler_lets_other_requests_through` is the one that
+/// fails for handlers that block.
 #[tokio::test]
 async fn a_request_waiting_on_its_upstream_does_not_hold_up_its_instance() -> anyhow::Result<()> {
     let (addr, mut arrived, release) = gated_upstream().await?;

@@ -6,11 +6,18 @@
 //! | [`Validate`], [`FieldError`] | field-level validation, reported as an `errors` array |
 //! | [`JsonRejection`] | the typed reason a body was refused |
 //! | [`BodyReader`] | reading a body chunk by chunk within a limit: `413` before it is buffered whole |
+//! | [`Upload`], [`BodyPlan`] | a body streamed to the handler as it arrives, within the route's limit |
 
 mod json;
 mod reader;
+mod upload;
 
 pub use reader::BodyReader;
+#[cfg(all(target_arch = "wasm32", feature = "wasi-p3"))]
+pub(crate) use upload::Attached;
+pub use upload::{BodyPlan, Chunks, Upload};
+#[cfg(target_arch = "wasm32")]
+pub(crate) use upload::{attach, metered};
 
 pub use json::{
     FieldError, JsonRejection, Validate, is_json_media_type, json, json_valid, parse_json,

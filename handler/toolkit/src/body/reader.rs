@@ -25,6 +25,7 @@ use crate::middleware::body_limit::too_large_problem;
 pub struct BodyReader {
     limit: Option<u64>,
     body: Vec<u8>,
+    read: u64,
 }
 
 impl BodyReader {
@@ -51,12 +52,21 @@ impl BodyReader {
         Ok(Self {
             limit,
             body: Vec::with_capacity(usize::try_from(capacity).unwrap_or(0)),
+            read: 0,
         })
     }
 
     /// Adds `chunk`; `413` when the body is now over the limit.
     pub fn push(&mut self, chunk: &[u8]) -> Result<(), Problem> {
-        let len = self.body.len() as u64 + chunk.len() as u64;
+        self.count(chunk)?;
+        self.body.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    /// Counts `chunk` without keeping it, for a body streamed to the handler
+    /// ([`Upload`](crate::body::Upload)); `413` when the body is now over the limit.
+    pub fn count(&mut self, chunk: &[u8]) -> Result<(), Problem> {
+        let len = self.read + chunk.len() as u64;
         if let Some(max) = self.limit
             && len > max
         {
@@ -65,7 +75,7 @@ impl BodyReader {
                 usize::try_from(max).unwrap_or(usize::MAX),
             ));
         }
-        self.body.extend_from_slice(chunk);
+        self.read = len;
         Ok(())
     }
 

@@ -493,6 +493,10 @@ impl<H: crate::Handler> crate::Handler for Preconditioned<H> {
         self.0.max_body()
     }
 
+    fn streams_body(&self) -> bool {
+        self.0.streams_body()
+    }
+
     fn answers_preconditions(&self) -> bool {
         true
     }

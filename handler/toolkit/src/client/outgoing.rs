@@ -386,6 +386,7 @@ macro_rules! client_error_of {
         }
     }};
 }
+#[cfg(feature = "wasi-p3")]
 pub(super) use client_error_of;
 
 fn from_error_code(code: &ErrorCode, timeout: Duration) -> ClientError {

@@ -12,7 +12,7 @@
 //!
 //! #[spin_sdk::http_component]
 //! async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-//!     edge_toolkit::component::serve_limited(req, out, my_app::max_body, my_app::serve).await;
+//!     edge_toolkit::component::serve_limited(req, out, my_app::body_plan, my_app::serve).await;
 //! }
 //! ```
 //!
@@ -31,7 +31,7 @@ use futures::{SinkExt, StreamExt};
 use http::StatusCode;
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam, Scheme};
 
-use crate::body::BodyReader;
+use crate::body::{BodyPlan, BodyReader, attach, metered};
 use crate::stream::BodyStream;
 use crate::{Problem, Request, Response};
 
@@ -43,26 +43,46 @@ where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Response>,
 {
-    serve_limited(req, out, |_| None, handler).await;
+    serve_limited(req, out, |_| BodyPlan::default(), handler).await;
 }
 
-/// [`serve`], reading no more of the body than `max_body` says for the request's head (a
-/// router's [`Router::max_body`](crate::Router::max_body)): a body over it is answered `413`
-/// as soon as its `Content-Length` or the bytes read show it, before it is buffered whole,
-/// and `handler` is not called.
-pub async fn serve_limited<L, F, Fut>(
+/// [`serve`], reading the body as `plan` says for the request's head: a router's
+/// [`Router::body_plan`](crate::Router::body_plan) (or [`Router::max_body`](crate::Router::max_body),
+/// an `Option<u64>`, for a body always buffered). A body over the limit is answered `413` as
+/// soon as its `Content-Length` or the bytes read show it, before it is buffered whole, and
+/// `handler` is not called; a streamed body reaches the handler unread, as an
+/// [`Upload`](crate::body::Upload), the limit still held.
+pub async fn serve_limited<L, P, F, Fut>(
     req: IncomingRequest,
     out: ResponseOutparam,
-    max_body: L,
+    plan: L,
     handler: F,
 ) where
-    L: FnOnce(&http::request::Parts) -> Option<u64>,
+    L: FnOnce(&http::request::Parts) -> P,
+    P: Into<BodyPlan>,
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Response>,
 {
-    let res = match read_request_limited(req, max_body).await {
-        Ok(req) => handler(req).await,
+    let res = match read_head(&req) {
         Err(problem) => problem.into_response(),
+        Ok(parts) => {
+            let plan = plan(&parts).into();
+            match BodyReader::new(&parts.headers, plan.limit) {
+                Err(problem) => problem.into_response(),
+                Ok(reader) if plan.streamed => {
+                    let chunks = metered(req.into_body_stream(), reader, |err| format!("{err:?}"));
+                    let mut request = Request::from_parts(parts, Vec::new());
+                    let attached = attach(&mut request, chunks);
+                    let res = handler(request).await;
+                    drop(attached);
+                    res
+                }
+                Ok(reader) => match read_body(req, reader).await {
+                    Ok(body) => handler(Request::from_parts(parts, body)).await,
+                    Err(problem) => problem.into_response(),
+                },
+            }
+        }
     };
     write_response(res, out).await;
 }
@@ -79,6 +99,14 @@ pub async fn read_request_limited<L>(req: IncomingRequest, max_body: L) -> Resul
 where
     L: FnOnce(&http::request::Parts) -> Option<u64>,
 {
+    let parts = read_head(&req)?;
+    let reader = BodyReader::new(&parts.headers, max_body(&parts))?;
+    let body = read_body(req, reader).await?;
+    Ok(Request::from_parts(parts, body))
+}
+
+/// The method, target and header fields of `req`; a `400` problem when one cannot be read.
+fn read_head(req: &IncomingRequest) -> Result<http::request::Parts, Problem> {
     let bad_request = |detail: String| Problem::new(StatusCode::BAD_REQUEST).with_detail(detail);
     let method = req.method().to_string();
     let method = http::Method::from_bytes(method.as_bytes())
@@ -111,14 +139,20 @@ where
         .body(())
         .map_err(|err| bad_request(format!("the request is invalid: {err}")))?
         .into_parts();
-    let mut reader = BodyReader::new(&parts.headers, max_body(&parts))?;
+    Ok(parts)
+}
+
+/// The body of `req`, read chunk by chunk through `reader`.
+async fn read_body(req: IncomingRequest, mut reader: BodyReader) -> Result<Vec<u8>, Problem> {
     let mut chunks = req.into_body_stream();
     while let Some(chunk) = chunks.next().await {
-        let chunk = chunk
-            .map_err(|err| bad_request(format!("reading the request body failed: {err:?}")))?;
+        let chunk = chunk.map_err(|err| {
+            Problem::new(StatusCode::BAD_REQUEST)
+                .with_detail(format!("reading the request body failed: {err:?}"))
+        })?;
         reader.push(&chunk)?;
     }
-    Ok(Request::from_parts(parts, reader.finish()))
+    Ok(reader.finish())
 }
 
 /// The header fields of `res` as wasi-http fields; a response the host refuses them for

@@ -35,7 +35,7 @@ use http_body_util::BodyExt;
 use wasip3::http::types::{ErrorCode, Request as WasiRequest, Response as WasiResponse};
 use wasip3::http_compat::{http_from_wasi_request, http_into_wasi_response};
 
-use crate::body::BodyReader;
+use crate::body::{Attached, BodyPlan, BodyReader, attach, metered};
 use crate::stream::{BodyStream, Chunks};
 use crate::{Problem, Request, Response};
 
@@ -47,25 +47,33 @@ where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Response>,
 {
-    serve_limited(req, |_| None, handler).await
+    serve_limited(req, |_| BodyPlan::default(), handler).await
 }
 
-/// [`serve`], reading no more of the body than `max_body` says for the request's head (a
-/// router's [`Router::max_body`](crate::Router::max_body)): a body over it is answered `413`
-/// as soon as its `Content-Length` or the bytes read show it, before it is buffered whole,
-/// and `handler` is not called.
-pub async fn serve_limited<L, F, Fut>(
+/// [`serve`], reading the body as `plan` says for the request's head: a router's
+/// [`Router::body_plan`](crate::Router::body_plan) (or [`Router::max_body`](crate::Router::max_body),
+/// an `Option<u64>`, for a body always buffered). A body over the limit is answered `413` as
+/// soon as its `Content-Length` or the bytes read show it, before it is buffered whole, and
+/// `handler` is not called; a streamed body reaches the handler unread, as an
+/// [`Upload`](crate::body::Upload), the limit still held.
+pub async fn serve_limited<L, P, F, Fut>(
     req: WasiRequest,
-    max_body: L,
+    plan: L,
     handler: F,
 ) -> Result<WasiResponse, ErrorCode>
 where
-    L: FnOnce(&http::request::Parts) -> Option<u64>,
+    L: FnOnce(&http::request::Parts) -> P,
+    P: Into<BodyPlan>,
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Response>,
 {
-    let res = match read_request_limited(req, max_body).await {
-        Ok(req) => handler(req).await,
+    let res = match read_planned(req, plan).await {
+        Ok((req, None)) => handler(req).await,
+        Ok((req, Some(attached))) => {
+            let res = handler(req).await;
+            drop(attached);
+            res
+        }
         Err(problem) => problem.into_response(),
     };
     into_response(res)
@@ -83,11 +91,44 @@ pub async fn read_request_limited<L>(req: WasiRequest, max_body: L) -> Result<Re
 where
     L: FnOnce(&http::request::Parts) -> Option<u64>,
 {
+    // A plan that never streams: no body is attached.
+    read_planned(req, max_body).await.map(|(req, _)| req)
+}
+
+/// The request, its body read as `plan` says: buffered, or attached unread (with the guard
+/// that drops it).
+async fn read_planned<L, P>(
+    req: WasiRequest,
+    plan: L,
+) -> Result<(Request, Option<Attached>), Problem>
+where
+    L: FnOnce(&http::request::Parts) -> P,
+    P: Into<BodyPlan>,
+{
     let bad_request = |detail: String| Problem::new(StatusCode::BAD_REQUEST).with_detail(detail);
     let req = http_from_wasi_request(req)
         .map_err(|code| bad_request(format!("the request cannot be read: {code:?}")))?;
     let (parts, mut body) = req.into_parts();
-    let mut reader = BodyReader::new(&parts.headers, max_body(&parts))?;
+    let plan = plan(&parts).into();
+    let mut reader = BodyReader::new(&parts.headers, plan.limit)?;
+    if plan.streamed {
+        let frames = futures::stream::unfold(body, |mut body| async move {
+            loop {
+                match body.frame().await? {
+                    Ok(frame) => {
+                        if let Ok(data) = frame.into_data() {
+                            return Some((Ok(data.to_vec()), body));
+                        }
+                    }
+                    Err(code) => return Some((Err(code), body)),
+                }
+            }
+        });
+        let chunks = metered(frames, reader, |code: ErrorCode| format!("{code:?}"));
+        let mut req = Request::from_parts(parts, Vec::new());
+        let attached = attach(&mut req, chunks);
+        return Ok((req, Some(attached)));
+    }
     while let Some(frame) = body.frame().await {
         let frame = frame
             .map_err(|code| bad_request(format!("reading the request body failed: {code:?}")))?;
@@ -95,7 +136,7 @@ where
             reader.push(&data)?;
         }
     }
-    Ok(Request::from_parts(parts, reader.finish()))
+    Ok((Request::from_parts(parts, reader.finish()), None))
 }
 
 /// `res` as a `wasi:http` response: its status and headers, the buffered body, then the

@@ -97,6 +97,10 @@ pub trait FromRequestParts: Sized {
 /// Reads something from a whole request, body included: the last argument of a handler.
 /// Everything that reads the head alone ([`FromRequestParts`]) does too.
 pub trait FromRequest: Sized {
+    /// Whether it reads the body as it streams in ([`Upload`](crate::body::Upload)), so
+    /// that the component glue must not read it first.
+    const STREAMS: bool = false;
+
     /// The value, or the problem the request is answered with.
     fn from_request(req: Request) -> Result<Self, Problem>;
 }

@@ -312,6 +312,10 @@ impl Handler for Layered {
             .flatten()
             .min()
     }
+
+    fn streams_body(&self) -> bool {
+        self.handler.streams_body()
+    }
 }
 
 /// The status of an inner result, whether a response or a problem.

@@ -16,6 +16,7 @@ mod component;
 
 use std::sync::OnceLock;
 
+use edge_toolkit::body::BodyPlan;
 use edge_toolkit::extract::{Json, Path};
 use edge_toolkit::middleware::{AccessLog, BodyLimit, RequestIdLayer};
 use edge_toolkit::{Problem, Request, Response, RouteError, Router, config, kv};
@@ -75,14 +76,14 @@ pub fn init() {
     ROUTER.get_or_init(router);
 }
 
-/// The largest body the route of `head` accepts: the component reads no more, answering
-/// `413` before the rest is read.
-pub fn max_body(head: &http::request::Parts) -> Option<u64> {
+/// How the component reads the body of the route of `head`: no more than its limit
+/// (`413` before the rest is read), streamed to handlers that take an `Upload`.
+pub fn body_plan(head: &http::request::Parts) -> BodyPlan {
     ROUTER
         .get_or_init(router)
         .as_ref()
-        .ok()
-        .and_then(|router| router.max_body(head))
+        .map(|router| router.body_plan(head))
+        .unwrap_or_default()
 }
 
 /// Answers one request, building the route table once per instance. Handlers may be
