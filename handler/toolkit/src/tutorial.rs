@@ -186,7 +186,7 @@
 //! ```
 //!
 //! In the component, a body over the route's [`BodyLimit`](crate::middleware::BodyLimit)
-//! is refused with `413` before it is read ([`Router::max_body`](crate::Router::max_body)).
+//! is refused with `413` before it is read ([`Router::body_plan`](crate::Router::body_plan)).
 //!
 //! # 5. Caching
 //!

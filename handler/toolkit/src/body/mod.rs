@@ -15,6 +15,7 @@ mod upload;
 pub use reader::BodyReader;
 #[cfg(all(target_arch = "wasm32", feature = "wasi-p3"))]
 pub(crate) use upload::Attached;
+pub(crate) use upload::detach;
 pub use upload::{BodyPlan, Chunks, Upload};
 #[cfg(target_arch = "wasm32")]
 pub(crate) use upload::{attach, metered};

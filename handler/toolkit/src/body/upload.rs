@@ -74,25 +74,37 @@ pub(crate) fn attach(req: &mut Request, chunks: Chunks) -> Attached {
     not(target_arch = "wasm32"),
     allow(dead_code, reason = "the component glue and the tests meter bodies")
 )]
-pub(crate) fn metered<S, E>(chunks: S, mut reader: BodyReader, describe: fn(E) -> String) -> Chunks
+pub(crate) fn metered<S, E>(chunks: S, reader: BodyReader, describe: fn(E) -> String) -> Chunks
 where
     S: Stream<Item = Result<Vec<u8>, E>> + 'static,
     E: 'static,
 {
-    Box::pin(chunks.scan(false, move |failed, chunk| {
-        if *failed {
-            return std::future::ready(None);
-        }
-        let item = match chunk {
-            Ok(chunk) => reader.count(&chunk).map(|()| chunk),
-            Err(err) => Err(Problem::new(StatusCode::BAD_REQUEST).with_detail(format!(
-                "reading the request body failed: {}",
-                describe(err)
-            ))),
-        };
-        *failed = item.is_err();
-        std::future::ready(Some(item))
-    }))
+    // After a problem nothing more is read (not even one more chunk from a client that
+    // stalls); fused, so that a handler asking again after the end gets `None` again rather
+    // than a panic (which would fail the instance, with its other requests).
+    let state = (Box::pin(chunks), reader, false);
+    let metered =
+        futures::stream::unfold(state, move |(mut chunks, mut reader, failed)| async move {
+            if failed {
+                return None;
+            }
+            let item = match chunks.next().await? {
+                Ok(chunk) => reader.count(&chunk).map(|()| chunk),
+                Err(err) => Err(Problem::new(StatusCode::BAD_REQUEST).with_detail(format!(
+                    "reading the request body failed: {}",
+                    describe(err)
+                ))),
+            };
+            let failed = item.is_err();
+            Some((item, (chunks, reader, failed)))
+        });
+    Box::pin(metered.fuse())
+}
+
+/// Takes away the streamed body `req` carries, if any: for a request made from another
+/// (a precondition probe), which must not read the original's body.
+pub(crate) fn detach(req: &mut Request) {
+    req.extensions_mut().remove::<PendingBody>();
 }
 
 /// Drops a body its handler left unread ([`attach`]).
@@ -148,11 +160,11 @@ impl Upload {
     /// An upload of `chunks`, for tests of handlers that take one.
     pub fn from_chunks(chunks: impl Stream<Item = Result<Vec<u8>, Problem>> + 'static) -> Self {
         Self {
-            chunks: Box::pin(chunks),
+            chunks: Box::pin(chunks.fuse()),
         }
     }
 
-    /// The next chunk, once it has arrived; `None` at the end of the body.
+    /// The next chunk, once it has arrived; `None` at the end of the body (and after it).
     pub async fn chunk(&mut self) -> Option<Result<Vec<u8>, Problem>> {
         self.chunks.next().await
     }
@@ -274,5 +286,37 @@ mod tests {
             collect(metered(source, reader(), |e: &str| e.to_owned())),
             [Ok(2), Err(StatusCode::BAD_REQUEST)]
         );
+    }
+
+    #[test]
+    fn an_upload_asked_again_after_its_end_or_its_problem_stays_ended() {
+        let reader = || BodyReader::new(&http::HeaderMap::new(), Some(4)).expect("no length");
+        let ended = |source: Vec<Result<Vec<u8>, &'static str>>| {
+            let mut upload = Upload {
+                chunks: metered(futures::stream::iter(source), reader(), |e: &str| {
+                    e.to_owned()
+                }),
+            };
+            crate::blocking::block_on(async {
+                while upload.chunk().await.is_some() {}
+                (
+                    upload.chunk().await.is_none(),
+                    upload.chunk().await.is_none(),
+                )
+            })
+        };
+        assert_eq!(ended(vec![Ok(vec![1])]), (true, true));
+        assert_eq!(ended(vec![Ok(vec![1; 9]), Ok(vec![1])]), (true, true));
+    }
+
+    #[test]
+    fn a_probe_made_from_a_request_does_not_carry_its_body() {
+        let mut req = post("/");
+        let _attached = attach(&mut req, Box::pin(futures::stream::empty()));
+        let mut probe = http::Request::new(Vec::new());
+        *probe.extensions_mut() = req.extensions().clone();
+        detach(&mut probe);
+        assert!(probe.extensions().get::<PendingBody>().is_none());
+        assert!(req.extensions().get::<PendingBody>().is_some());
     }
 }

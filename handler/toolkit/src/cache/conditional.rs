@@ -543,6 +543,9 @@ fn probe_of(req: &Request) -> Request {
         headers.append(name.clone(), value.clone());
     }
     *probe.extensions_mut() = req.extensions().clone();
+    // The body streaming in is the request's, not the probe's: a `GET` handler taking an
+    // `Upload` must not read it away.
+    crate::body::detach(&mut probe);
     probe
 }
 

@@ -29,7 +29,7 @@ pub const MAX_RESPONSE_BODY: usize = 16 * 1024 * 1024;
 const READ_CHUNK: u64 = 64 * 1024;
 /// Request header fields not sent: hop-by-hop fields, which the host forbids, and
 /// `Content-Length`, which is set from the body.
-pub(super) const NOT_FORWARDED: [&str; 11] = [
+const NOT_FORWARDED: [&str; 11] = [
     "connection",
     "content-length",
     "host",
@@ -153,20 +153,23 @@ fn method_of(method: &http::Method) -> Method {
     }
 }
 
-fn outgoing_request(request: &http::Request<Vec<u8>>) -> Result<OutgoingRequest, ClientError> {
-    let invalid = |detail: String| ClientError::InvalidRequest(detail);
+/// The scheme and authority of `request`'s URI, which must be absolute.
+pub(super) fn target_of(
+    request: &http::Request<Vec<u8>>,
+) -> Result<(&str, &http::uri::Authority), ClientError> {
     let uri = request.uri();
-    let scheme = match uri.scheme_str() {
-        Some("http") => Scheme::Http,
-        Some("https") => Scheme::Https,
-        Some(other) => Scheme::Other(other.to_owned()),
-        None => return Err(invalid(format!("{uri} is not an absolute URI"))),
-    };
+    let scheme = uri
+        .scheme_str()
+        .ok_or_else(|| ClientError::InvalidRequest(format!("{uri} is not an absolute URI")))?;
     let authority = uri
         .authority()
-        .ok_or_else(|| invalid(format!("{uri} has no authority")))?;
-    let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
+        .ok_or_else(|| ClientError::InvalidRequest(format!("{uri} has no authority")))?;
+    Ok((scheme, authority))
+}
 
+/// The header fields sent with `request`: its own but [`NOT_FORWARDED`], and a
+/// `Content-Length` of its body when it has one or its method expects one.
+pub(super) fn sent_fields(request: &http::Request<Vec<u8>>) -> Vec<(String, Vec<u8>)> {
     let mut entries: Vec<(String, Vec<u8>)> = request
         .headers()
         .iter()
@@ -183,6 +186,21 @@ fn outgoing_request(request: &http::Request<Vec<u8>>) -> Result<OutgoingRequest,
             request.body().len().to_string().into_bytes(),
         ));
     }
+    entries
+}
+
+fn outgoing_request(request: &http::Request<Vec<u8>>) -> Result<OutgoingRequest, ClientError> {
+    let invalid = |detail: String| ClientError::InvalidRequest(detail);
+    let uri = request.uri();
+    let (scheme, authority) = target_of(request)?;
+    let scheme = match scheme {
+        "http" => Scheme::Http,
+        "https" => Scheme::Https,
+        other => Scheme::Other(other.to_owned()),
+    };
+    let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
+
+    let entries = sent_fields(request);
     let fields = Fields::from_list(&entries).map_err(|err| {
         invalid(format!(
             "the host refused the request's header fields: {err:?}"

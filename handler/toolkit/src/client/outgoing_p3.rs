@@ -19,7 +19,7 @@ use wasip3::http_compat::{
     RequestOptionsExtension, http_from_wasi_response, http_into_wasi_request,
 };
 
-use super::outgoing::{MAX_RESPONSE_BODY, NOT_FORWARDED, client_error_of, nanos};
+use super::outgoing::{MAX_RESPONSE_BODY, client_error_of, nanos, sent_fields, target_of};
 use super::{ClientError, SleepFuture, Sleeper, Transport, TransportFuture};
 
 /// Sends requests through the host's `wasi:http/client@0.3`.
@@ -59,19 +59,22 @@ async fn attempt(
     timeout: Duration,
 ) -> Result<http::Response<Vec<u8>>, ClientError> {
     let code = |code: ErrorCode| client_error_of!(ErrorCode, &code, timeout);
+    target_of(request)?;
     let mut builder = http::Request::builder()
         .method(request.method().clone())
         .uri(request.uri().clone());
-    for (name, value) in request.headers() {
-        if !NOT_FORWARDED.contains(&name.as_str()) {
-            builder = builder.header(name, value);
-        }
+    for (name, value) in sent_fields(request) {
+        builder = builder.header(name, value);
     }
     let outgoing = builder
         .extension(RequestOptionsExtension(request_options(timeout)))
         .body(Full::new(Bytes::from(request.body().clone())))
         .map_err(|err| ClientError::InvalidRequest(err.to_string()))?;
-    let outgoing = http_into_wasi_request(outgoing).map_err(code)?;
+    // What the host refuses here (a scheme, a header field) is the request's fault: not
+    // retried, as on WASI 0.2.
+    let outgoing = http_into_wasi_request(outgoing).map_err(|code| {
+        ClientError::InvalidRequest(format!("the host refused the request: {code:?}"))
+    })?;
     let response = client::send(outgoing).await.map_err(code)?;
     let response = http_from_wasi_response(response).map_err(code)?;
     let (parts, mut body) = response.into_parts();

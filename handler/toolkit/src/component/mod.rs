@@ -16,9 +16,11 @@
 //! }
 //! ```
 //!
-//! The request is read into an [`http::Request<Vec<u8>>`](crate::Request), the handler
-//! (an `async fn(Request) -> Response`, such as one awaiting
-//! [`Router::serve`](crate::Router::serve)) answers it, and the response is written through the `ResponseOutparam`: status and
+//! The request is read into an [`http::Request<Vec<u8>>`](crate::Request) (its body whole,
+//! or, for a route that streams it, left to the handler's [`Upload`](crate::body::Upload)),
+//! the handler (an `async fn(Request) -> Response`, such as one awaiting
+//! [`Router::serve`](crate::Router::serve)) answers it, and the response is written
+//! through the `ResponseOutparam`: status and
 //! headers, the buffered body, then each chunk of a [`BodyStream`], flushed as it comes, so
 //! server-sent events reach the client one by one. Dropping the body sink finishes the body.
 

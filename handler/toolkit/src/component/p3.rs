@@ -18,8 +18,9 @@
 //! wasip3::http::service::export!(Component);
 //! ```
 //!
-//! The request is read into an [`http::Request<Vec<u8>>`](crate::Request) (a request that
-//! cannot be read is answered with its `400` problem), the handler (an
+//! The request is read into an [`http::Request<Vec<u8>>`](crate::Request) (its body whole,
+//! or, for a route that streams it, left to the handler's [`Upload`](crate::body::Upload);
+//! a request that cannot be read is answered with its `400` problem), the handler (an
 //! `async fn(Request) -> Response`) answers it while the instance goes on with its other
 //! requests, and the
 //! response goes back with its buffered body and then each chunk of its [`BodyStream`],

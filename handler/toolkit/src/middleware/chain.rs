@@ -106,7 +106,8 @@ impl Endpoint for HandlerEndpoint<'_> {
 /// The rest of the chain inside a [`Middleware`]: the remaining layers, then the endpoint.
 ///
 /// It is `Copy`, so a middleware may call the inner chain more than once (a retry, say),
-/// each time with a request of its own.
+/// each time with a request of its own. A body streaming in (an
+/// [`Upload`](crate::body::Upload)) is read once: a second try finds it taken (`500`).
 #[derive(Clone, Copy)]
 pub struct Next<'a> {
     layers: &'a [Arc<dyn Middleware>],

@@ -1,5 +1,5 @@
 //! The component's exports, the one file compiled for `wasm32` alone: the HTTP handler,
-//! answered by [`handle`](crate::handle) through the toolkit's glue, and
+//! answered by [`serve`](crate::serve) through the toolkit's glue, and
 //! `wizer-initialize`, which runs [`init`](crate::init). The handler is
 //! `wasi:http/incoming-handler@0.2` (WASI 0.2, through spin-sdk) by default and
 //! `wasi:http/handler@0.3` (WASI 0.3, through `wasip3`) with the `wasi-p3` feature.
