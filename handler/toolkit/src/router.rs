@@ -153,57 +153,6 @@ where
     }
 }
 
-/// Handlers of one to eight extractors: `$head` read from the head, `$last` from the whole
-/// request.
-macro_rules! extracting {
-    ($($head:ident),* ; $last:ident) => {
-        impl<F, R, $($head,)* $last> Handler for Extracting<F, ($($head,)* $last,)>
-        where
-            F: Fn($($head,)* $last) -> R + Send + Sync + 'static,
-            R: IntoHandlerResult,
-            $($head: FromRequestParts + 'static,)*
-            $last: FromRequest + 'static,
-        {
-            #[allow(non_snake_case, reason = "the arguments are named after their types")]
-            fn call(&self, req: Request) -> HandlerFuture<'_> {
-                let result = (|| {
-                    $(let $head = $head::from_request_parts(&req)?;)*
-                    let $last = $last::from_request(req)?;
-                    (self.f)($($head,)* $last).into_handler_result()
-                })();
-                Box::pin(std::future::ready(result))
-            }
-
-            fn streams_body(&self) -> bool {
-                $last::STREAMS
-            }
-        }
-
-        impl<F, R, $($head,)* $last> IntoHandler<ViaExtractors<($($head,)* $last,)>> for F
-        where
-            F: Fn($($head,)* $last) -> R + Send + Sync + 'static,
-            R: IntoHandlerResult,
-            $($head: FromRequestParts + 'static,)*
-            $last: FromRequest + 'static,
-        {
-            type Handler = Extracting<F, ($($head,)* $last,)>;
-
-            fn into_handler(self) -> Self::Handler {
-                Extracting { f: self, args: PhantomData }
-            }
-        }
-    };
-}
-
-extracting!(; T1);
-extracting!(T1; T2);
-extracting!(T1, T2; T3);
-extracting!(T1, T2, T3; T4);
-extracting!(T1, T2, T3, T4; T5);
-extracting!(T1, T2, T3, T4, T5; T6);
-extracting!(T1, T2, T3, T4, T5, T6; T7);
-extracting!(T1, T2, T3, T4, T5, T6, T7; T8);
-
 /// [`IntoHandler`] for an `async` function of extractors `T` (a tuple of its argument types).
 #[derive(Debug)]
 pub struct ViaAsync<T>(PhantomData<fn() -> T>);
@@ -290,9 +239,56 @@ where
     }
 }
 
-/// `async` handlers of one to eight extractors, as [`extracting!`].
-macro_rules! extracting_async {
+/// The extractors of a handler, read from `$req` into a tuple: `$head` from the head,
+/// `$last` from the whole request; the first that fails gives its problem.
+macro_rules! read_extractors {
+    ($req:ident; $($head:ident),*; $last:ident) => {
+        (|| -> Result<_, Problem> {
+            $(let $head = $head::from_request_parts(&$req)?;)*
+            let $last = $last::from_request($req)?;
+            Ok(($($head,)* $last,))
+        })()
+    };
+}
+
+/// Handlers of one to eight extractors, plain and `async`: `$head` read from the head,
+/// `$last` from the whole request.
+macro_rules! extracting {
     ($($head:ident),* ; $last:ident) => {
+        impl<F, R, $($head,)* $last> Handler for Extracting<F, ($($head,)* $last,)>
+        where
+            F: Fn($($head,)* $last) -> R + Send + Sync + 'static,
+            R: IntoHandlerResult,
+            $($head: FromRequestParts + 'static,)*
+            $last: FromRequest + 'static,
+        {
+            #[allow(non_snake_case, reason = "the arguments are named after their types")]
+            fn call(&self, req: Request) -> HandlerFuture<'_> {
+                let result = read_extractors!(req; $($head),*; $last).and_then(
+                    |($($head,)* $last,)| (self.f)($($head,)* $last).into_handler_result(),
+                );
+                Box::pin(std::future::ready(result))
+            }
+
+            fn streams_body(&self) -> bool {
+                $last::STREAMS
+            }
+        }
+
+        impl<F, R, $($head,)* $last> IntoHandler<ViaExtractors<($($head,)* $last,)>> for F
+        where
+            F: Fn($($head,)* $last) -> R + Send + Sync + 'static,
+            R: IntoHandlerResult,
+            $($head: FromRequestParts + 'static,)*
+            $last: FromRequest + 'static,
+        {
+            type Handler = Extracting<F, ($($head,)* $last,)>;
+
+            fn into_handler(self) -> Self::Handler {
+                Extracting { f: self, args: PhantomData }
+            }
+        }
+
         impl<F, Fut, R, $($head,)* $last> Handler for AsyncExtracting<F, ($($head,)* $last,)>
         where
             F: Fn($($head,)* $last) -> Fut + Send + Sync + 'static,
@@ -303,12 +299,7 @@ macro_rules! extracting_async {
         {
             #[allow(non_snake_case, reason = "the arguments are named after their types")]
             fn call(&self, req: Request) -> HandlerFuture<'_> {
-                let args = (|| -> Result<_, Problem> {
-                    $(let $head = $head::from_request_parts(&req)?;)*
-                    let $last = $last::from_request(req)?;
-                    Ok(($($head,)* $last,))
-                })();
-                match args {
+                match read_extractors!(req; $($head),*; $last) {
                     Ok(($($head,)* $last,)) => {
                         let fut = (self.f)($($head,)* $last);
                         Box::pin(async move { fut.await.into_handler_result() })
@@ -339,14 +330,14 @@ macro_rules! extracting_async {
     };
 }
 
-extracting_async!(; T1);
-extracting_async!(T1; T2);
-extracting_async!(T1, T2; T3);
-extracting_async!(T1, T2, T3; T4);
-extracting_async!(T1, T2, T3, T4; T5);
-extracting_async!(T1, T2, T3, T4, T5; T6);
-extracting_async!(T1, T2, T3, T4, T5, T6; T7);
-extracting_async!(T1, T2, T3, T4, T5, T6, T7; T8);
+extracting!(; T1);
+extracting!(T1; T2);
+extracting!(T1, T2; T3);
+extracting!(T1, T2, T3; T4);
+extracting!(T1, T2, T3, T4; T5);
+extracting!(T1, T2, T3, T4, T5; T6);
+extracting!(T1, T2, T3, T4, T5, T6; T7);
+extracting!(T1, T2, T3, T4, T5, T6, T7; T8);
 
 /// An error in the route table, found while building the router.
 #[derive(Debug, thiserror::Error)]

@@ -13,12 +13,10 @@ mod reader;
 mod upload;
 
 pub use reader::BodyReader;
-#[cfg(all(target_arch = "wasm32", feature = "wasi-p3"))]
-pub(crate) use upload::Attached;
 pub(crate) use upload::detach;
-pub use upload::{BodyPlan, Chunks, Upload};
 #[cfg(target_arch = "wasm32")]
-pub(crate) use upload::{attach, metered};
+pub(crate) use upload::{Attached, attach, metered};
+pub use upload::{BodyPlan, Chunks, Upload};
 
 pub use json::{
     FieldError, JsonRejection, Validate, is_json_media_type, json, json_valid, parse_json,

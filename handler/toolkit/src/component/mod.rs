@@ -33,7 +33,7 @@ use futures::{SinkExt, StreamExt};
 use http::StatusCode;
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam, Scheme};
 
-use crate::body::{BodyPlan, BodyReader, attach, metered};
+use crate::body::{Attached, BodyPlan, BodyReader, attach, metered};
 use crate::stream::BodyStream;
 use crate::{Problem, Request, Response};
 
@@ -65,26 +65,13 @@ pub async fn serve_limited<L, P, F, Fut>(
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Response>,
 {
-    let res = match read_head(&req) {
-        Err(problem) => problem.into_response(),
-        Ok(parts) => {
-            let plan = plan(&parts).into();
-            match BodyReader::new(&parts.headers, plan.limit) {
-                Err(problem) => problem.into_response(),
-                Ok(reader) if plan.streamed => {
-                    let chunks = metered(req.into_body_stream(), reader, |err| format!("{err:?}"));
-                    let mut request = Request::from_parts(parts, Vec::new());
-                    let attached = attach(&mut request, chunks);
-                    let res = handler(request).await;
-                    drop(attached);
-                    res
-                }
-                Ok(reader) => match read_body(req, reader).await {
-                    Ok(body) => handler(Request::from_parts(parts, body)).await,
-                    Err(problem) => problem.into_response(),
-                },
-            }
+    let res = match read_planned(req, plan).await {
+        Ok((req, attached)) => {
+            let res = handler(req).await;
+            drop(attached);
+            res
         }
+        Err(problem) => problem.into_response(),
     };
     write_response(res, out).await;
 }
@@ -101,10 +88,38 @@ pub async fn read_request_limited<L>(req: IncomingRequest, max_body: L) -> Resul
 where
     L: FnOnce(&http::request::Parts) -> Option<u64>,
 {
+    // A plan that never streams: no body is attached.
+    read_planned(req, max_body).await.map(|(req, _)| req)
+}
+
+/// The request, its body read as `plan` says: buffered, or attached unread (with the guard
+/// that drops it).
+async fn read_planned<L, P>(
+    req: IncomingRequest,
+    plan: L,
+) -> Result<(Request, Option<Attached>), Problem>
+where
+    L: FnOnce(&http::request::Parts) -> P,
+    P: Into<BodyPlan>,
+{
     let parts = read_head(&req)?;
-    let reader = BodyReader::new(&parts.headers, max_body(&parts))?;
-    let body = read_body(req, reader).await?;
-    Ok(Request::from_parts(parts, body))
+    let plan = plan(&parts).into();
+    let mut reader = BodyReader::new(&parts.headers, plan.limit)?;
+    if plan.streamed {
+        let chunks = metered(req.into_body_stream(), reader, |err| format!("{err:?}"));
+        let mut req = Request::from_parts(parts, Vec::new());
+        let attached = attach(&mut req, chunks);
+        return Ok((req, Some(attached)));
+    }
+    let mut chunks = req.into_body_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|err| {
+            Problem::new(StatusCode::BAD_REQUEST)
+                .with_detail(format!("reading the request body failed: {err:?}"))
+        })?;
+        reader.push(&chunk)?;
+    }
+    Ok((Request::from_parts(parts, reader.finish()), None))
 }
 
 /// The method, target and header fields of `req`; a `400` problem when one cannot be read.
@@ -142,19 +157,6 @@ fn read_head(req: &IncomingRequest) -> Result<http::request::Parts, Problem> {
         .map_err(|err| bad_request(format!("the request is invalid: {err}")))?
         .into_parts();
     Ok(parts)
-}
-
-/// The body of `req`, read chunk by chunk through `reader`.
-async fn read_body(req: IncomingRequest, mut reader: BodyReader) -> Result<Vec<u8>, Problem> {
-    let mut chunks = req.into_body_stream();
-    while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(|err| {
-            Problem::new(StatusCode::BAD_REQUEST)
-                .with_detail(format!("reading the request body failed: {err:?}"))
-        })?;
-        reader.push(&chunk)?;
-    }
-    Ok(reader.finish())
 }
 
 /// The header fields of `res` as wasi-http fields; a response the host refuses them for

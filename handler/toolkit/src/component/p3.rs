@@ -69,8 +69,7 @@ where
     Fut: Future<Output = Response>,
 {
     let res = match read_planned(req, plan).await {
-        Ok((req, None)) => handler(req).await,
-        Ok((req, Some(attached))) => {
+        Ok((req, attached)) => {
             let res = handler(req).await;
             drop(attached);
             res

@@ -87,19 +87,9 @@ pub(crate) trait Endpoint {
     fn call_endpoint(&self, req: Request) -> HandlerFuture<'_>;
 }
 
-impl<H: Handler + ?Sized> Endpoint for H {
+impl Endpoint for Box<dyn Handler> {
     fn call_endpoint(&self, req: Request) -> HandlerFuture<'_> {
         self.call(req)
-    }
-}
-
-/// A boxed handler as the [`Endpoint`] of a chain (`dyn Handler` does not coerce to
-/// `dyn Endpoint`).
-struct HandlerEndpoint<'h>(&'h dyn Handler);
-
-impl Endpoint for HandlerEndpoint<'_> {
-    fn call_endpoint(&self, req: Request) -> HandlerFuture<'_> {
-        self.0.call(req)
     }
 }
 
@@ -300,7 +290,7 @@ impl fmt::Debug for Layered {
 
 impl Handler for Layered {
     fn call(&self, req: Request) -> HandlerFuture<'_> {
-        Box::pin(async move { self.stack.run(req, &HandlerEndpoint(&*self.handler)).await })
+        self.stack.run(req, &self.handler)
     }
 
     fn answers_preconditions(&self) -> bool {
