@@ -61,6 +61,17 @@ pub enum LoadError {
     /// The wasm engine could not be set up with the requested configuration.
     #[error("cannot configure the wasm engine: {0}")]
     Engine(String),
+    /// A directory the guest is to see ([`RuntimeConfig::dirs`](crate::RuntimeConfig::dirs))
+    /// cannot be opened.
+    #[error("cannot give the guest {host} at {guest}: {reason}")]
+    Dir {
+        /// The host directory.
+        host: PathBuf,
+        /// The guest path.
+        guest: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The key-value database could not be opened.
     #[error(transparent)]
     KeyValue(#[from] crate::KeyValueError),

@@ -66,9 +66,9 @@ pub use handler::{
 };
 pub use harness::{Harness, HarnessBuilder, HarnessError, TestResponse};
 pub use runtime::{
-    ConcurrentReuse, Engine, EngineConfig, GuestLimits, GuestState, LinkerExtension, OutgoingHooks,
-    OutgoingHttp, OutgoingResult, Runtime, RuntimeConfig, SocketAddrUse, SocketCheck, SocketPolicy,
-    SocketUses, World, default_cache_dir,
+    ConcurrentReuse, Engine, EngineConfig, GuestDir, GuestLimits, GuestState, LinkerExtension,
+    OutgoingHooks, OutgoingHttp, OutgoingResult, Runtime, RuntimeConfig, SocketAddrUse,
+    SocketCheck, SocketPolicy, SocketUses, World, default_cache_dir,
 };
 pub use server::{
     MAX_WORKERS, Server, ServerConfig, ServerLimits, ShutdownReport, TlsConfig,

@@ -80,6 +80,12 @@ struct ServeArgs {
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
     env: Vec<(String, String)>,
 
+    /// A host directory the guest may read (never write), at GUEST (repeatable):
+    /// `--dir static::/static`. Without `::GUEST` the guest sees it at the same path
+    /// (`/static` for a relative `static`). The guest sees nothing else of the host.
+    #[arg(long = "dir", value_name = "HOST[::GUEST]", value_parser = parse_dir)]
+    dirs: Vec<host::GuestDir>,
+
     /// A destination guests may send HTTP requests to, in spin.toml's syntax
     /// (`https://api.example.com`, `http://localhost:8080`, `https://*.example.com`,
     /// `*://host:*`); repeatable. Without it, all outbound HTTP is refused.
@@ -378,6 +384,20 @@ impl HostArgs {
     }
 }
 
+fn parse_dir(s: &str) -> Result<host::GuestDir, String> {
+    let (host, guest) = match s.split_once("::") {
+        Some((host, guest)) => (host, guest.to_owned()),
+        None => (
+            s,
+            format!("/{}", s.trim_start_matches("./").trim_start_matches('/')),
+        ),
+    };
+    if host.is_empty() {
+        return Err(format!("expected HOST[::GUEST], got `{s}`"));
+    }
+    Ok(host::GuestDir::new(host, guest))
+}
+
 fn parse_env(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
@@ -496,6 +516,7 @@ async fn shutdown_signal() {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = RuntimeConfig {
         env: args.env,
+        dirs: args.dirs,
         ..args.host.runtime_config()?
     };
     let platform = PlatformConfig {
@@ -806,6 +827,19 @@ mod tests {
         assert_eq!(parse_env("A=b=c"), Ok(("A".to_owned(), "b=c".to_owned())));
         assert!(parse_env("=x").is_err());
         assert!(parse_env("novalue").is_err());
+        let dir = parse_dir("site/dist::/static").expect("a dir");
+        assert_eq!(
+            (dir.host(), dir.guest()),
+            (std::path::Path::new("site/dist"), "/static")
+        );
+        let dir = parse_dir("./static").expect("a dir");
+        assert_eq!(
+            (dir.host(), dir.guest()),
+            (std::path::Path::new("./static"), "/static")
+        );
+        let dir = parse_dir("/srv/www").expect("a dir");
+        assert_eq!(dir.guest(), "/srv/www");
+        assert!(parse_dir("::/x").is_err());
     }
 
     #[test]

@@ -67,6 +67,9 @@ pub struct RuntimeConfig {
     /// Environment variables the guest sees. Nothing from the host's environment is passed
     /// unless it is listed here.
     pub env: Vec<(String, String)>,
+    /// Host directories the guest sees, read-only (`wasi:filesystem` preopens). None by
+    /// default: a guest sees no file system.
+    pub dirs: Vec<GuestDir>,
     /// Directory of the compiled-code cache; `None` compiles at every start.
     pub cache_dir: Option<PathBuf>,
     /// Instances alive at once at most: the pooling allocator reserves this many slots up
@@ -108,6 +111,7 @@ impl std::fmt::Debug for RuntimeConfig {
         f.debug_struct("RuntimeConfig")
             .field("limits", &self.limits)
             .field("env", &env)
+            .field("dirs", &self.dirs)
             .field("cache_dir", &self.cache_dir)
             .field("max_instances", &self.max_instances)
             .field("instance_reuse", &self.instance_reuse)
@@ -131,6 +135,7 @@ impl Default for RuntimeConfig {
         Self {
             limits: GuestLimits::default(),
             env: Vec::new(),
+            dirs: Vec::new(),
             cache_dir: None,
             max_instances: 1000,
             instance_reuse: 0,
@@ -140,6 +145,57 @@ impl Default for RuntimeConfig {
             outgoing_http: None,
             sockets: None,
         }
+    }
+}
+
+/// A host directory a guest sees, read-only, at an absolute guest path: what `edge-host
+/// serve --dir HOST::GUEST` and a Spin component's `files` give. The guest can read what is
+/// below it and nothing else: `wasi:filesystem` resolves every path inside the directory
+/// (`..` and symbolic links leading out of it fail), and it can neither write, create nor
+/// remove anything.
+#[derive(Debug, Clone)]
+pub struct GuestDir {
+    host: Arc<HostDir>,
+    guest: String,
+}
+
+#[derive(Debug)]
+enum HostDir {
+    /// A directory given by the user.
+    Given(PathBuf),
+    /// A directory this host made (a Spin component's `files`), removed with the last
+    /// runtime that uses it.
+    Staged(tempfile::TempDir),
+}
+
+impl GuestDir {
+    /// `host` seen by the guest at `guest`.
+    pub fn new(host: impl Into<PathBuf>, guest: impl Into<String>) -> Self {
+        Self {
+            host: Arc::new(HostDir::Given(host.into())),
+            guest: guest.into(),
+        }
+    }
+
+    /// A staged directory, deleted when the last `GuestDir` holding it is dropped.
+    pub(crate) fn staged(dir: tempfile::TempDir, guest: impl Into<String>) -> Self {
+        Self {
+            host: Arc::new(HostDir::Staged(dir)),
+            guest: guest.into(),
+        }
+    }
+
+    /// The host directory.
+    pub fn host(&self) -> &std::path::Path {
+        match &*self.host {
+            HostDir::Given(path) => path,
+            HostDir::Staged(dir) => dir.path(),
+        }
+    }
+
+    /// Where the guest sees it.
+    pub fn guest(&self) -> &str {
+        &self.guest
     }
 }
 

@@ -41,7 +41,7 @@ use http_body_util::BodyExt;
 use tokio::sync::oneshot;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{PoolConcurrencyLimitError, Store, UpdateDeadline};
-use wasmtime_wasi::WasiCtx;
+use wasmtime_wasi::{FsPerms, WasiCtx};
 use wasmtime_wasi_http::handler::{
     ExpirationError, InstantiationError, ProxyHandler, TrapOrPanicError,
 };
@@ -50,7 +50,7 @@ use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpView};
 
 pub use self::concurrent::ConcurrentReuse;
-pub use self::config::{GuestLimits, RuntimeConfig, default_cache_dir};
+pub use self::config::{GuestDir, GuestLimits, RuntimeConfig, default_cache_dir};
 pub use self::engine::{Engine, EngineConfig};
 pub use self::extension::{
     LinkerExtension, OutgoingHooks, OutgoingHttp, OutgoingResult, SocketAddrUse, SocketCheck,
@@ -132,6 +132,27 @@ impl Inner {
     }
 }
 
+/// Refuses a guest directory that is not an absolute guest path to an existing host
+/// directory.
+fn check_dir(dir: &GuestDir) -> Result<(), LoadError> {
+    let refuse = |reason: String| LoadError::Dir {
+        host: dir.host().to_owned(),
+        guest: dir.guest().to_owned(),
+        reason,
+    };
+    let guest = dir.guest();
+    if !guest.starts_with('/') || guest.split('/').any(|part| part == "." || part == "..") {
+        return Err(refuse(
+            "the guest path must be absolute, without `.` or `..`".to_owned(),
+        ));
+    }
+    match std::fs::metadata(dir.host()) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(refuse("not a directory".to_owned())),
+        Err(e) => Err(refuse(e.to_string())),
+    }
+}
+
 /// A store for a new instance, with the guest's environment, output streams and limits.
 fn new_store(engine: &wasmtime::Engine, config: &RuntimeConfig) -> Store<GuestState> {
     let request_id = Arc::new(AtomicU64::new(0));
@@ -148,6 +169,13 @@ fn new_store(engine: &wasmtime::Engine, config: &RuntimeConfig) -> Store<GuestSt
             stream: "stderr",
             budget,
         });
+    for dir in &config.dirs {
+        // Checked at load; should the directory have gone since, the guest does without it
+        // (its reads fail as they would on a missing file) rather than the request failing.
+        if let Err(e) = wasi.preopened_dir(dir.host(), dir.guest(), FsPerms::ReadOnly) {
+            tracing::warn!(host = %dir.host().display(), guest = dir.guest(), "cannot give the guest its directory: {e}");
+        }
+    }
     match &config.sockets {
         Some(policy) => {
             let uses = policy.uses();
@@ -288,6 +316,9 @@ impl Runtime {
         path: &Path,
         config: RuntimeConfig,
     ) -> Result<Self, LoadError> {
+        for dir in &config.dirs {
+            check_dir(dir)?;
+        }
         let ceiling = shared.config().max_memory_bytes;
         if config.limits.max_memory_bytes > ceiling {
             return Err(LoadError::Engine(format!(

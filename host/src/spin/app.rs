@@ -195,8 +195,8 @@ impl App {
     }
 
     /// Loads every component a public route of `manifest` reaches, each with `defaults` plus
-    /// what the manifest says of it (environment, outbound hosts, key-value stores, SQLite
-    /// databases, variables), all sharing `data` and one [`Engine`] sized from `defaults`.
+    /// what the manifest says of it (environment, files, outbound hosts, key-value stores,
+    /// SQLite databases, variables), all sharing `data` and one [`Engine`] sized from `defaults`.
     pub fn load(
         manifest: &AppManifest,
         defaults: &RuntimeConfig,
@@ -218,6 +218,9 @@ impl App {
                 None => {
                     let mut config = defaults.clone();
                     config.env.extend(component.environment.iter().cloned());
+                    config
+                        .dirs
+                        .extend(super::mounts::guest_dirs(&manifest.dir, component)?);
                     let platform = PlatformConfig {
                         allowed_outbound: component.allowed_outbound_hosts.clone(),
                         outbound: outbound.clone(),

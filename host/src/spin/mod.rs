@@ -9,6 +9,7 @@
 //! | `app.rs` | [`App`]: manifest → components on one shared engine; the [`Handler`](crate::Handler) |
 //! | `build.rs` | `edge-host build`: each component's build command, with the wasm toolchain chosen for it |
 //! | `manifest/` | spin.toml, read by serde types and checked, problems with their line and column |
+//! | `mounts.rs` | a component's `files`, staged read-only for it |
 //! | `routes.rs` | Spin's route patterns and the most-specific-wins router |
 //! | `headers.rs` | the `spin-*` headers a component sees |
 //! | `platform/` | key-value (SQLite) and variables, linked as a [`LinkerExtension`](crate::LinkerExtension) |
@@ -19,6 +20,7 @@ mod app;
 mod build;
 mod headers;
 pub mod manifest;
+mod mounts;
 mod outbound;
 mod platform;
 pub mod routes;

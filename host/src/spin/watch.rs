@@ -195,7 +195,7 @@ pub fn watched_files(manifest: &AppManifest) -> Snapshot {
 }
 
 /// The directories of `pattern` before its first one with a glob character.
-fn literal_prefix(pattern: &str) -> PathBuf {
+pub(crate) fn literal_prefix(pattern: &str) -> PathBuf {
     let mut base = PathBuf::new();
     let mut parts = pattern.split('/').peekable();
     while let Some(part) = parts.next() {

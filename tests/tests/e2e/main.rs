@@ -3,6 +3,7 @@
 
 mod component;
 mod faults;
+mod files;
 mod h2_abuse;
 mod harness;
 mod limits;

@@ -1,8 +1,8 @@
 //! Loading and validating a Spin application manifest (`spin.toml`, manifest version 2).
 //!
 //! Everything edge-host cannot honour is an error, found before anything runs: unknown keys,
-//! values of the wrong type, Spin features this host does not implement (`files`,
-//! `ai_models`, non-HTTP triggers...), missing component files, unresolvable variables,
+//! values of the wrong type, Spin features this host does not implement (`ai_models`,
+//! non-HTTP triggers...), missing component files, unresolvable variables,
 //! duplicate routes. Every problem is reported at once, each at the dotted key it concerns and
 //! with its line and column ([`ManifestProblem`]):
 //!
@@ -43,7 +43,9 @@ mod tests;
 use std::path::{Path, PathBuf};
 
 pub use error::{ManifestError, ManifestProblem};
-pub use model::{AppManifest, BuildConfig, ComponentManifest, HttpRoute, Route, VariableValue};
+pub use model::{
+    AppManifest, BuildConfig, ComponentManifest, FileMount, HttpRoute, Route, VariableValue,
+};
 pub(crate) use resolve::{is_kebab, is_snake};
 
 /// Loads and validates the manifest at `path`. `env` looks up environment variables (the

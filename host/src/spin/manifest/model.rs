@@ -65,6 +65,27 @@ pub struct ComponentManifest {
     pub variables: BTreeMap<String, VariableValue>,
     /// `[component.<id>.build]`: how the component is built, when the manifest says.
     pub build: Option<BuildConfig>,
+    /// `files`: what the component sees, read-only, of the host's files, in file order.
+    pub files: Vec<FileMount>,
+    /// `exclude_files`: glob patterns, relative to the manifest's directory, of files kept
+    /// out of [`Self::files`] although a mount would take them in.
+    pub exclude_files: Vec<String>,
+}
+
+/// One entry of a component's `files`, as Spin takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileMount {
+    /// A glob pattern relative to the manifest's directory (`"static/**/*"`): each file it
+    /// matches is at the same relative path below the guest's `/`.
+    Pattern(String),
+    /// `{ source = "dist", destination = "/static" }`: a host directory (its whole tree) or
+    /// file, resolved against the manifest's directory, at an absolute guest path.
+    Placement {
+        /// The host directory or file.
+        source: PathBuf,
+        /// Where the guest sees it: an absolute path without `.` or `..`.
+        destination: String,
+    },
 }
 
 /// `[component.<id>.build]`, as `spin build` runs it.

@@ -12,7 +12,7 @@ use super::variables::{AppVariables, not_a_variable_name};
 use super::{Resolver, is_empty, is_kebab, is_snake};
 use crate::OutboundRule;
 use crate::spin::manifest::error::{a, join};
-use crate::spin::manifest::model::{BuildConfig, ComponentManifest, VariableValue};
+use crate::spin::manifest::model::{BuildConfig, ComponentManifest, FileMount, VariableValue};
 use crate::spin::manifest::raw::{self, Checked};
 
 impl Resolver<'_, '_> {
@@ -66,6 +66,8 @@ impl Resolver<'_, '_> {
             environment: Vec::new(),
             variables: BTreeMap::new(),
             build: None,
+            files: Vec::new(),
+            exclude_files: Vec::new(),
         };
         for (i, template) in spec
             .allowed_outbound_hosts
@@ -120,17 +122,13 @@ impl Resolver<'_, '_> {
             component.build = self.build(&join(key, "build"), build, span.clone(), dir);
         }
         let build_command = component.build.as_ref().map(|build| build.command.clone());
+        if let Some(files) = &spec.files {
+            component.files = self.files(&join(key, "files"), files, dir);
+        }
+        if let Some(exclude) = &spec.exclude_files {
+            component.exclude_files = self.exclude_files(&join(key, "exclude_files"), exclude);
+        }
         let unsupported = [
-            (
-                "files",
-                spec.files,
-                "components get no file system; embed the files in the component or serve them from an upstream",
-            ),
-            (
-                "exclude_files",
-                spec.exclude_files,
-                "components get no file system",
-            ),
             (
                 "allowed_http_hosts",
                 spec.allowed_http_hosts,
@@ -171,6 +169,99 @@ impl Resolver<'_, '_> {
             ),
         }
         component
+    }
+
+    /// `files` (at `key`): glob patterns and `{ source, destination }` tables.
+    fn files(&mut self, key: &str, files: &Spanned<Value>, dir: &Path) -> Vec<FileMount> {
+        let Value::Array(items) = files.get_ref() else {
+            let found = a(files.get_ref().type_str());
+            let message = format!(
+                "expected a list of glob patterns and {{ source, destination }} tables, found {found}"
+            );
+            self.problem(key, files.span(), message);
+            return Vec::new();
+        };
+        let mut mounts = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let item_key = format!("{key}[{i}]");
+            match self.file_mount(item, dir) {
+                Ok(mount) => mounts.push(mount),
+                Err(message) => self.problem(item_key, files.span(), message),
+            }
+        }
+        mounts
+    }
+
+    /// One entry of `files`, or what is wrong with it.
+    fn file_mount(&self, item: &Value, dir: &Path) -> Result<FileMount, String> {
+        match item {
+            Value::String(pattern) => {
+                relative_pattern(pattern)?;
+                Ok(FileMount::Pattern(pattern.clone()))
+            }
+            Value::Table(table) => {
+                if let Some(unknown) = table
+                    .keys()
+                    .find(|k| !matches!(k.as_str(), "source" | "destination"))
+                {
+                    return Err(format!(
+                        "unknown key `{unknown}` (expected source and destination)"
+                    ));
+                }
+                let (Some(Value::String(source)), Some(Value::String(destination))) =
+                    (table.get("source"), table.get("destination"))
+                else {
+                    return Err(
+                        "expected { source = \"<host path>\", destination = \"/<guest path>\" }"
+                            .to_owned(),
+                    );
+                };
+                if source.trim().is_empty() {
+                    return Err("`source` must not be empty".to_owned());
+                }
+                guest_path(destination)?;
+                let resolved = dir.join(source);
+                if self.sources_must_exist && !resolved.exists() {
+                    return Err(format!("no such file or directory: {}", resolved.display()));
+                }
+                Ok(FileMount::Placement {
+                    source: resolved,
+                    destination: destination.clone(),
+                })
+            }
+            other => Err(format!(
+                "expected a glob pattern or a {{ source, destination }} table, found {}",
+                a(other.type_str())
+            )),
+        }
+    }
+
+    /// `exclude_files` (at `key`): glob patterns.
+    fn exclude_files(&mut self, key: &str, exclude: &Spanned<Value>) -> Vec<String> {
+        let Value::Array(items) = exclude.get_ref() else {
+            let found = a(exclude.get_ref().type_str());
+            self.problem(
+                key,
+                exclude.span(),
+                format!("expected a list of glob patterns, found {found}"),
+            );
+            return Vec::new();
+        };
+        let mut patterns = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let checked = match item {
+                Value::String(pattern) => relative_pattern(pattern).map(|()| pattern.clone()),
+                other => Err(format!(
+                    "expected a glob pattern, found {}",
+                    a(other.type_str())
+                )),
+            };
+            match checked {
+                Ok(pattern) => patterns.push(pattern),
+                Err(message) => self.problem(format!("{key}[{i}]"), exclude.span(), message),
+            }
+        }
+        patterns
     }
 
     /// A list of labels (`key_value_stores`, `sqlite_databases`): each kebab-case or
@@ -276,5 +367,35 @@ impl Resolver<'_, '_> {
         };
         self.problem(key, span, message);
         None
+    }
+}
+
+/// A glob pattern of `files` or `exclude_files`: valid, relative to the manifest's
+/// directory, and not reaching out of it.
+fn relative_pattern(pattern: &str) -> Result<(), String> {
+    if pattern.trim().is_empty() {
+        return Err("a pattern must not be empty".to_owned());
+    }
+    if pattern.starts_with('/') || pattern.split(['/', '\\']).any(|part| part == "..") {
+        return Err(format!(
+            "`{pattern}` must be relative to the manifest's directory, without `..` (use {{ source, destination }} for files elsewhere)"
+        ));
+    }
+    globset::Glob::new(pattern)
+        .map(drop)
+        .map_err(|e| format!("`{pattern}` is not a glob pattern: {e}"))
+}
+
+/// A `destination`: absolute, without `.`, `..`, backslashes or NULs.
+fn guest_path(path: &str) -> Result<(), String> {
+    let valid = path.starts_with('/')
+        && !path.contains(['\\', '\0'])
+        && path.split('/').all(|part| part != "." && part != "..");
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "`destination` must be an absolute guest path without `.` or `..`, such as \"/static\" (found `{path}`)"
+        ))
     }
 }

@@ -363,10 +363,97 @@ fn component_ids_sources_and_fields_are_checked() {
 }
 
 #[test]
+fn files_are_patterns_and_placements() {
+    let manifest = with_component(
+        "files = [\"static/**/*\", { source = \"app.wasm\", destination = \"/app.wasm\" }]\nexclude_files = [\"**/*.key\"]",
+    );
+    let (dir, app) = load_with(&manifest, &[], &[]);
+    let component = &app.expect("loads").components["app"];
+    assert_eq!(
+        component.files,
+        [
+            FileMount::Pattern("static/**/*".to_owned()),
+            FileMount::Placement {
+                source: dir.0.join("app.wasm"),
+                destination: "/app.wasm".to_owned(),
+            },
+        ]
+    );
+    assert_eq!(component.exclude_files, ["**/*.key"]);
+}
+
+#[test]
+fn files_are_checked() {
+    for (extra, key, text) in [
+        (
+            "files = \"static\"",
+            "component.app.files",
+            "expected a list",
+        ),
+        (
+            "files = [\"/etc/passwd\"]",
+            "component.app.files[0]",
+            "relative",
+        ),
+        (
+            "files = [\"../up/*\"]",
+            "component.app.files[0]",
+            "without `..`",
+        ),
+        (
+            "files = [\"a/[\"]",
+            "component.app.files[0]",
+            "not a glob pattern",
+        ),
+        (
+            "files = [\"\"]",
+            "component.app.files[0]",
+            "must not be empty",
+        ),
+        ("files = [1]", "component.app.files[0]", "found an integer"),
+        (
+            "files = [{ source = \"nope\", destination = \"/x\" }]",
+            "component.app.files[0]",
+            "no such file or directory",
+        ),
+        (
+            "files = [{ source = \"app.wasm\", destination = \"x\" }]",
+            "component.app.files[0]",
+            "absolute guest path",
+        ),
+        (
+            "files = [{ source = \"app.wasm\", destination = \"/a/../b\" }]",
+            "component.app.files[0]",
+            "absolute guest path",
+        ),
+        (
+            "files = [{ source = \"app.wasm\" }]",
+            "component.app.files[0]",
+            "expected { source",
+        ),
+        (
+            "files = [{ source = \"app.wasm\", destination = \"/x\", mode = \"rw\" }]",
+            "component.app.files[0]",
+            "unknown key `mode`",
+        ),
+        (
+            "exclude_files = [\"/abs\"]",
+            "component.app.exclude_files[0]",
+            "relative",
+        ),
+        (
+            "exclude_files = \"x\"",
+            "component.app.exclude_files",
+            "expected a list",
+        ),
+    ] {
+        assert_problem(&with_component(extra), key, text);
+    }
+}
+
+#[test]
 fn unsupported_spin_features_are_errors() {
     for (extra, key) in [
-        ("files = [\"static/**\"]", "component.app.files"),
-        ("exclude_files = [\"x\"]", "component.app.exclude_files"),
         (
             "allowed_http_hosts = [\"example.com\"]",
             "component.app.allowed_http_hosts",

@@ -1,0 +1,170 @@
+//! What a guest sees of the host's files: a Spin component's `files` (and `exclude_files`),
+//! staged read-only, and `edge-host serve --dir`; nothing else, and nothing writable.
+
+use host::{GuestDir, RuntimeConfig, ServerConfig};
+
+use crate::support::{FIXTURES_WASM, TestServer};
+use crate::up::{AppDir, text};
+
+const MANIFEST: &str = r#"spin_manifest_version = 2
+[application]
+name = "files"
+
+[[trigger.http]]
+route = "/..."
+component = "site"
+
+[[trigger.http]]
+route = "/bare/..."
+component = "bare"
+
+[component.site]
+source = "fixtures.wasm"
+files = ["static/**/*", { source = "conf", destination = "/etc/app" }]
+exclude_files = ["**/*.key"]
+
+[component.bare]
+source = "fixtures.wasm"
+"#;
+
+fn site() -> anyhow::Result<AppDir> {
+    let dir = AppDir::fixtures(MANIFEST)?;
+    for (path, contents) in [
+        ("static/index.html", "<h1>home</h1>"),
+        ("static/css/site.css", "body { margin: 0 }"),
+        ("static/tls.key", "private"),
+        ("conf/app.conf", "mode = edge"),
+        ("secret.txt", "not for the guest"),
+    ] {
+        let path = dir.root.join(path);
+        std::fs::create_dir_all(path.parent().expect("a parent"))?;
+        std::fs::write(path, contents)?;
+    }
+    Ok(dir)
+}
+
+#[tokio::test]
+async fn a_component_reads_its_files_and_nothing_else() -> anyhow::Result<()> {
+    let dir = site()?;
+    let server = dir.serve(&[]).await?;
+
+    let page = server.get("/fs/read?path=/static/index.html").await?;
+    assert_eq!(page.status(), 200, "{}", text(&page));
+    assert_eq!(text(&page), "<h1>home</h1>");
+    let css = server.get("/fs/read?path=/static/css/site.css").await?;
+    assert_eq!(text(&css), "body { margin: 0 }");
+    let conf = server.get("/fs/read?path=/etc/app/app.conf").await?;
+    assert_eq!(conf.status(), 200, "{}", text(&conf));
+    assert_eq!(text(&conf), "mode = edge");
+
+    // What the mounts name, less what exclude_files keeps out.
+    let root = server.get("/fs/list?path=/").await?;
+    assert_eq!(root.status(), 200, "{}", text(&root));
+    assert_eq!(text(&root), "etc\nstatic");
+    let listed = server.get("/fs/list?path=/static").await?;
+    assert_eq!(text(&listed), "css\nindex.html");
+    for path in [
+        "/static/tls.key",
+        "/secret.txt",
+        "/spin.toml",
+        "/static/../../secret.txt",
+        "/../../../../etc/passwd",
+        "/etc/passwd",
+    ] {
+        let refused = server.get(&format!("/fs/read?path={path}")).await?;
+        assert_eq!(refused.status(), 404, "{path}: {}", text(&refused));
+        assert!(
+            text(&refused).starts_with(path),
+            "{path}: {}",
+            text(&refused)
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_files_are_read_only_and_the_host_copy_is_untouched() -> anyhow::Result<()> {
+    let dir = site()?;
+    let server = dir.serve(&[]).await?;
+
+    for path in [
+        "/static/index.html",
+        "/static/new.html",
+        "/etc/app/app.conf",
+    ] {
+        let write = server.get(&format!("/fs/write?path={path}")).await?;
+        assert_eq!(write.status(), 404, "{path}: {}", text(&write));
+        assert!(text(&write).starts_with(path), "{path}: {}", text(&write));
+    }
+    let page = server.get("/fs/read?path=/static/index.html").await?;
+    assert_eq!(text(&page), "<h1>home</h1>");
+    assert_eq!(
+        std::fs::read_to_string(dir.root.join("static/index.html"))?,
+        "<h1>home</h1>"
+    );
+    assert!(!dir.root.join("static/new.html").exists());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_component_without_files_sees_no_file_system() -> anyhow::Result<()> {
+    let dir = site()?;
+    let server = dir.serve(&[]).await?;
+    for path in ["/", "/static"] {
+        let listed = server.get(&format!("/bare/fs/list?path={path}")).await?;
+        assert_eq!(listed.status(), 404, "{path}: {}", text(&listed));
+    }
+    let read = server.get("/bare/fs/read?path=/static/index.html").await?;
+    assert_eq!(read.status(), 404, "{}", text(&read));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_missing_source_stops_the_start_with_its_path() -> anyhow::Result<()> {
+    let manifest = MANIFEST.replace("\"conf\"", "\"no-such-dir\"");
+    let dir = AppDir::fixtures(&manifest)?;
+    let Err(err) = dir.load(&[], RuntimeConfig::default(), Default::default()) else {
+        anyhow::bail!("an application with a missing file source loaded");
+    };
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("component.site.files[1]") && message.contains("no-such-dir"),
+        "{message}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn serve_dir_gives_one_directory_read_only() -> anyhow::Result<()> {
+    let dir = site()?;
+    let runtime = RuntimeConfig {
+        dirs: vec![GuestDir::new(dir.root.join("static"), "/www")],
+        ..RuntimeConfig::default()
+    };
+    let server = TestServer::start_with(FIXTURES_WASM, runtime, ServerConfig::default()).await?;
+    let page = server.get("/fs/read?path=/www/index.html").await?;
+    assert_eq!(page.status(), 200, "{}", text(&page));
+    assert_eq!(text(&page), "<h1>home</h1>");
+    // A directory given as it is: everything in it, nothing above it, nothing written.
+    let key = server.get("/fs/read?path=/www/tls.key").await?;
+    assert_eq!(text(&key), "private");
+    let above = server.get("/fs/read?path=/www/../secret.txt").await?;
+    assert_eq!(above.status(), 404, "{}", text(&above));
+    let write = server.get("/fs/write?path=/www/index.html").await?;
+    assert_eq!(write.status(), 404, "{}", text(&write));
+    assert_eq!(
+        std::fs::read_to_string(dir.root.join("static/index.html"))?,
+        "<h1>home</h1>"
+    );
+
+    let missing = RuntimeConfig {
+        dirs: vec![GuestDir::new(dir.root.join("nope"), "/www")],
+        ..RuntimeConfig::default()
+    };
+    let Err(err) = TestServer::start_with(FIXTURES_WASM, missing, ServerConfig::default()).await
+    else {
+        anyhow::bail!("a missing --dir was accepted");
+    };
+    assert!(format!("{err:#}").contains("nope"), "{err:#}");
+    Ok(())
+}
