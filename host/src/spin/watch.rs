@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use super::build::{BuildOutput, build_app};
-use super::manifest::{self, AppManifest};
+use super::manifest::{self, AppManifest, FileMount};
 use crate::{
     App, AppData, DrainFuture, Handler, HandlerFuture, OutboundConfig, RequestBody, RequestContext,
     RuntimeConfig,
@@ -171,27 +171,40 @@ pub enum RebuildError {
     Load(#[from] crate::LoadError),
 }
 
-/// The files of every component's `watch` patterns, relative to its `workdir`.
+/// The files of every component's `watch` patterns, relative to its `workdir`, and of its
+/// `files` (a changed asset is staged again with the reload).
 pub fn watched_files(manifest: &AppManifest) -> Snapshot {
     let mut files = Snapshot::new();
     for component in manifest.components.values() {
-        let Some(build) = &component.build else {
-            continue;
-        };
-        for pattern in &build.watch {
-            let Ok(glob) = Glob::new(pattern) else {
-                tracing::warn!(pattern = %pattern, "not a glob pattern: ignored");
-                continue;
-            };
-            let mut set = GlobSetBuilder::new();
-            set.add(glob);
-            let Ok(set) = set.build() else { continue };
-            let base = literal_prefix(pattern);
-            let start = build.workdir.join(base);
-            walk(&build.workdir, &start, &start, &set, &mut files);
+        for mount in &component.files {
+            match mount {
+                FileMount::Pattern(pattern) => watch_pattern(&manifest.dir, pattern, &mut files),
+                FileMount::Placement { source, .. } => {
+                    watch_pattern(source, "**", &mut files);
+                    stamp(source, &mut files);
+                }
+            }
+        }
+        if let Some(build) = &component.build {
+            for pattern in &build.watch {
+                watch_pattern(&build.workdir, pattern, &mut files);
+            }
         }
     }
     files
+}
+
+/// Adds the files below `root` that `pattern` matches.
+fn watch_pattern(root: &Path, pattern: &str, files: &mut Snapshot) {
+    let Ok(glob) = Glob::new(pattern) else {
+        tracing::warn!(pattern = %pattern, "not a glob pattern: ignored");
+        return;
+    };
+    let mut set = GlobSetBuilder::new();
+    set.add(glob);
+    let Ok(set) = set.build() else { return };
+    let start = root.join(literal_prefix(pattern));
+    walk(root, &start, &start, &set, files);
 }
 
 /// The directories of `pattern` before its first one with a glob character.
@@ -292,6 +305,29 @@ mod tests {
         let app = manifest::load(&dir.join("spin.toml"), &|_| None).expect("loads");
         let files: Vec<PathBuf> = watched_files(&app).into_keys().collect();
         let expected: Vec<PathBuf> = ["Cargo.toml", "src/deep/mod.rs", "src/lib.rs"]
+            .iter()
+            .map(|file| dir.join(file))
+            .collect();
+        assert_eq!(files, expected);
+        std::fs::remove_dir_all(&dir).expect("cleaned up");
+    }
+
+    #[test]
+    fn a_components_files_are_watched() {
+        let dir =
+            std::env::temp_dir().join(format!("edge-host-watch-files-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for file in ["static/a.css", "static/b.txt", "site/index.html"] {
+            let path = dir.join(file);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("dirs");
+            std::fs::write(&path, "x").expect("written");
+        }
+        std::fs::write(dir.join("app.wasm"), "\0asm").expect("written");
+        let manifest = "spin_manifest_version = 2\n[application]\nname = \"a\"\n[[trigger.http]]\nroute = \"/...\"\ncomponent = \"app\"\n[component.app]\nsource = \"app.wasm\"\nfiles = [\"static/*.css\", { source = \"site\", destination = \"/www\" }]\n";
+        std::fs::write(dir.join("spin.toml"), manifest).expect("written");
+        let app = manifest::load(&dir.join("spin.toml"), &|_| None).expect("loads");
+        let files: Vec<PathBuf> = watched_files(&app).into_keys().collect();
+        let expected: Vec<PathBuf> = ["site", "site/index.html", "static/a.css"]
             .iter()
             .map(|file| dir.join(file))
             .collect();
