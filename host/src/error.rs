@@ -127,6 +127,19 @@ pub enum RequestError {
         /// Requests one client address may have in flight.
         limit: usize,
     },
+    /// A rate limit of the server ([`RateLimits`](crate::RateLimits)) has no request
+    /// left for this client now.
+    #[error("too many requests: the {rule} limit allows the next one in {retry_after} s")]
+    RateLimited {
+        /// The limit that refused it (`client`, `route /login`).
+        rule: String,
+        /// Whole seconds until a request would pass (`Retry-After`).
+        retry_after: u64,
+        /// The `RateLimit-Policy` field.
+        policy: String,
+        /// The `RateLimit` field.
+        state: String,
+    },
     /// The server shut down, and its grace period ended before the guest finished.
     #[error("the server shut down before the handler finished")]
     ShutDown,
@@ -150,7 +163,7 @@ impl RequestError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NoRoute(_) => StatusCode::NOT_FOUND,
             Self::Overloaded | Self::ShutDown => StatusCode::SERVICE_UNAVAILABLE,
-            Self::ClientBusy { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::ClientBusy { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -182,7 +195,8 @@ impl RequestError {
             | Self::NoRoute(_)
             | Self::Overloaded
             | Self::ShutDown
-            | Self::ClientBusy { .. } => self.to_string(),
+            | Self::ClientBusy { .. }
+            | Self::RateLimited { .. } => self.to_string(),
         }
     }
 }

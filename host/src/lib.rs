@@ -71,8 +71,8 @@ pub use runtime::{
     SocketCheck, SocketPolicy, SocketUses, World, default_cache_dir,
 };
 pub use server::{
-    MAX_WORKERS, Server, ServerConfig, ServerLimits, ShutdownReport, TlsConfig,
-    self_signed_localhost,
+    InvalidQuota, MAX_BUCKETS, MAX_WORKERS, Quota, RateLimits, RouteQuota, Server, ServerConfig,
+    ServerLimits, ShutdownReport, TlsConfig, self_signed_localhost,
 };
 pub use spin::{
     App, AppData, BreakerConfig, BuildError, BuildOutput, Built, CircuitBreakers, CircuitOpen,

@@ -227,6 +227,18 @@ struct HostArgs {
     #[arg(long, default_value_t = 64, value_parser = positive_count)]
     max_in_flight_per_client: usize,
 
+    /// Requests one client (an IPv4 address, an IPv6 /64) may make, COUNT/PERIOD
+    /// (`100/s`, `6000/min`, `20/10s`): bursts of COUNT, then COUNT per PERIOD. More are
+    /// answered 429 with Retry-After; answers carry the RateLimit and RateLimit-Policy
+    /// fields. Off by default.
+    #[arg(long, value_name = "QUOTA")]
+    rate_limit: Option<host::Quota>,
+
+    /// A quota per client on one route, ROUTE=QUOTA in spin.toml's route syntax
+    /// (`/login=5/min`, `/api/...=100/s`), on top of --rate-limit; repeatable.
+    #[arg(long = "rate-limit-route", value_name = "ROUTE=QUOTA")]
+    rate_limit_routes: Vec<host::RouteQuota>,
+
     /// Concurrent streams per HTTP/2 connection.
     #[arg(long, default_value_t = 128)]
     h2_max_streams: u32,
@@ -377,6 +389,10 @@ impl HostArgs {
                 ..ServerLimits::default()
             },
             shutdown_grace: self.shutdown_grace,
+            rate_limits: host::RateLimits {
+                per_client: self.rate_limit,
+                routes: self.rate_limit_routes.clone(),
+            },
             workers: self.workers.unwrap_or_else(|| {
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
             }),

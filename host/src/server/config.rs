@@ -138,6 +138,8 @@ pub struct ServerConfig {
     /// between threads. 0 (the default) serves them on the caller's runtime; at most
     /// [`crate::MAX_WORKERS`].
     pub workers: usize,
+    /// Requests per client allowed, for every path and per route; none by default.
+    pub rate_limits: super::RateLimits,
 }
 
 impl Default for ServerConfig {
@@ -148,6 +150,7 @@ impl Default for ServerConfig {
             limits: ServerLimits::default(),
             shutdown_grace: Duration::from_secs(5),
             workers: 0,
+            rate_limits: super::RateLimits::default(),
         }
     }
 }

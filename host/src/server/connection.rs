@@ -241,12 +241,31 @@ impl Shared {
 
         // Held while the guest works on the request (streaming included), released when it
         // returns or is stopped; how fast the client reads is the connection's business.
-        let response = match self.per_client.try_acquire(peer.ip()) {
-            None => Err(RequestError::ClientBusy {
+        // Rate limits first: a refused request takes no slot and runs no guest.
+        let rate = match &self.rate {
+            Some(limiter) => limiter.check(peer.ip(), req.uri().path()),
+            None => Ok(None),
+        };
+        let response = match (rate, self.per_client.try_acquire(peer.ip())) {
+            (Err(limited), _) => Err(RequestError::RateLimited {
+                rule: limited.rule,
+                retry_after: limited.retry_after,
+                policy: limited.fields.policy,
+                state: limited.fields.state,
+            }),
+            (Ok(_), None) => Err(RequestError::ClientBusy {
                 limit: self.per_client.limit(),
             }),
-            Some(client) => match self.in_flight.clone().try_acquire_owned() {
-                Ok(permit) => self.dispatch(req, peer, request_id, (permit, client)).await,
+            (Ok(fields), Some(client)) => match self.in_flight.clone().try_acquire_owned() {
+                Ok(permit) => self
+                    .dispatch(req, peer, request_id, (permit, client))
+                    .await
+                    .map(|mut res| {
+                        if let Some(fields) = fields {
+                            problem::rate_fields(res.headers_mut(), &fields.policy, &fields.state);
+                        }
+                        res
+                    }),
                 Err(_) => Err(RequestError::Overloaded),
             },
         };

@@ -12,6 +12,7 @@
 //! | `body.rs` | request bodies counted against the limit, response bodies counted for the log |
 //! | `tls.rs` | rustls configuration, certificates from files (reloaded) or self-signed |
 //! | `problem.rs` | problem+json responses the server writes itself |
+//! | `rate.rs` | [`RateLimits`]: token buckets per client and route, `429` and the `RateLimit` fields |
 
 mod activity;
 mod body;
@@ -20,6 +21,7 @@ mod config;
 mod connection;
 mod preface;
 mod problem;
+mod rate;
 mod tls;
 mod workers;
 
@@ -36,6 +38,7 @@ use tokio::task::JoinSet;
 pub(crate) use self::body::LimitedBody;
 pub use self::config::{ServerConfig, ServerLimits, TlsConfig};
 pub(crate) use self::problem::for_error as problem_for_error;
+pub use self::rate::{InvalidQuota, MAX_BUCKETS, Quota, RateLimits, RouteQuota};
 pub use self::tls::self_signed_localhost;
 pub use self::workers::MAX_WORKERS;
 
@@ -72,6 +75,8 @@ struct Shared {
     in_flight: Arc<Semaphore>,
     /// Requests in flight per client address.
     per_client: Arc<clients::InFlight>,
+    /// The rate limits' buckets, when there are limits.
+    rate: Option<rate::RateLimiter>,
     next_request_id: AtomicU64,
     /// Set when the shutdown grace period is over: guests still working stop
     /// ([`crate::StopSignal`]).
@@ -107,6 +112,7 @@ impl Server {
             per_client: Arc::new(clients::InFlight::new(
                 config.limits.max_in_flight_per_client,
             )),
+            rate: rate::RateLimiter::new(&config.rate_limits),
             limits: config.limits,
             next_request_id: AtomicU64::new(1),
             cut: watch::Sender::new(false),

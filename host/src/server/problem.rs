@@ -36,6 +36,16 @@ pub(crate) fn for_error(err: &RequestError) -> http::Response<ResponseBody> {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        RequestError::RateLimited {
+            retry_after,
+            policy,
+            state,
+            ..
+        } => {
+            let headers = res.headers_mut();
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            rate_fields(headers, policy, state);
+        }
         RequestError::BodyTooLarge { .. }
         | RequestError::BodyTooSlow { .. }
         | RequestError::BadRequest(_) => {
@@ -47,4 +57,13 @@ pub(crate) fn for_error(err: &RequestError) -> http::Response<ResponseBody> {
         _ => {}
     }
     res
+}
+
+/// Sets the `RateLimit-Policy` and `RateLimit` fields (values the limiter wrote: quoted
+/// names it cleaned, numbers).
+pub(crate) fn rate_fields(headers: &mut http::HeaderMap, policy: &str, state: &str) {
+    if let (Ok(policy), Ok(state)) = (HeaderValue::from_str(policy), HeaderValue::from_str(state)) {
+        headers.insert(http::HeaderName::from_static("ratelimit-policy"), policy);
+        headers.insert(http::HeaderName::from_static("ratelimit"), state);
+    }
 }

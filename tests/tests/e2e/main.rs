@@ -9,6 +9,7 @@ mod harness;
 mod limits;
 mod outbound;
 mod p3;
+mod rate;
 mod reuse;
 mod serving;
 mod shared_engine;
