@@ -123,6 +123,7 @@
 //! | [`body`] | [`json`](body::json), [`json_valid`](body::json_valid), [`Validate`](body::Validate) | JSON bodies: `415`, `400` with line/column, `422` with an `errors` list |
 //! | [`negotiate`] | [`negotiate_media_type`](negotiate::negotiate_media_type), [`choose_language`](negotiate::choose_language) | `Accept` (q-values, specificity, `406`) and `Accept-Language` (RFC 4647 basic filtering) |
 //! | [`cookie`] | [`Cookies`](cookie::Cookies), [`SetCookie`](cookie::SetCookie) | `Cookie` parsing, validated `Set-Cookie` with `SameSite`, `Max-Age`, `Expires` |
+//! | [`files`] | [`StaticFiles`](files::StaticFiles) | static files from a (preopened) directory: validators, `304`/`412`, byte ranges (`206`, `multipart/byteranges`, `416`), streamed |
 //! | [`stream`] | [`BodyStream`](stream::BodyStream), [`streaming_response`](stream::streaming_response) | bodies sent chunk by chunk after the buffered body |
 //! | [`sse`] | [`Event`](sse::Event), [`sse_response`](sse::sse_response) | server-sent events, serialised per the HTML standard |
 //! | [`middleware`] | [`Middleware`], [`Next`], [`from_fn`], [`Stack`] | the onion middleware model |
@@ -187,6 +188,7 @@ pub mod component;
 pub mod config;
 pub mod cookie;
 pub mod extract;
+pub mod files;
 mod group;
 mod hex;
 pub mod kv;

@@ -220,6 +220,40 @@
 //! # }
 //! ```
 //!
+//! ## Static files
+//!
+//! [`StaticFiles`](crate::files::StaticFiles) serves a directory: the file a route's
+//! catch-all parameter names, with `ETag` and `Last-Modified`, `304`/`412` for conditional
+//! requests, byte ranges (`206`, `416`), `Content-Type` by extension, and bodies read as
+//! they are sent, 64 KiB at a time. In a component the directory is one the host
+//! preopens. With Spin, it is the component's `files` in spin.toml:
+//!
+//! ```toml
+//! [component.my-app]
+//! source = "target/wasm32-wasip2/release/my_app.wasm"
+//! files = [{ source = "static", destination = "/static" }]
+//! ```
+//!
+//! and with `edge-host serve`, the flag `--dir static::/static` (the host directory, then
+//! where the component sees it). The route is the same either way:
+//!
+//! ```
+//! use edge_toolkit::Router;
+//! use edge_toolkit::files::StaticFiles;
+//!
+//! # fn main() -> Result<(), edge_toolkit::RouteError> {
+//! let router = Router::new().get("/static/{*path}", StaticFiles::new("/static"))?;
+//!
+//! // However the path is spelled, nothing outside the directory is reached.
+//! let res = router.handle(http::Request::get("/static/%2e%2e/etc/passwd").body(Vec::new()).expect("valid"));
+//! assert_eq!(res.status(), http::StatusCode::BAD_REQUEST);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`files`](crate::files) has an example over a real directory and the whole table of
+//! answers.
+//!
 //! # 6. State and the platform
 //!
 //! [`Router::with_state`](crate::Router::with_state) gives every request a value, read with

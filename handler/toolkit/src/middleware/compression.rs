@@ -106,7 +106,9 @@ const INCOMPRESSIBLE: [&str; 16] = [
 ///
 /// A response is left as it is when:
 /// - the status is `1xx`, `204`, `206` or `304`;
-/// - it streams ([`BodyStream`]) or already has a `Content-Encoding`;
+/// - it streams ([`BodyStream`]) or already has a `Content-Encoding` or a `Content-Range`;
+/// - its body is empty, or not of the length its `Content-Length` says (a `HEAD` answer
+///   without its content: what `GET` gets is not known, so `HEAD` gets no coding either);
 /// - its body is smaller than the threshold ([`Compression::with_min_size`], default 1024
 ///   bytes);
 /// - it says `Cache-Control: no-transform` (or has a `Cache-Control` that does not parse,
@@ -218,7 +220,7 @@ impl Compression {
             || status == StatusCode::PARTIAL_CONTENT
             || status == StatusCode::NOT_MODIFIED
             || res.body().len() < self.min_size
-            || BodyStream::is_streaming(res)
+            || !holds_its_content(res)
         {
             return false;
         }
@@ -264,6 +266,21 @@ impl Compression {
             }
         }
     }
+}
+
+/// Whether the buffered body of `res` is all of its content, which compressing it would
+/// encode: not when it streams ([`BodyStream`]), and not when it is empty (nothing to gain)
+/// or of another length than the `Content-Length` it declares, as the answer to a `HEAD`
+/// that leaves the content out (a static file's) is: encoding that empty body would give
+/// `HEAD` a coding, a length and an `ETag` that the `GET` it stands for does not have.
+fn holds_its_content(res: &Response) -> bool {
+    if res.body().is_empty() || BodyStream::is_streaming(res) {
+        return false;
+    }
+    res.headers()
+        .get_all(header::CONTENT_LENGTH)
+        .iter()
+        .all(|declared| declared.to_str().ok() == Some(res.body().len().to_string().as_str()))
 }
 
 /// Whether content of `content_type` is compressed already.
@@ -768,6 +785,90 @@ mod tests {
             failing.call_blocking(req).expect_err("problem").status(),
             400
         );
+    }
+
+    /// Regression: with a threshold of 0, the empty body of a `HEAD` answer that leaves the
+    /// content out (a static file's, whose `GET` streams and is never compressed) was
+    /// "compressed" to a few bytes, and `HEAD` got a `Content-Encoding`, a `Content-Length`
+    /// of the encoded nothing and a suffixed `ETag` that `GET` did not have.
+    #[test]
+    fn a_head_answer_without_its_content_is_not_compressed() {
+        let compression = || Compression::new().with_min_size(0);
+        let head = Stack::new().layer(compression()).handler(|_req: Request| {
+            let mut res = Response::new(Vec::new());
+            let headers = res.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(5000));
+            headers.insert(header::ETAG, HeaderValue::from_static("\"v1\""));
+            Ok(res)
+        });
+        let res = call(&head, Method::HEAD, "gzip, br");
+        assert!(!res.headers().contains_key(header::CONTENT_ENCODING));
+        assert!(!res.headers().contains_key(header::VARY));
+        assert_eq!(res.headers()[header::CONTENT_LENGTH], "5000");
+        assert_eq!(res.headers()[header::ETAG], "\"v1\"");
+        assert!(res.body().is_empty());
+
+        // An empty body has nothing to gain either.
+        let empty = Stack::new()
+            .layer(compression())
+            .handler(|_req: Request| Ok(Response::new(Vec::new())));
+        let res = call(&empty, Method::GET, "gzip");
+        assert!(!res.headers().contains_key(header::CONTENT_ENCODING));
+        assert!(!res.headers().contains_key(header::VARY));
+        assert!(res.body().is_empty());
+
+        // A body of the declared length is compressed as before.
+        let full = Stack::new().layer(compression()).handler(|_req: Request| {
+            let mut res = Response::new(text(2000));
+            res.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(2000));
+            Ok(res)
+        });
+        let res = call(&full, Method::GET, "gzip");
+        assert_eq!(res.headers()[header::CONTENT_ENCODING], "gzip");
+        assert_eq!(gunzip(res.body()), text(2000));
+    }
+
+    /// A compressed range would be a range of the encoded bytes, and a `Content-Range`
+    /// would describe the wrong ones: partial content is sent as it is.
+    #[test]
+    fn partial_content_is_never_compressed() {
+        // (status, headers)
+        let cases: [(StatusCode, &'static [(&'static str, &'static str)]); 3] = [
+            (
+                StatusCode::PARTIAL_CONTENT,
+                &[
+                    ("content-type", "text/plain"),
+                    ("content-range", "bytes 0-1999/9000"),
+                    ("etag", "\"v1\""),
+                ],
+            ),
+            (
+                StatusCode::OK,
+                &[
+                    ("content-type", "text/plain"),
+                    ("content-range", "bytes 0-1999/2000"),
+                ],
+            ),
+            (
+                StatusCode::PARTIAL_CONTENT,
+                &[("content-type", "multipart/byteranges; boundary=b")],
+            ),
+        ];
+        for (status, headers) in cases {
+            let res = call(&app(text(2000), status, headers), Method::GET, "gzip, br");
+            assert_eq!(res.status(), status, "{headers:?}");
+            assert!(
+                !res.headers().contains_key(header::CONTENT_ENCODING),
+                "{headers:?}"
+            );
+            assert!(!res.headers().contains_key(header::VARY), "{headers:?}");
+            assert_eq!(res.body(), &text(2000), "{headers:?}");
+            for (name, value) in headers {
+                assert_eq!(res.headers()[*name], *value, "{headers:?}");
+            }
+        }
     }
 
     #[test]
