@@ -11,6 +11,7 @@ use edge_toolkit::HandlerFuture;
 use edge_toolkit::body::BodyPlan;
 use edge_toolkit::cache::{CacheControl, CacheControlLayer, ConditionalRequests};
 use edge_toolkit::config::ConfigError;
+use edge_toolkit::files::StaticFiles;
 use edge_toolkit::middleware::auth::{JwtAuth, JwtValidator};
 use edge_toolkit::middleware::{
     AccessLog, BodyLimit, Compression, Cors, RequestIdLayer, SecurityHeaders,
@@ -34,6 +35,9 @@ pub const COMPRESS_FROM: usize = 512;
 pub const MAX_WRITE_BODY: usize = 64 * 1024;
 /// The largest request body `POST /api/v1/upstream/...` forwards.
 pub const MAX_UPSTREAM_BODY: usize = 1024 * 1024;
+/// Where the component finds its static files: spin.toml mounts `handler/example/static`
+/// there (`files`), as `edge-host serve --dir handler/example/static::/static` does.
+pub const STATIC_DIR: &str = "/static";
 
 /// The body of `GET /api/health`.
 #[derive(Debug, Serialize)]
@@ -190,6 +194,11 @@ fn build(auth: WriteAuth, users_store: &str) -> Result<Router, RouteError> {
         .layer(ConditionalRequests::new())
         .layer(Compression::new().with_min_size(COMPRESS_FROM))
         .route_with(Method::GET, "/api/health", health, no_store)?
+        .get(
+            "/static/{*path}",
+            StaticFiles::new(STATIC_DIR)
+                .cache_control(http::HeaderValue::from_static("public, max-age=300")),
+        )?
         .group("/api/v1", |v1| {
             v1.get("/greeting", greeting::greet)
                 .route_with(

@@ -168,3 +168,170 @@ async fn serve_dir_gives_one_directory_read_only() -> anyhow::Result<()> {
     assert!(format!("{err:#}").contains("nope"), "{err:#}");
     Ok(())
 }
+
+/// The example application's `GET /static/{*path}` (the toolkit's `StaticFiles`) on the
+/// files the repository's spin.toml mounts.
+mod example {
+    use super::*;
+    use crate::support::{Proto, assert_problem, request_with, send};
+
+    const INDEX: &str = "handler/example/static/index.html";
+
+    fn header<'a>(res: &'a http::Response<bytes::Bytes>, name: &str) -> &'a str {
+        res.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    async fn static_files_are_served_with_validators_and_ranges(
+        example: &str,
+    ) -> anyhow::Result<()> {
+        let dir = AppDir::repository(example)?;
+        let index = std::fs::read_to_string(dir.root.join(INDEX))?;
+        let server = dir.serve(&[]).await?;
+
+        for proto in [Proto::Http1, Proto::Http2] {
+            let page = send(
+                server.addr,
+                proto,
+                request_with("GET", "/static/index.html", &[], "")?,
+            )
+            .await?;
+            assert_eq!(page.status(), 200, "{}", text(&page));
+            assert_eq!(text(&page), index);
+            assert_eq!(header(&page, "content-type"), "text/html; charset=utf-8");
+            assert_eq!(header(&page, "content-length"), index.len().to_string());
+            assert_eq!(header(&page, "accept-ranges"), "bytes");
+            assert_eq!(header(&page, "cache-control"), "public, max-age=300");
+            assert!(
+                header(&page, "etag").starts_with('"'),
+                "{:?}",
+                page.headers()
+            );
+            assert!(!header(&page, "last-modified").is_empty());
+        }
+        let page = server.get("/static/index.html").await?;
+        let etag = header(&page, "etag").to_owned();
+        let modified = header(&page, "last-modified").to_owned();
+
+        let head = server.call("HEAD", "/static/index.html", &[], "").await?;
+        assert_eq!(head.status(), 200);
+        assert!(head.body().is_empty());
+        assert_eq!(header(&head, "etag"), etag);
+        assert_eq!(header(&head, "last-modified"), modified);
+        // wasi:http fails a body shorter than its declared length, so the glue leaves
+        // HEAD's Content-Length out (RFC 9110 §8.6 allows it).
+        assert_eq!(header(&head, "content-length"), "");
+
+        let fresh = server
+            .call("GET", "/static/index.html", &[("if-none-match", &etag)], "")
+            .await?;
+        assert_eq!(fresh.status(), 304);
+        assert!(fresh.body().is_empty());
+        assert_eq!(header(&fresh, "etag"), etag);
+        let since = server
+            .call(
+                "GET",
+                "/static/index.html",
+                &[("if-modified-since", &modified)],
+                "",
+            )
+            .await?;
+        assert_eq!(since.status(), 304);
+        let stale = server
+            .call(
+                "GET",
+                "/static/index.html",
+                &[("if-match", "\"other\"")],
+                "",
+            )
+            .await?;
+        assert_problem(&stale, 412)?;
+
+        let part = server
+            .call("GET", "/static/index.html", &[("range", "bytes=0-14")], "")
+            .await?;
+        assert_eq!(part.status(), 206, "{}", text(&part));
+        assert_eq!(text(&part), &index[..15]);
+        assert_eq!(
+            header(&part, "content-range"),
+            format!("bytes 0-14/{}", index.len())
+        );
+        let tail = server
+            .call("GET", "/static/index.html", &[("range", "bytes=-8")], "")
+            .await?;
+        assert_eq!(tail.status(), 206);
+        assert_eq!(text(&tail), &index[index.len() - 8..]);
+        let two = server
+            .call(
+                "GET",
+                "/static/index.html",
+                &[("range", "bytes=0-1,-2")],
+                "",
+            )
+            .await?;
+        assert_eq!(two.status(), 206);
+        assert!(
+            header(&two, "content-type").starts_with("multipart/byteranges; boundary="),
+            "{:?}",
+            two.headers()
+        );
+        let boundary = header(&two, "content-type")
+            .split_once("boundary=")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        let len = index.len();
+        let part = |range: &str, bytes: &str| {
+            format!(
+                "--{boundary}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Range: bytes {range}/{len}\r\n\r\n{bytes}\r\n"
+            )
+        };
+        let expected = format!(
+            "{}{}--{boundary}--\r\n",
+            part("0-1", &index[..2]),
+            part(&format!("{}-{}", len - 2, len - 1), &index[len - 2..]),
+        );
+        assert_eq!(text(&two), expected);
+        let outside = server
+            .call(
+                "GET",
+                "/static/index.html",
+                &[("range", "bytes=100000-")],
+                "",
+            )
+            .await?;
+        assert_eq!(outside.status(), 416);
+        assert_eq!(
+            header(&outside, "content-range"),
+            format!("bytes */{}", index.len())
+        );
+        let changed = server
+            .call(
+                "GET",
+                "/static/index.html",
+                &[("range", "bytes=0-14"), ("if-range", "\"not-the-etag\"")],
+                "",
+            )
+            .await?;
+        assert_eq!(changed.status(), 200);
+        assert_eq!(text(&changed), index);
+
+        let css = server.get("/static/site.css").await?;
+        assert_eq!(css.status(), 200);
+        assert_eq!(header(&css, "content-type"), "text/css; charset=utf-8");
+
+        for path in [
+            "/static/%2e%2e/spin.toml",
+            "/static/a%2f..%2f..%2fspin.toml",
+        ] {
+            let refused = server.get(path).await?;
+            assert_problem(&refused, 400)?;
+        }
+        let missing = server.get("/static/missing.css").await?;
+        assert_problem(&missing, 404)?;
+        Ok(())
+    }
+
+    crate::each_world!(static_files_are_served_with_validators_and_ranges);
+}

@@ -38,8 +38,8 @@ impl AppDir {
     }
 
     /// The repository's own spin.toml, unchanged, with the built example component at the
-    /// path its `source` names.
-    fn repository(example: &str) -> anyhow::Result<Self> {
+    /// path its `source` names and the static files its `files` mount.
+    pub(crate) fn repository(example: &str) -> anyhow::Result<Self> {
         let dir = Self::empty("repo")?;
         let manifest =
             std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../spin.toml"))?;
@@ -52,6 +52,14 @@ impl AppDir {
         std::fs::create_dir_all(wasm.parent().context("source has a directory")?)?;
         std::fs::copy(example, &wasm)?;
         std::fs::write(dir.root.join("spin.toml"), manifest)?;
+        // The static files its `files` mount.
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let statics = Path::new("handler/example/static");
+        std::fs::create_dir_all(dir.root.join(statics))?;
+        for entry in std::fs::read_dir(repo.join(statics))? {
+            let entry = entry?;
+            std::fs::copy(entry.path(), dir.root.join(statics).join(entry.file_name()))?;
+        }
         Ok(dir)
     }
 
