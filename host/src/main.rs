@@ -126,6 +126,11 @@ struct UpArgs {
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
 
+    /// Spin's runtime config file: key-value stores in Redis or SQLite files of their own,
+    /// SQLite databases at a path, variables from `env` and `static` providers.
+    #[arg(long, value_name = "TOML")]
+    runtime_config_file: Option<PathBuf>,
+
     /// Build the components first, as `edge-host build` does.
     #[arg(long)]
     build: bool,
@@ -606,6 +611,15 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             .cloned()
             .or_else(|| std::env::var(name).ok())
     };
+    let runtime_config = args
+        .runtime_config_file
+        .as_deref()
+        .map(host::spin::manifest::load_runtime_config)
+        .transpose()?;
+    let env = {
+        let config = runtime_config.clone().unwrap_or_default();
+        config.variables_env(env)
+    };
     if args.build || args.watch {
         build(&args.manifest, &env)?;
     }
@@ -619,6 +633,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         state_dir: args.state_dir,
         defaults: defaults.clone(),
         outbound: args.host.outbound_config(),
+        runtime_config: runtime_config.as_ref(),
     })?;
     let (manifest, app) = (loaded.manifest, loaded.app);
     let server = if args.watch {

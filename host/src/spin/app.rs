@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::PlatformConfig;
 use super::headers::{full_url, route_headers, set_spin_headers};
-use super::manifest::{AppManifest, ManifestError, Route};
+use super::manifest::{AppManifest, KeyValueStore, ManifestError, Route, RuntimeConfigFile};
 use super::outbound::OutboundConfig;
 use super::routes::{RoutePattern, Router};
 use crate::{
@@ -81,6 +81,9 @@ pub struct UpOptions<'a> {
     pub defaults: RuntimeConfig,
     /// Timeouts and circuit breaking of every component's outbound HTTP.
     pub outbound: OutboundConfig,
+    /// The runtime config file (`--runtime-config-file`), read: where stores and databases
+    /// live, where variables come from. `None`: everything in the state directory.
+    pub runtime_config: Option<&'a RuntimeConfigFile>,
 }
 
 impl std::fmt::Debug for UpOptions<'_> {
@@ -90,6 +93,7 @@ impl std::fmt::Debug for UpOptions<'_> {
             .field("state_dir", &self.state_dir)
             .field("defaults", &self.defaults)
             .field("outbound", &self.outbound)
+            .field("runtime_config", &self.runtime_config)
             .finish_non_exhaustive()
     }
 }
@@ -128,6 +132,29 @@ impl AppData {
         })
     }
 
+    /// The databases of the state directory `dir`, but those `config` puts elsewhere: a
+    /// store or database in a file of its own, a store in Redis (connected now).
+    pub fn open_with(dir: &Path, config: &RuntimeConfigFile) -> Result<Self, crate::KeyValueError> {
+        let mut key_value = KeyValue::open(&dir.join("sqlite_key_value.db"))?;
+        for (label, store) in &config.key_value_stores {
+            key_value = match store {
+                KeyValueStore::Sqlite { path: None } => key_value,
+                KeyValueStore::Sqlite { path: Some(path) } => {
+                    key_value.with_sqlite_store(label, path)?
+                }
+                KeyValueStore::Redis { url } => key_value.with_redis_store(label, url)?,
+            };
+        }
+        Ok(Self {
+            key_value,
+            sqlite: SqliteDatabases::with_paths(
+                Some(dir),
+                config.sqlite_databases.clone(),
+                SqliteLimits::default(),
+            ),
+        })
+    }
+
     /// Databases in memory, for tests.
     pub fn in_memory() -> Result<Self, crate::KeyValueError> {
         Ok(Self {
@@ -152,11 +179,20 @@ impl App {
     /// Reads and checks the manifest, opens the databases of the state directory
     /// ([`AppData::open`]) and loads every routed component.
     pub fn up(options: UpOptions<'_>) -> Result<Loaded, UpError> {
-        let manifest = super::manifest::load(options.manifest, options.env)?;
+        let manifest = match options.runtime_config {
+            Some(config) => {
+                let env = |name: &str| config.lookup(name, options.env);
+                super::manifest::load(options.manifest, &env)?
+            }
+            None => super::manifest::load(options.manifest, options.env)?,
+        };
         let state_dir = options
             .state_dir
             .unwrap_or_else(|| manifest.dir.join(".spin"));
-        let data = AppData::open(&state_dir)?;
+        let data = match options.runtime_config {
+            Some(config) => AppData::open_with(&state_dir, config)?,
+            None => AppData::open(&state_dir)?,
+        };
         let app = Self::load(&manifest, &options.defaults, &options.outbound, &data)?;
         Ok(Loaded {
             manifest,

@@ -11,6 +11,7 @@ mod outbound;
 mod p3;
 mod rate;
 mod reuse;
+mod runtime_config;
 mod serving;
 mod shared_engine;
 mod smuggling;

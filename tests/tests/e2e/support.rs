@@ -452,3 +452,49 @@ pub fn resident_bytes() -> anyhow::Result<u64> {
         .parse::<u64>()?;
     Ok(kib * 1024)
 }
+
+/// A `redis-server` of its own on a free loopback port, stopped when dropped. The tests
+/// that need one fail (they do not skip) when `redis-server` is not installed: `.ci/run`
+/// installs it.
+pub struct RedisServer {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl RedisServer {
+    pub async fn start() -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .context(
+                "redis-server could not be started (is it installed? apt-get install redis-server)",
+            )?;
+        let server = Self {
+            child,
+            url: format!("redis://127.0.0.1:{port}/0"),
+        };
+        for _ in 0..100 {
+            if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)).await {
+                stream.write_all(b"PING\r\n").await?;
+                let mut reply = [0_u8; 7];
+                if stream.read_exact(&mut reply).await.is_ok() && &reply == b"+PONG\r\n" {
+                    return Ok(server);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        anyhow::bail!("redis-server did not answer on port {port}")
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

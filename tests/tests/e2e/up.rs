@@ -100,6 +100,18 @@ impl AppDir {
         defaults: RuntimeConfig,
         outbound: OutboundConfig,
     ) -> anyhow::Result<host::Loaded> {
+        self.load_configured(env, defaults, outbound, None, None)
+    }
+
+    /// [`Self::load`] with a runtime config file and a state directory of the caller's.
+    pub(crate) fn load_configured(
+        &self,
+        env: &[(&str, &str)],
+        defaults: RuntimeConfig,
+        outbound: OutboundConfig,
+        runtime_config: Option<&host::spin::manifest::RuntimeConfigFile>,
+        state_dir: Option<PathBuf>,
+    ) -> anyhow::Result<host::Loaded> {
         let mut env: HashMap<String, String> = env
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -111,9 +123,10 @@ impl AppDir {
         Ok(App::up(UpOptions {
             manifest: &self.root.join("spin.toml"),
             env: &lookup,
-            state_dir: None,
+            state_dir,
             defaults,
             outbound,
+            runtime_config,
         })?)
     }
 }

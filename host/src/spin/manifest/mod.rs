@@ -37,6 +37,7 @@ mod error;
 mod model;
 mod raw;
 mod resolve;
+mod runtime_config;
 #[cfg(test)]
 mod tests;
 
@@ -47,6 +48,9 @@ pub use model::{
     AppManifest, BuildConfig, ComponentManifest, FileMount, HttpRoute, Route, VariableValue,
 };
 pub(crate) use resolve::{is_kebab, is_snake};
+pub use runtime_config::{
+    KeyValueStore, RuntimeConfigFile, VariablesProvider, load_runtime_config,
+};
 
 /// Loads and validates the manifest at `path`. `env` looks up environment variables (the
 /// process environment in production: `&|name| std::env::var(name).ok()`).

@@ -15,6 +15,7 @@
 //! the database at most [`MAX_DATABASE_BYTES`] (SQLite's `max_page_count`). Past a limit the
 //! call fails with the interface's `other` error, and nothing of it is written.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,6 +25,7 @@ use wasmtime::component::Resource;
 
 use super::PlatformView;
 use super::fermyon::spin::key_value::{Error, Host, HostStore};
+use super::redis_kv::RedisStore;
 
 /// Stores one instance may have open at once (Spin's stores and `wasi:keyvalue` buckets
 /// together); more get `store-table-full`.
@@ -44,27 +46,91 @@ pub const MAX_DATABASE_BYTES: u64 = 1 << 30;
 /// A key and its value, if it has one.
 pub type KeyAndValue = (String, Option<Vec<u8>>);
 
-/// A key-value database shared by every instance (and every component) of an application.
-/// Cloning shares the connection.
+/// The key-value stores shared by every instance (and every component) of an application:
+/// one SQLite database for every label, but those the runtime config puts elsewhere (a
+/// SQLite file of their own, or Redis, [`KeyValue::with_store`]). Cloning shares the
+/// connections.
 #[derive(Clone)]
 pub struct KeyValue {
-    db: Arc<Mutex<Connection>>,
-    location: Option<PathBuf>,
+    local: Sqlite,
+    elsewhere: Arc<BTreeMap<String, Backend>>,
 }
 
 impl std::fmt::Debug for KeyValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyValue({:?}", self.local)?;
+        for (label, backend) in self.elsewhere.iter() {
+            write!(f, ", {label}: {backend:?}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// Where a store the runtime config names lives.
+#[derive(Debug, Clone)]
+enum Backend {
+    Sqlite(Sqlite),
+    Redis(RedisStore),
+}
+
+/// A SQLite key-value database: every label in one table.
+#[derive(Clone)]
+struct Sqlite {
+    db: Arc<Mutex<Connection>>,
+    location: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Sqlite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.location {
-            Some(path) => write!(f, "KeyValue({})", path.display()),
-            None => f.write_str("KeyValue(in memory)"),
+            Some(path) => write!(f, "{}", path.display()),
+            None => f.write_str("in memory"),
         }
     }
+}
+
+/// What a key-value store does, whatever keeps it. Every write is checked against the
+/// limits first (keys, values, batches), every result against [`MAX_RESULT_BYTES`].
+pub(crate) trait Store {
+    /// The value of `key` in `store`.
+    fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Sets `key` in `store` to `value`.
+    fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<(), StoreError>;
+    /// Removes `key` from `store` (no error when it is absent).
+    fn delete(&self, store: &str, key: &str) -> Result<(), StoreError>;
+    /// Whether `store` has `key`.
+    fn exists(&self, store: &str, key: &str) -> Result<bool, StoreError>;
+    /// Every key of `store`, sorted.
+    fn keys(&self, store: &str) -> Result<Vec<String>, StoreError>;
+    /// Sets `key` to `value` only if its value is still `expected` (`None`: still absent),
+    /// atomically; `false` when another write came first.
+    fn compare_and_swap(
+        &self,
+        store: &str,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: &[u8],
+    ) -> Result<bool, StoreError>;
+    /// Adds `delta` to the counter at `key` (absent: 0), atomically; the new value.
+    fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64, StoreError>;
+    /// The values of `keys`, in order.
+    fn get_many(&self, store: &str, keys: Vec<String>) -> Result<Vec<KeyAndValue>, StoreError>;
+    /// Sets every pair, all or none.
+    fn set_many(&self, store: &str, pairs: &[(String, Vec<u8>)]) -> Result<(), StoreError>;
+    /// Removes every key, all or none.
+    fn delete_many(&self, store: &str, keys: &[String]) -> Result<(), StoreError>;
 }
 
 /// A database operation failed (I/O, a lock held too long by another process...).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("key-value database error: {0}")]
 pub struct StoreError(String);
+
+impl StoreError {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
 
 impl From<StoreError> for Error {
     fn from(err: StoreError) -> Self {
@@ -116,7 +182,7 @@ fn bound_size(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 /// Refuses a write the limits do not allow, before it reaches the database.
-fn check_write(key: &str, value: &[u8]) -> Result<(), StoreError> {
+pub(super) fn check_write(key: &str, value: &[u8]) -> Result<(), StoreError> {
     if key.len() > MAX_KEY_BYTES {
         return Err(StoreError(format!(
             "the key is {} bytes long; at most {MAX_KEY_BYTES} are allowed",
@@ -132,7 +198,7 @@ fn check_write(key: &str, value: &[u8]) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn check_batch(len: usize) -> Result<(), StoreError> {
+pub(super) fn check_batch(len: usize) -> Result<(), StoreError> {
     if len > MAX_BATCH {
         return Err(StoreError(format!(
             "a batch of {len} keys; at most {MAX_BATCH} are allowed"
@@ -142,7 +208,7 @@ fn check_batch(len: usize) -> Result<(), StoreError> {
 }
 
 /// Counts a result's bytes against [`MAX_RESULT_BYTES`].
-fn add_result_bytes(total: &mut usize, more: usize) -> Result<(), StoreError> {
+pub(super) fn add_result_bytes(total: &mut usize, more: usize) -> Result<(), StoreError> {
     *total = total.saturating_add(more);
     if *total > MAX_RESULT_BYTES {
         return Err(StoreError(format!(
@@ -152,9 +218,9 @@ fn add_result_bytes(total: &mut usize, more: usize) -> Result<(), StoreError> {
     Ok(())
 }
 
-impl KeyValue {
+impl Sqlite {
     /// Opens (creating it and its directory if needed) the database file at `path`.
-    pub fn open(path: &Path) -> Result<Self, KeyValueError> {
+    fn open(path: &Path) -> Result<Self, KeyValueError> {
         let fail = |source| KeyValueError {
             location: path.display().to_string(),
             source,
@@ -181,8 +247,8 @@ impl KeyValue {
         })
     }
 
-    /// A database that lives as long as this handle and its clones (for tests, and `serve`).
-    pub fn in_memory() -> Result<Self, KeyValueError> {
+    /// A database that lives as long as this handle and its clones.
+    fn in_memory() -> Result<Self, KeyValueError> {
         let fail = |source| KeyValueError {
             location: "in memory".to_owned(),
             source,
@@ -198,7 +264,7 @@ impl KeyValue {
     }
 
     /// The database file, or `None` in memory.
-    pub fn location(&self) -> Option<&Path> {
+    fn location(&self) -> Option<&Path> {
         self.location.as_deref()
     }
 
@@ -217,9 +283,11 @@ impl KeyValue {
             StoreError(err.to_string())
         })
     }
+}
 
+impl Store for Sqlite {
     /// The value of `key` in `store`.
-    pub fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.with(|db| {
             db.prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")?
                 .query_row(params![store, key], |row| row.get(0))
@@ -228,7 +296,7 @@ impl KeyValue {
     }
 
     /// Sets `key` in `store` to `value`.
-    pub fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {
+    fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {
         check_write(key, value)?;
         self.with(|db| {
             db.prepare_cached(
@@ -241,7 +309,7 @@ impl KeyValue {
     }
 
     /// Removes `key` from `store` (no error when it is absent).
-    pub fn delete(&self, store: &str, key: &str) -> Result<(), StoreError> {
+    fn delete(&self, store: &str, key: &str) -> Result<(), StoreError> {
         self.with(|db| {
             db.prepare_cached("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2")?
                 .execute(params![store, key])
@@ -250,7 +318,7 @@ impl KeyValue {
     }
 
     /// Whether `store` has `key`.
-    pub fn exists(&self, store: &str, key: &str) -> Result<bool, StoreError> {
+    fn exists(&self, store: &str, key: &str) -> Result<bool, StoreError> {
         self.with(|db| {
             db.prepare_cached("SELECT 1 FROM spin_key_value WHERE store = ?1 AND key = ?2")?
                 .exists(params![store, key])
@@ -258,7 +326,7 @@ impl KeyValue {
     }
 
     /// Every key of `store`, sorted.
-    pub fn keys(&self, store: &str) -> Result<Vec<String>, StoreError> {
+    fn keys(&self, store: &str) -> Result<Vec<String>, StoreError> {
         let keys: Vec<String> = self
             .with(|db| {
                 let mut stmt = db.prepare_cached(
@@ -287,7 +355,7 @@ impl KeyValue {
 
     /// Sets `key` to `value` only if its value is still `expected` (`None`: still absent), in
     /// one statement; `false` when another write came first.
-    pub fn compare_and_swap(
+    fn compare_and_swap(
         &self,
         store: &str,
         key: &str,
@@ -317,7 +385,7 @@ impl KeyValue {
     /// Adds `delta` to the integer at `key` (absent: 0), atomically; returns the new value.
     /// The integer is kept as 8 bytes, little-endian, as Spin keeps its counters, so either
     /// runtime can go on counting. A value of another length is an error.
-    pub fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64, StoreError> {
+    fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64, StoreError> {
         check_write(key, &[])?;
         let result = self.with(|db| {
             // Take the write lock up front: a read that has to be upgraded to a write fails
@@ -358,7 +426,7 @@ impl KeyValue {
     }
 
     /// The values of `keys`, in order.
-    pub fn get_many(&self, store: &str, keys: Vec<String>) -> Result<Vec<KeyAndValue>, StoreError> {
+    fn get_many(&self, store: &str, keys: Vec<String>) -> Result<Vec<KeyAndValue>, StoreError> {
         check_batch(keys.len())?;
         let mut bytes = 0_usize;
         keys.into_iter()
@@ -371,7 +439,7 @@ impl KeyValue {
     }
 
     /// Sets every pair in one transaction.
-    pub fn set_many(&self, store: &str, pairs: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+    fn set_many(&self, store: &str, pairs: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
         check_batch(pairs.len())?;
         for (key, value) in pairs {
             check_write(key, value)?;
@@ -390,7 +458,7 @@ impl KeyValue {
     }
 
     /// Removes every key in one transaction.
-    pub fn delete_many(&self, store: &str, keys: &[String]) -> Result<(), StoreError> {
+    fn delete_many(&self, store: &str, keys: &[String]) -> Result<(), StoreError> {
         check_batch(keys.len())?;
         self.with(|db| {
             let tx = db.transaction()?;
@@ -400,6 +468,123 @@ impl KeyValue {
             }
             tx.commit()
         })
+    }
+}
+
+impl KeyValue {
+    /// Opens (creating it and its directory if needed) the database file at `path`: every
+    /// store's, until [`Self::with_store`] puts one elsewhere.
+    pub fn open(path: &Path) -> Result<Self, KeyValueError> {
+        Ok(Self::local(Sqlite::open(path)?))
+    }
+
+    /// A database that lives as long as this handle and its clones (for tests, and `serve`).
+    pub fn in_memory() -> Result<Self, KeyValueError> {
+        Ok(Self::local(Sqlite::in_memory()?))
+    }
+
+    fn local(local: Sqlite) -> Self {
+        Self {
+            local,
+            elsewhere: Arc::new(BTreeMap::new()),
+        }
+    }
+
+    /// The database file of the stores kept locally, or `None` in memory.
+    pub fn location(&self) -> Option<&Path> {
+        self.local.location()
+    }
+
+    /// The store `label` kept elsewhere from now on: in the SQLite file at `path` (created
+    /// as needed; Spin's `type = "spin"` with a `path`).
+    pub fn with_sqlite_store(mut self, label: &str, path: &Path) -> Result<Self, KeyValueError> {
+        let store = Backend::Sqlite(Sqlite::open(path)?);
+        Arc::make_mut(&mut self.elsewhere).insert(label.to_owned(), store);
+        Ok(self)
+    }
+
+    /// The store `label` kept in Redis from now on (Spin's `type = "redis"`), at `url`
+    /// (`redis://host:port/db`): connected and pinged now, so that a wrong URL or a Redis
+    /// that is down stops the start rather than the first request.
+    pub fn with_redis_store(mut self, label: &str, url: &str) -> Result<Self, KeyValueError> {
+        let fail = |reason: String| KeyValueError {
+            location: format!("Redis for store `{label}`"),
+            source: rusqlite::Error::ToSqlConversionFailure(reason.into()),
+        };
+        let store = RedisStore::new(url).map_err(fail)?;
+        store.check().map_err(|err| fail(err.0))?;
+        Arc::make_mut(&mut self.elsewhere).insert(label.to_owned(), Backend::Redis(store));
+        Ok(self)
+    }
+
+    /// What keeps `label`.
+    fn store(&self, label: &str) -> &dyn Store {
+        match self.elsewhere.get(label) {
+            Some(Backend::Sqlite(db)) => db,
+            Some(Backend::Redis(redis)) => redis,
+            None => &self.local,
+        }
+    }
+
+    /// The value of `key` in `store`.
+    pub fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store(store).get(store, key)
+    }
+
+    /// Sets `key` in `store` to `value`.
+    pub fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.store(store).set(store, key, value)
+    }
+
+    /// Removes `key` from `store` (no error when it is absent).
+    pub fn delete(&self, store: &str, key: &str) -> Result<(), StoreError> {
+        self.store(store).delete(store, key)
+    }
+
+    /// Whether `store` has `key`.
+    pub fn exists(&self, store: &str, key: &str) -> Result<bool, StoreError> {
+        self.store(store).exists(store, key)
+    }
+
+    /// Every key of `store`, sorted.
+    pub fn keys(&self, store: &str) -> Result<Vec<String>, StoreError> {
+        self.store(store).keys(store)
+    }
+
+    /// Sets `key` to `value` only if its value is still `expected` (`None`: still absent),
+    /// atomically (across processes too: one SQLite statement, one Redis script); `false`
+    /// when another write came first.
+    pub fn compare_and_swap(
+        &self,
+        store: &str,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: &[u8],
+    ) -> Result<bool, StoreError> {
+        self.store(store)
+            .compare_and_swap(store, key, expected, value)
+    }
+
+    /// Adds `delta` to the counter at `key` (absent: 0), atomically; returns the new value.
+    /// SQLite keeps it as 8 bytes, little-endian, as Spin keeps its counters there; Redis as
+    /// its decimal text (`INCRBY`), as Spin keeps them there.
+    pub fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64, StoreError> {
+        self.store(store).increment(store, key, delta)
+    }
+
+    /// The values of `keys`, in order.
+    pub fn get_many(&self, store: &str, keys: Vec<String>) -> Result<Vec<KeyAndValue>, StoreError> {
+        self.store(store).get_many(store, keys)
+    }
+
+    /// Sets every pair, all or none.
+    pub fn set_many(&self, store: &str, pairs: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        self.store(store).set_many(store, pairs)
+    }
+
+    /// Removes every key, all or none.
+    pub fn delete_many(&self, store: &str, keys: &[String]) -> Result<(), StoreError> {
+        self.store(store).delete_many(store, keys)
     }
 }
 
@@ -629,6 +814,7 @@ mod tests {
         assert_eq!(kv.keys("s").expect("keys").len(), count);
         // And the database itself.
         let (pages, page_size): (i64, i64) = kv
+            .local
             .with(|db| {
                 let pages = db.pragma_query_value(None, "max_page_count", |row| row.get(0))?;
                 let size = db.pragma_query_value(None, "page_size", |row| row.get(0))?;

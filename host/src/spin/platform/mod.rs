@@ -7,6 +7,7 @@
 //! links and runs as before.
 
 mod key_value;
+mod redis_kv;
 mod sqlite;
 mod v3;
 mod variables;

@@ -65,6 +65,8 @@ pub struct SqliteDatabases {
 struct Inner {
     /// Where the files live; `None`: in memory.
     dir: Option<PathBuf>,
+    /// The labels given a file of their own (a runtime config's `path`).
+    paths: BTreeMap<String, PathBuf>,
     limits: SqliteLimits,
     open: Mutex<BTreeMap<String, Arc<Mutex<Connection>>>>,
 }
@@ -183,10 +185,24 @@ impl SqliteDatabases {
         Self::new(None, limits)
     }
 
+    /// The databases of `dir` (or in memory), but those of `paths`, each in its file.
+    pub fn with_paths(
+        dir: Option<&Path>,
+        paths: BTreeMap<String, PathBuf>,
+        limits: SqliteLimits,
+    ) -> Self {
+        let mut databases = Self::new(dir.map(Path::to_owned), limits);
+        if let Some(inner) = Arc::get_mut(&mut databases.inner) {
+            inner.paths = paths;
+        }
+        databases
+    }
+
     fn new(dir: Option<PathBuf>, limits: SqliteLimits) -> Self {
         Self {
             inner: Arc::new(Inner {
                 dir,
+                paths: BTreeMap::new(),
                 limits,
                 open: Mutex::new(BTreeMap::new()),
             }),
@@ -195,6 +211,9 @@ impl SqliteDatabases {
 
     /// The file of `label`, or `None` in memory.
     pub fn location(&self, label: &str) -> Option<PathBuf> {
+        if let Some(path) = self.inner.paths.get(label) {
+            return Some(path.clone());
+        }
         self.inner
             .dir
             .as_ref()
