@@ -71,6 +71,25 @@ pub trait Handler: Send + Sync + 'static {
         let _ = within;
         Box::pin(std::future::ready(0))
     }
+
+    /// The route that serves `path`, as the server's metrics label requests (an
+    /// [`App`](crate::App): the spin.toml route, such as `/api/...`); `None`, by default,
+    /// labels them `other`.
+    fn route(&self, path: &str) -> Option<String> {
+        let _ = path;
+        None
+    }
+
+    /// Adds the handler's own metrics to the admin listener's registry, once, at bind (an
+    /// [`App`](crate::App): instances, key-value operations, circuit breakers). Nothing, by
+    /// default.
+    fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        let _ = registry;
+    }
+
+    /// Brings the registered metrics that are read rather than counted (instances alive,
+    /// breaker states) up to date, before each scrape.
+    fn refresh_metrics(&self) {}
 }
 
 impl<H: Handler + ?Sized> Handler for Arc<H> {
@@ -80,6 +99,18 @@ impl<H: Handler + ?Sized> Handler for Arc<H> {
 
     fn drain(&self, within: std::time::Duration) -> DrainFuture<'_> {
         (**self).drain(within)
+    }
+
+    fn route(&self, path: &str) -> Option<String> {
+        (**self).route(path)
+    }
+
+    fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        (**self).register_metrics(registry);
+    }
+
+    fn refresh_metrics(&self) {
+        (**self).refresh_metrics();
     }
 }
 

@@ -239,6 +239,12 @@ struct HostArgs {
     #[arg(long, value_name = "QUOTA")]
     rate_limit: Option<host::Quota>,
 
+    /// Where the admin listener listens: GET /metrics (OpenMetrics text for Prometheus),
+    /// /healthz (liveness) and /readyz (503 once shutting down). Off by default; keep it
+    /// off the public network (`127.0.0.1:9090`, or a pod's own port).
+    #[arg(long, value_name = "ADDR")]
+    admin_listen: Option<SocketAddr>,
+
     /// A quota per client on one route, ROUTE=QUOTA in spin.toml's route syntax
     /// (`/login=5/min`, `/api/...=100/s`), on top of --rate-limit; repeatable.
     #[arg(long = "rate-limit-route", value_name = "ROUTE=QUOTA")]
@@ -394,6 +400,7 @@ impl HostArgs {
                 ..ServerLimits::default()
             },
             shutdown_grace: self.shutdown_grace,
+            admin_listen: self.admin_listen,
             rate_limits: host::RateLimits {
                 per_client: self.rate_limit,
                 routes: self.rate_limit_routes.clone(),
@@ -554,6 +561,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let app = App::single(&args.component, runtime, platform)?;
     let server = Server::bind(args.host.server_config()?, app).await?;
     println!("Serving {} on {}", args.component.display(), server.url());
+    if let Some(admin) = server.admin_addr() {
+        println!("Admin (metrics, health) on http://{admin}");
+    }
     run(server).await
 }
 
@@ -653,6 +663,9 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         Server::bind(args.host.server_config()?, app.clone()).await?
     };
     println!("Serving {} on {}", manifest.name, server.url());
+    if let Some(admin) = server.admin_addr() {
+        println!("Admin (metrics, health) on http://{admin}");
+    }
     println!("Available Routes:");
     for (route, component) in app.routes() {
         match route.strip_suffix("/...") {

@@ -198,6 +198,15 @@ impl Engine {
     pub(super) fn wasmtime(&self) -> &wasmtime::Engine {
         &self.inner.engine
     }
+
+    /// Component instances alive now, of every component on the engine; `None` without
+    /// the pooling allocator (which counts them).
+    pub fn instances(&self) -> Option<u64> {
+        self.inner
+            .engine
+            .pooling_allocator_metrics()
+            .map(|pool| pool.component_instances())
+    }
 }
 
 /// Advances the engine's epoch every `tick` so running guests check their deadline, until

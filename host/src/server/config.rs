@@ -140,6 +140,9 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Requests per client allowed, for every path and per route; none by default.
     pub rate_limits: super::RateLimits,
+    /// Where the admin listener (`/metrics`, `/healthz`, `/readyz`) listens; none by
+    /// default. Keep it off the public network.
+    pub admin_listen: Option<SocketAddr>,
 }
 
 impl Default for ServerConfig {
@@ -151,6 +154,7 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(5),
             workers: 0,
             rate_limits: super::RateLimits::default(),
+            admin_listen: None,
         }
     }
 }

@@ -238,6 +238,10 @@ impl Shared {
             .path_and_query()
             .map_or_else(|| req.uri().path().to_owned(), ToString::to_string);
         let version = req.version();
+        let route = self
+            .handler
+            .route(req.uri().path())
+            .unwrap_or_else(|| "other".to_owned());
 
         // Held while the guest works on the request (streaming included), released when it
         // returns or is stopped; how fast the client reads is the connection's business.
@@ -300,9 +304,13 @@ impl Shared {
                 inner: body,
                 watched,
             };
+            let shared = self.clone();
             CountedBody::new(body, move |bytes, complete| {
                 let complete = complete || no_content || declared == Some(bytes);
                 drop(active);
+                shared
+                    .metrics
+                    .observe(route, status, start.elapsed().as_secs_f64());
                 tracing::info!(
                     target: "access",
                     request_id,

@@ -12,9 +12,11 @@
 //! | `body.rs` | request bodies counted against the limit, response bodies counted for the log |
 //! | `tls.rs` | rustls configuration, certificates from files (reloaded) or self-signed |
 //! | `problem.rs` | problem+json responses the server writes itself |
+//! | `admin.rs` | the admin listener: `/metrics`, `/healthz`, `/readyz` |
 //! | `rate.rs` | [`RateLimits`]: token buckets per client and route, `429` and the `RateLimit` fields |
 
 mod activity;
+mod admin;
 mod body;
 mod clients;
 mod config;
@@ -27,7 +29,7 @@ mod workers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
@@ -52,6 +54,7 @@ use crate::{Handler, ServeError};
 pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
+    admin: Option<(TcpListener, SocketAddr)>,
     tls: Option<Tls>,
     shared: Arc<Shared>,
     shutdown_grace: Duration,
@@ -77,6 +80,8 @@ struct Shared {
     per_client: Arc<clients::InFlight>,
     /// The rate limits' buckets, when there are limits.
     rate: Option<rate::RateLimiter>,
+    /// What the admin listener reports.
+    metrics: admin::ServerMetrics,
     next_request_id: AtomicU64,
     /// Set when the shutdown grace period is over: guests still working stop
     /// ([`crate::StopSignal`]).
@@ -113,18 +118,34 @@ impl Server {
                 config.limits.max_in_flight_per_client,
             )),
             rate: rate::RateLimiter::new(&config.rate_limits),
+            metrics: admin::ServerMetrics::new(),
             limits: config.limits,
             next_request_id: AtomicU64::new(1),
             cut: watch::Sender::new(false),
         });
+        let admin = match config.admin_listen {
+            Some(addr) => {
+                let bind_error = |source| ServeError::Bind { addr, source };
+                let admin = TcpListener::bind(addr).await.map_err(bind_error)?;
+                let bound = admin.local_addr().map_err(bind_error)?;
+                Some((admin, bound))
+            }
+            None => None,
+        };
         Ok(Self {
             listener,
             local_addr,
+            admin,
             tls,
             shared,
             shutdown_grace: config.shutdown_grace,
             workers: config.workers,
         })
+    }
+
+    /// The admin listener's address (`/metrics`, `/healthz`, `/readyz`), when there is one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|(_, addr)| *addr)
     }
 
     /// The bound address (with the real port when port 0 was asked for).
@@ -158,12 +179,26 @@ impl Server {
     ) -> Result<ShutdownReport, ServeError> {
         let Self {
             listener,
+            admin,
             tls,
             shared,
             shutdown_grace,
             workers,
             ..
         } = self;
+        // The admin listener answers until the very end: `/readyz` says 503 while the
+        // server drains.
+        let (admin_stop, admin_stopped) = watch::channel(false);
+        let admin_task = admin.map(|(listener, _)| {
+            let registry = Arc::new(admin::registry(&shared));
+            tokio::spawn(admin::serve(
+                listener,
+                shared.clone(),
+                registry,
+                admin_stopped,
+            ))
+        });
+        shared.metrics.ready.store(true, Ordering::Release);
         let workers = Workers::start(workers).await?;
         let acceptor = tls
             .as_ref()
@@ -196,6 +231,7 @@ impl Server {
                 () = &mut shutdown => break,
             };
             let _ = stream.set_nodelay(true);
+            let permit = (permit, admin::Open::new(&shared.metrics.connections));
             let conn = Connection {
                 peer,
                 shared: shared.clone(),
@@ -238,6 +274,7 @@ impl Server {
             while tasks.try_join_next().is_some() {}
         }
 
+        shared.metrics.ready.store(false, Ordering::Release);
         drop(listener);
         if let Some(reloader) = reloader {
             reloader.abort();
@@ -291,6 +328,10 @@ impl Server {
         // Whatever is left stops here, also for a library caller whose runtime goes on.
         tasks.shutdown().await;
         workers.stop().await;
+        let _ = admin_stop.send(true);
+        if let Some(task) = admin_task {
+            let _ = task.await;
+        }
         Ok(report)
     }
 }

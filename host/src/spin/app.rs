@@ -8,10 +8,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+
 use super::PlatformConfig;
 use super::headers::{full_url, route_headers, set_spin_headers};
 use super::manifest::{AppManifest, KeyValueStore, ManifestError, Route, RuntimeConfigFile};
 use super::outbound::OutboundConfig;
+use super::platform::OperationLabels;
 use super::routes::{RoutePattern, Router};
 use crate::{
     DrainFuture, Engine, EngineConfig, Handler, HandlerFuture, KeyValue, LoadError, RequestBody,
@@ -29,6 +34,17 @@ struct Inner {
     base: String,
     /// The engine every component shares.
     engine: Engine,
+    metrics: AppMetrics,
+}
+
+/// What an application reports on the admin listener, shared by the applications loaded
+/// on one [`AppData`] (the swaps of `up --watch`), so that one registration holds.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AppMetrics {
+    /// Instances alive, read at each scrape.
+    instances: Gauge,
+    /// The key-value operations, counted by the store.
+    key_value: Option<Family<OperationLabels, Counter>>,
 }
 
 /// A component behind a route.
@@ -121,15 +137,30 @@ pub struct AppData {
     pub key_value: KeyValue,
     /// The SQLite databases (`sqlite_db.db` for `default`, `<label>.db` for others).
     pub sqlite: SqliteDatabases,
+    metrics: AppMetrics,
+}
+
+impl AppData {
+    fn new(key_value: KeyValue, sqlite: SqliteDatabases) -> Self {
+        let metrics = AppMetrics {
+            instances: Gauge::default(),
+            key_value: Some(key_value.operations().clone()),
+        };
+        Self {
+            key_value,
+            sqlite,
+            metrics,
+        }
+    }
 }
 
 impl AppData {
     /// The databases of the state directory `dir`, as Spin lays them out (created as needed).
     pub fn open(dir: &Path) -> Result<Self, crate::KeyValueError> {
-        Ok(Self {
-            key_value: KeyValue::open(&dir.join("sqlite_key_value.db"))?,
-            sqlite: SqliteDatabases::in_dir(dir, SqliteLimits::default()),
-        })
+        Ok(Self::new(
+            KeyValue::open(&dir.join("sqlite_key_value.db"))?,
+            SqliteDatabases::in_dir(dir, SqliteLimits::default()),
+        ))
     }
 
     /// The databases of the state directory `dir`, but those `config` puts elsewhere: a
@@ -145,22 +176,22 @@ impl AppData {
                 KeyValueStore::Redis { url } => key_value.with_redis_store(label, url)?,
             };
         }
-        Ok(Self {
+        Ok(Self::new(
             key_value,
-            sqlite: SqliteDatabases::with_paths(
+            SqliteDatabases::with_paths(
                 Some(dir),
                 config.sqlite_databases.clone(),
                 SqliteLimits::default(),
             ),
-        })
+        ))
     }
 
     /// Databases in memory, for tests.
     pub fn in_memory() -> Result<Self, crate::KeyValueError> {
-        Ok(Self {
-            key_value: KeyValue::in_memory()?,
-            sqlite: SqliteDatabases::in_memory(SqliteLimits::default()),
-        })
+        Ok(Self::new(
+            KeyValue::in_memory()?,
+            SqliteDatabases::in_memory(SqliteLimits::default()),
+        ))
     }
 }
 
@@ -226,6 +257,7 @@ impl App {
                 router,
                 base: "/".to_owned(),
                 engine,
+                metrics: AppMetrics::default(),
             }),
         }
     }
@@ -290,6 +322,7 @@ impl App {
                 router,
                 base: manifest.base.clone(),
                 engine,
+                metrics: data.metrics.clone(),
             }),
         })
     }
@@ -335,5 +368,37 @@ impl Handler for App {
     /// transaction) are given `within` to commit.
     fn drain(&self, within: std::time::Duration) -> DrainFuture<'_> {
         Box::pin(super::drain_store_operations(within))
+    }
+
+    /// The spin.toml route (`/api/...`), or `None` when no route matches.
+    fn route(&self, path: &str) -> Option<String> {
+        let found = self.inner.router.route(path)?;
+        Some(found.pattern.to_string())
+    }
+
+    /// `edge_host_instances` (instances alive, all components) and
+    /// `edge_host_key_value_operations_total{operation,backend}`.
+    fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        let metrics = &self.inner.metrics;
+        registry.register(
+            "edge_host_instances",
+            "Component instances alive, all components of the application",
+            metrics.instances.clone(),
+        );
+        if let Some(key_value) = &metrics.key_value {
+            registry.register(
+                "edge_host_key_value_operations",
+                "Key-value operations, by operation and backend",
+                key_value.clone(),
+            );
+        }
+    }
+
+    fn refresh_metrics(&self) {
+        let alive = self.inner.engine.instances().unwrap_or(0);
+        self.inner
+            .metrics
+            .instances
+            .set(i64::try_from(alive).unwrap_or(i64::MAX));
     }
 }

@@ -56,6 +56,19 @@ impl Handler for Reloadable {
         let app = self.current();
         Box::pin(async move { app.drain(within).await })
     }
+
+    fn route(&self, path: &str) -> Option<String> {
+        self.current().route(path)
+    }
+
+    /// The applications swapped in share their metrics (they share their [`AppData`]).
+    fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        self.current().register_metrics(registry);
+    }
+
+    fn refresh_metrics(&self) {
+        self.current().refresh_metrics();
+    }
 }
 
 /// The files a manifest's `watch` patterns match, with their modification time and size.

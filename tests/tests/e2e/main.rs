@@ -1,6 +1,7 @@
 //! End-to-end tests: the guest components built by this package's build script, served by
 //! the host over real sockets on 127.0.0.1:0. One test binary for the whole suite.
 
+mod admin;
 mod component;
 mod faults;
 mod files;

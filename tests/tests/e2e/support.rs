@@ -49,6 +49,8 @@ macro_rules! each_world {
 pub struct TestServer {
     pub addr: SocketAddr,
     pub fingerprint: Option<String>,
+    /// The admin listener's address, when the configuration asked for one.
+    pub admin: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<host::ShutdownReport, host::ServeError>>>,
 }
@@ -88,6 +90,7 @@ impl TestServer {
         let server = Server::bind(server, app).await?;
         let addr = server.local_addr();
         let fingerprint = server.tls_fingerprint().map(str::to_owned);
+        let admin = server.admin_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run_until(async {
             let _ = stopped.await;
@@ -95,6 +98,7 @@ impl TestServer {
         Ok(Self {
             addr,
             fingerprint,
+            admin,
             stop: Some(stop),
             task: Some(task),
         })

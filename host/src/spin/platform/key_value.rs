@@ -23,6 +23,10 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 use wasmtime::component::Resource;
 
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+
 use super::PlatformView;
 use super::fermyon::spin::key_value::{Error, Host, HostStore};
 use super::redis_kv::RedisStore;
@@ -54,6 +58,15 @@ pub type KeyAndValue = (String, Option<Vec<u8>>);
 pub struct KeyValue {
     local: Sqlite,
     elsewhere: Arc<BTreeMap<String, Backend>>,
+    /// Operations by kind and backend, for the admin listener's metrics.
+    ops: Family<OperationLabels, Counter>,
+}
+
+/// The labels of a key-value operation count.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct OperationLabels {
+    operation: &'static str,
+    backend: &'static str,
 }
 
 impl std::fmt::Debug for KeyValue {
@@ -487,7 +500,13 @@ impl KeyValue {
         Self {
             local,
             elsewhere: Arc::new(BTreeMap::new()),
+            ops: Family::default(),
         }
+    }
+
+    /// Operations so far, by `operation` and `backend` (`sqlite`, `redis`).
+    pub(crate) fn operations(&self) -> &Family<OperationLabels, Counter> {
+        &self.ops
     }
 
     /// The database file of the stores kept locally, or `None` in memory.
@@ -517,38 +536,42 @@ impl KeyValue {
         Ok(self)
     }
 
-    /// What keeps `label`.
-    fn store(&self, label: &str) -> &dyn Store {
-        match self.elsewhere.get(label) {
-            Some(Backend::Sqlite(db)) => db,
-            Some(Backend::Redis(redis)) => redis,
-            None => &self.local,
-        }
+    /// What keeps `label`, with `operation` counted.
+    fn store(&self, label: &str, operation: &'static str) -> &dyn Store {
+        let (store, backend): (&dyn Store, _) = match self.elsewhere.get(label) {
+            Some(Backend::Sqlite(db)) => (db, "sqlite"),
+            Some(Backend::Redis(redis)) => (redis, "redis"),
+            None => (&self.local, "sqlite"),
+        };
+        self.ops
+            .get_or_create(&OperationLabels { operation, backend })
+            .inc();
+        store
     }
 
     /// The value of `key` in `store`.
     pub fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.store(store).get(store, key)
+        self.store(store, "get").get(store, key)
     }
 
     /// Sets `key` in `store` to `value`.
     pub fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.store(store).set(store, key, value)
+        self.store(store, "set").set(store, key, value)
     }
 
     /// Removes `key` from `store` (no error when it is absent).
     pub fn delete(&self, store: &str, key: &str) -> Result<(), StoreError> {
-        self.store(store).delete(store, key)
+        self.store(store, "delete").delete(store, key)
     }
 
     /// Whether `store` has `key`.
     pub fn exists(&self, store: &str, key: &str) -> Result<bool, StoreError> {
-        self.store(store).exists(store, key)
+        self.store(store, "exists").exists(store, key)
     }
 
     /// Every key of `store`, sorted.
     pub fn keys(&self, store: &str) -> Result<Vec<String>, StoreError> {
-        self.store(store).keys(store)
+        self.store(store, "keys").keys(store)
     }
 
     /// Sets `key` to `value` only if its value is still `expected` (`None`: still absent),
@@ -561,7 +584,7 @@ impl KeyValue {
         expected: Option<&[u8]>,
         value: &[u8],
     ) -> Result<bool, StoreError> {
-        self.store(store)
+        self.store(store, "compare_and_swap")
             .compare_and_swap(store, key, expected, value)
     }
 
@@ -569,22 +592,22 @@ impl KeyValue {
     /// SQLite keeps it as 8 bytes, little-endian, as Spin keeps its counters there; Redis as
     /// its decimal text (`INCRBY`), as Spin keeps them there.
     pub fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64, StoreError> {
-        self.store(store).increment(store, key, delta)
+        self.store(store, "increment").increment(store, key, delta)
     }
 
     /// The values of `keys`, in order.
     pub fn get_many(&self, store: &str, keys: Vec<String>) -> Result<Vec<KeyAndValue>, StoreError> {
-        self.store(store).get_many(store, keys)
+        self.store(store, "get_many").get_many(store, keys)
     }
 
     /// Sets every pair, all or none.
     pub fn set_many(&self, store: &str, pairs: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
-        self.store(store).set_many(store, pairs)
+        self.store(store, "set_many").set_many(store, pairs)
     }
 
     /// Removes every key, all or none.
     pub fn delete_many(&self, store: &str, keys: &[String]) -> Result<(), StoreError> {
-        self.store(store).delete_many(store, keys)
+        self.store(store, "delete_many").delete_many(store, keys)
     }
 }
 

@@ -22,6 +22,7 @@ use wasmtime::component::{Linker, ResourceTable};
 
 use crate::{GuestState, LinkerExtension};
 
+pub(crate) use self::key_value::OperationLabels;
 pub use self::key_value::{KeyValue, KeyValueError, StoreError};
 pub use self::sqlite::{SqliteDatabases, SqliteError, SqliteLimits, database_file_name};
 pub use self::variables::Variable;
