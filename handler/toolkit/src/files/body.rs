@@ -2,8 +2,6 @@
 //! with the part headers of a `multipart/byteranges` body between them.
 
 use std::collections::VecDeque;
-use std::fs::File;
-use std::io::{Read as _, Seek as _, SeekFrom};
 
 use super::range::ByteRange;
 
@@ -40,7 +38,9 @@ impl Segment {
 /// something else.
 #[derive(Debug)]
 pub(super) struct FileBody {
-    file: File,
+    file: super::fs::File,
+    /// Where the next read of the file starts.
+    offset: u64,
     segments: VecDeque<Segment>,
     /// The bytes left to read of the file range being sent.
     remaining: u64,
@@ -48,9 +48,10 @@ pub(super) struct FileBody {
 
 impl FileBody {
     /// The body of `segments` read from `file`.
-    pub(super) fn new(file: File, segments: Vec<Segment>) -> Self {
+    pub(super) fn new(file: super::fs::File, segments: Vec<Segment>) -> Self {
         Self {
             file,
+            offset: 0,
             segments: segments.into(),
             remaining: 0,
         }
@@ -77,24 +78,20 @@ impl Iterator for FileBody {
             match self.segments.pop_front()? {
                 Segment::Bytes(bytes) => return Some(bytes),
                 Segment::File(range) => {
-                    if let Err(err) = self.file.seek(SeekFrom::Start(range.start)) {
-                        self.fail(&format!("seeking failed: {err}"));
-                        return None;
-                    }
+                    self.offset = range.start;
                     self.remaining = range.len();
                 }
             }
         }
         let want = self.remaining.min(CHUNK_SIZE);
-        // At most CHUNK_SIZE, which fits a usize everywhere.
-        let mut chunk = Vec::with_capacity(want as usize);
-        match (&mut self.file).take(want).read_to_end(&mut chunk) {
-            Ok(read) if read as u64 == want => {
+        match self.file.read_at(self.offset, want) {
+            Ok(chunk) if chunk.len() as u64 == want => {
                 self.remaining -= want;
+                self.offset += want;
                 Some(chunk)
             }
-            Ok(read) => {
-                let missing = self.remaining - read as u64;
+            Ok(chunk) => {
+                let missing = self.remaining - chunk.len() as u64;
                 self.fail(&format!("the file ended {missing} bytes early"));
                 // What was read is still sent; nothing after it.
                 (!chunk.is_empty()).then_some(chunk)

@@ -80,12 +80,12 @@
 //! answers conditional requests itself, with the validators of the file.
 
 mod body;
+mod fs;
 mod path;
 mod range;
 #[cfg(test)]
 mod tests;
 
-use std::fs::{self, File, Metadata};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
@@ -263,25 +263,24 @@ impl StaticFiles {
 
     /// The file `names` (checked path segments) name, with its metadata and path; a
     /// directory's index in its place.
-    fn open(&self, names: &[String]) -> Result<(File, Metadata, PathBuf), FileError> {
+    fn open(&self, names: &[String]) -> Result<(fs::File, fs::Meta, PathBuf), FileError> {
         let mut path = self.root.clone();
         path.extend(names);
         // `metadata` before `open`: opening a FIFO for reading would wait for a writer.
         let mut meta = fs::metadata(&path).map_err(FileError::from_io)?;
-        if meta.is_dir() {
+        if meta.is_dir {
             let Some(index) = &self.index else {
                 return Err(FileError::NotFound);
             };
             path.push(index);
             meta = fs::metadata(&path).map_err(FileError::from_io)?;
         }
-        if !meta.is_file() || !inside(&self.root, &path).map_err(FileError::from_io)? {
+        if !meta.is_file || !inside(&self.root, &path).map_err(FileError::from_io)? {
             return Err(FileError::NotFound);
         }
-        let file = File::open(&path).map_err(FileError::from_io)?;
         // The metadata of what was opened, which the validators and the body must agree on.
-        let meta = file.metadata().map_err(FileError::from_io)?;
-        if !meta.is_file() {
+        let (file, meta) = fs::open(&path).map_err(FileError::from_io)?;
+        if !meta.is_file {
             return Err(FileError::NotFound);
         }
         Ok((file, meta, path))
@@ -298,7 +297,7 @@ impl StaticFiles {
         let raw = PathParams::of(req).get(&self.param).unwrap_or_default();
         let names = path::segments(raw)?;
         let (file, meta, path) = self.open(&names)?;
-        let len = meta.len();
+        let len = meta.len;
         let (etag, last_modified) = validators(&meta);
         let content_type = content_type(&path);
 
@@ -391,7 +390,7 @@ impl Handler for StaticFiles {
 /// Whether `path`, which exists, is inside `root` once symbolic links are resolved.
 #[cfg(not(target_os = "wasi"))]
 fn inside(root: &Path, path: &Path) -> io::Result<bool> {
-    Ok(fs::canonicalize(path)?.starts_with(fs::canonicalize(root)?))
+    Ok(std::fs::canonicalize(path)?.starts_with(std::fs::canonicalize(root)?))
 }
 
 /// Always: the root is a preopened directory, and `wasi:filesystem` resolves every path
@@ -425,12 +424,12 @@ fn content_type(path: &Path) -> HeaderValue {
 /// `"<len>-<secs>"`, with `.<nanos>` when the time has them, as nginx makes them), and its
 /// `Last-Modified`. Without a modification time there are none: the length alone would
 /// not tell two versions apart.
-fn validators(meta: &Metadata) -> (Option<ETag>, Option<HttpDate>) {
-    let Ok(modified) = meta.modified() else {
+fn validators(meta: &fs::Meta) -> (Option<ETag>, Option<HttpDate>) {
+    let Some(modified) = meta.modified else {
         return (None, None);
     };
     let since = modified.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let (len, secs, nanos) = (meta.len(), since.as_secs(), since.subsec_nanos());
+    let (len, secs, nanos) = (meta.len, since.as_secs(), since.subsec_nanos());
     let tag = if nanos == 0 {
         format!("{len:x}-{secs:x}")
     } else {
