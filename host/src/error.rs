@@ -248,4 +248,7 @@ pub enum ServeError {
     /// A worker thread or its runtime could not be started.
     #[error("cannot start a worker thread: {0}")]
     Workers(std::io::Error),
+    /// The OTLP endpoint cannot be exported to.
+    #[error(transparent)]
+    Trace(#[from] crate::trace::ExporterError),
 }

@@ -58,6 +58,7 @@ pub mod runtime;
 pub mod server;
 pub mod spin;
 mod throttle;
+pub mod trace;
 
 pub use error::{LoadError, RequestError, ServeError, TlsError};
 pub use handler::{

@@ -401,6 +401,13 @@ impl HostArgs {
             },
             shutdown_grace: self.shutdown_grace,
             admin_listen: self.admin_listen,
+            // As Spin (and every OpenTelemetry SDK) reads them.
+            otlp_endpoint: [
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+            ]
+            .into_iter()
+            .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty())),
             rate_limits: host::RateLimits {
                 per_client: self.rate_limit,
                 routes: self.rate_limit_routes.clone(),

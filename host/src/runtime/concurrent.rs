@@ -121,6 +121,8 @@ impl engine::IdlePool for IdleWorkers {
 /// The data a request carries into its worker.
 pub(super) struct RequestData {
     pub(super) request_id: u64,
+    /// The request's trace: the instance's outbound requests join it.
+    pub(super) trace: Option<crate::trace::TraceContext>,
     /// Given the fault cell of the instance that takes the request.
     pub(super) instance_fault: Arc<OnceLock<Arc<OnceLock<crate::RequestError>>>>,
 }
@@ -275,6 +277,7 @@ impl WorkerState for Worker {
         let _ = data.instance_fault.set(state.instance_fault.clone());
         // The guest's output lines name the newest request of the instance.
         state.request_id.store(data.request_id, Ordering::Relaxed);
+        *state.trace.lock().unwrap_or_else(|p| p.into_inner()) = data.trace;
         state.limiter.exceeded = false;
         // Computing past the newest request's deadline stops the instance.
         let now = Instant::now();

@@ -28,6 +28,7 @@ mod preinit;
 mod sockets;
 mod stdio;
 mod store;
+mod traced;
 mod world;
 
 use std::path::Path;
@@ -191,8 +192,12 @@ fn new_store(engine: &wasmtime::Engine, config: &RuntimeConfig) -> Store<GuestSt
                 .allow_ip_name_lookup(false);
         }
     }
-    let hooks = match &config.outgoing_http {
-        Some(outgoing) => outgoing.hooks(),
+    let trace = traced::TraceSlot::default();
+    let hooks: extension::OutgoingHooks = match &config.outgoing_http {
+        Some(outgoing) => Box::new(traced::TracedHooks {
+            inner: outgoing.hooks(),
+            trace: trace.clone(),
+        }),
         None => Box::new(DenyOutgoing),
     };
     // Resources live in host memory: a guest may hold only so many, of bounded size, at once
@@ -211,6 +216,7 @@ fn new_store(engine: &wasmtime::Engine, config: &RuntimeConfig) -> Store<GuestSt
         limiter: MemoryLimiter::new(config.limits.max_memory_bytes),
         deadline: Instant::now(),
         request_id,
+        trace,
         instance_fault: Arc::new(OnceLock::new()),
         socket_budget: sockets::SocketBudget::new(config.limits.max_sockets),
     };
@@ -525,6 +531,10 @@ impl Runtime {
         let instance_fault = Arc::new(OnceLock::new());
         let data = concurrent::RequestData {
             request_id: ctx.request_id,
+            trace: req
+                .extensions()
+                .get::<crate::trace::TraceContext>()
+                .cloned(),
             instance_fault: instance_fault.clone(),
         };
         // The worker's own expiry stops the instance; this one answers the request in time
@@ -581,6 +591,10 @@ impl Runtime {
                 .unwrap_or(now);
             state.limiter.exceeded = false;
             state.request_id.store(ctx.request_id, Ordering::Relaxed);
+            *state.trace.lock().unwrap_or_else(|p| p.into_inner()) = req
+                .extensions()
+                .get::<crate::trace::TraceContext>()
+                .cloned();
         }
         store.set_epoch_deadline(1);
 

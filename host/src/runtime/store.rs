@@ -28,6 +28,8 @@ pub struct GuestState {
     pub(super) deadline: Instant,
     /// The request being served, for the guest's output lines.
     pub(super) request_id: Arc<AtomicU64>,
+    /// Its trace, for the guest's outbound requests.
+    pub(super) trace: super::traced::TraceSlot,
     /// Set when the instance fails (WASI 0.3 instances, shared by several requests): the
     /// response bodies it was streaming then end with an error, not a clean end.
     pub(super) instance_fault: Arc<std::sync::OnceLock<crate::RequestError>>,

@@ -143,6 +143,10 @@ pub struct ServerConfig {
     /// Where the admin listener (`/metrics`, `/healthz`, `/readyz`) listens; none by
     /// default. Keep it off the public network.
     pub admin_listen: Option<SocketAddr>,
+    /// Where sampled spans are exported, by OTLP/HTTP with JSON (`http://collector:4318`);
+    /// none by default. `edge-host` takes it from `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -155,6 +159,7 @@ impl Default for ServerConfig {
             workers: 0,
             rate_limits: super::RateLimits::default(),
             admin_listen: None,
+            otlp_endpoint: None,
         }
     }
 }

@@ -24,6 +24,7 @@ use super::activity::{self, Active, Activity, Counting, WatchedBody};
 use super::body::{CountedBody, LimitedBody, MinRate, PacedBody};
 use super::preface::{self, Rewind, Start};
 use super::problem;
+use crate::trace::{Attribute, TraceContext};
 use crate::{RequestContext, RequestError, ResponseBody, ServerLimits, StopSignal};
 
 /// The response bytes one HTTP/2 stream may hold waiting for the client's flow-control
@@ -242,6 +243,11 @@ impl Shared {
             .handler
             .route(req.uri().path())
             .unwrap_or_else(|| "other".to_owned());
+        // The request's server span: the guest sees it as the parent in `traceparent`.
+        let trace = TraceContext::for_request(req.headers(), self.exporter.as_ref());
+        let span = trace.server(format!("{method} {route}"));
+        let mut req = req;
+        req.extensions_mut().insert(trace);
 
         // Held while the guest works on the request (streaming included), released when it
         // returns or is stopped; how fast the client reads is the connection's business.
@@ -305,9 +311,20 @@ impl Shared {
                 watched,
             };
             let shared = self.clone();
+            let span_path = req_path_only(&path);
             CountedBody::new(body, move |bytes, complete| {
                 let complete = complete || no_content || declared == Some(bytes);
                 drop(active);
+                span.end(
+                    vec![
+                        ("http.request.method", Attribute::Text(method.to_string())),
+                        ("url.path", Attribute::Text(span_path)),
+                        ("http.route", Attribute::Text(route.clone())),
+                        ("http.response.status_code", Attribute::Int(status.into())),
+                        ("client.address", Attribute::Text(peer.ip().to_string())),
+                    ],
+                    status >= 500,
+                );
                 shared
                     .metrics
                     .observe(route, status, start.elapsed().as_secs_f64());
@@ -352,6 +369,12 @@ impl Shared {
 
         let (mut parts, body) = req.into_parts();
         set_forwarding_headers(&mut parts.headers, peer, self.https);
+        if let Some(trace) = parts.extensions.get::<TraceContext>() {
+            parts.headers.insert(
+                http::HeaderName::from_static(crate::trace::TRACEPARENT),
+                trace.traceparent(),
+            );
+        }
         let (body, too_slow) = PacedBody::new(
             body,
             MinRate {
@@ -379,6 +402,14 @@ impl Shared {
         }
         result
     }
+}
+
+/// The path of a path-and-query (a query may hold secrets: spans leave it out).
+fn req_path_only(path_and_query: &str) -> String {
+    path_and_query
+        .split_once('?')
+        .map_or(path_and_query, |(path, _)| path)
+        .to_owned()
 }
 
 /// The body length a response declares with one valid `Content-Length`, if it does.

@@ -82,6 +82,8 @@ struct Shared {
     rate: Option<rate::RateLimiter>,
     /// What the admin listener reports.
     metrics: admin::ServerMetrics,
+    /// Where sampled spans go, when an OTLP endpoint is configured.
+    exporter: Option<crate::trace::Exporter>,
     next_request_id: AtomicU64,
     /// Set when the shutdown grace period is over: guests still working stop
     /// ([`crate::StopSignal`]).
@@ -99,6 +101,11 @@ impl Server {
             return Err(ServeError::Limit("more than 1024 worker threads"));
         }
         let tls = config.tls.as_ref().map(Tls::new).transpose()?;
+        let exporter = config
+            .otlp_endpoint
+            .as_deref()
+            .map(crate::trace::Exporter::start)
+            .transpose()?;
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -119,6 +126,7 @@ impl Server {
             )),
             rate: rate::RateLimiter::new(&config.rate_limits),
             metrics: admin::ServerMetrics::new(),
+            exporter,
             limits: config.limits,
             next_request_id: AtomicU64::new(1),
             cut: watch::Sender::new(false),

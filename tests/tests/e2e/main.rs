@@ -20,5 +20,6 @@ mod spin_parity;
 mod support;
 mod tls;
 mod toolkit;
+mod tracing;
 mod up;
 mod watch;
