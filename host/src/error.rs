@@ -248,6 +248,9 @@ pub enum ServeError {
     /// A worker thread or its runtime could not be started.
     #[error("cannot start a worker thread: {0}")]
     Workers(std::io::Error),
+    /// The rate limits' Redis cannot be reached.
+    #[error("rate limits: {0}")]
+    RateLimits(String),
     /// The OTLP endpoint cannot be exported to.
     #[error(transparent)]
     Trace(#[from] crate::trace::ExporterError),

@@ -239,6 +239,11 @@ struct HostArgs {
     #[arg(long, value_name = "QUOTA")]
     rate_limit: Option<host::Quota>,
 
+    /// Keep the rate limits' buckets in this Redis (`redis://host:port/db`), shared by every
+    /// edge-host on it: replicas behind a load balancer hold one limit per client.
+    #[arg(long, value_name = "URL")]
+    rate_limit_redis: Option<String>,
+
     /// Where the admin listener listens: GET /metrics (OpenMetrics text for Prometheus),
     /// /healthz (liveness) and /readyz (503 once shutting down). Off by default; keep it
     /// off the public network (`127.0.0.1:9090`, or a pod's own port).
@@ -411,6 +416,7 @@ impl HostArgs {
             rate_limits: host::RateLimits {
                 per_client: self.rate_limit,
                 routes: self.rate_limit_routes.clone(),
+                redis: self.rate_limit_redis.clone(),
             },
             workers: self.workers.unwrap_or_else(|| {
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
@@ -653,9 +659,17 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         runtime_config: runtime_config.as_ref(),
     })?;
     let (manifest, app) = (loaded.manifest, loaded.app);
+    let mut server_config = args.host.server_config()?;
+    // The runtime config's rate limits, under what the command line sets.
+    if let Some(limits) = runtime_config.as_ref().and_then(|c| c.rate_limits.clone()) {
+        let set = &mut server_config.rate_limits;
+        set.per_client = set.per_client.or(limits.per_client);
+        set.redis = set.redis.take().or(limits.redis);
+        set.routes.extend(limits.routes);
+    }
     let server = if args.watch {
         let reloadable = host::spin::watch::Reloadable::new(app.clone());
-        let server = Server::bind(args.host.server_config()?, reloadable.clone()).await?;
+        let server = Server::bind(server_config, reloadable.clone()).await?;
         let watcher = host::spin::watch::Watcher {
             manifest: args.manifest.clone(),
             env: Box::new(env),
@@ -667,7 +681,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         tokio::spawn(watcher.run(reloadable));
         server
     } else {
-        Server::bind(args.host.server_config()?, app.clone()).await?
+        Server::bind(server_config, app.clone()).await?
     };
     println!("Serving {} on {}", manifest.name, server.url());
     if let Some(admin) = server.admin_addr() {

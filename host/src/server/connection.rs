@@ -253,7 +253,7 @@ impl Shared {
         // returns or is stopped; how fast the client reads is the connection's business.
         // Rate limits first: a refused request takes no slot and runs no guest.
         let rate = match &self.rate {
-            Some(limiter) => limiter.check(peer.ip(), req.uri().path()),
+            Some(limiter) => limiter.check(peer.ip(), req.uri().path()).await,
             None => Ok(None),
         };
         let response = match (rate, self.per_client.try_acquire(peer.ip())) {

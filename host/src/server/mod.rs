@@ -24,6 +24,7 @@ mod connection;
 mod preface;
 mod problem;
 mod rate;
+mod rate_shared;
 mod tls;
 mod workers;
 
@@ -101,6 +102,7 @@ impl Server {
             return Err(ServeError::Limit("more than 1024 worker threads"));
         }
         let tls = config.tls.as_ref().map(Tls::new).transpose()?;
+        let rate = rate::RateLimiter::new(&config.rate_limits).map_err(ServeError::RateLimits)?;
         let exporter = config
             .otlp_endpoint
             .as_deref()
@@ -124,7 +126,7 @@ impl Server {
             per_client: Arc::new(clients::InFlight::new(
                 config.limits.max_in_flight_per_client,
             )),
-            rate: rate::RateLimiter::new(&config.rate_limits),
+            rate,
             metrics: admin::ServerMetrics::new(),
             exporter,
             limits: config.limits,

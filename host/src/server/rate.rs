@@ -25,6 +25,8 @@ use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::rate_shared::{SharedBuckets, Take};
+
 /// Buckets one rule keeps at most.
 pub const MAX_BUCKETS: usize = 65_536;
 
@@ -135,6 +137,9 @@ pub struct RateLimits {
     /// The requests of a client to a route count against the route's quota too (every
     /// rule whose route matches the path applies).
     pub routes: Vec<RouteQuota>,
+    /// The Redis (`redis://host:port/db`) that keeps the buckets, shared by every server
+    /// on it (replicas); `None`: in this process.
+    pub redis: Option<String>,
 }
 
 impl RateLimits {
@@ -155,6 +160,15 @@ enum Client {
 }
 
 impl Client {
+    /// The client's part of a shared bucket's key.
+    fn key(&self) -> String {
+        match self {
+            Self::V4(octets) => std::net::Ipv4Addr::from(*octets).to_string(),
+            Self::V6(network) => network.iter().map(|b| format!("{b:02x}")).collect(),
+            Self::Overflow => "overflow".to_owned(),
+        }
+    }
+
     fn of(ip: IpAddr) -> Self {
         match ip {
             IpAddr::V4(v4) => Self::V4(v4.octets()),
@@ -267,12 +281,22 @@ pub(crate) struct Limited {
 /// The server's buckets.
 pub(crate) struct RateLimiter {
     rules: Mutex<Vec<Rule>>,
+    /// The buckets in Redis instead, when the limits are shared.
+    shared: Option<SharedBuckets>,
 }
 
 impl RateLimiter {
-    /// `None` without limits: nothing to check.
-    pub(crate) fn new(limits: &RateLimits) -> Option<Self> {
-        Self::with_capacity(limits, MAX_BUCKETS)
+    /// `None` without limits: nothing to check. Shared limits connect to their Redis now.
+    pub(crate) fn new(limits: &RateLimits) -> Result<Option<Self>, String> {
+        let Some(mut limiter) = Self::with_capacity(limits, MAX_BUCKETS) else {
+            return Ok(None);
+        };
+        if let Some(url) = &limits.redis {
+            let shared = SharedBuckets::connect(url)
+                .map_err(|e| format!("the rate limits' Redis ({url}): {e}"))?;
+            limiter.shared = Some(shared);
+        }
+        Ok(Some(limiter))
     }
 
     fn with_capacity(limits: &RateLimits, max_buckets: usize) -> Option<Self> {
@@ -300,13 +324,86 @@ impl RateLimiter {
         }
         Some(Self {
             rules: Mutex::new(rules),
+            shared: None,
         })
     }
 
     /// Takes a token from every bucket of `ip` that applies to `path`, or none when one of
     /// them is empty. `Ok(None)` when no rule applies.
-    pub(crate) fn check(&self, ip: IpAddr, path: &str) -> Result<Option<RateFields>, Limited> {
-        self.check_at(ip, path, Instant::now())
+    pub(crate) async fn check(
+        &self,
+        ip: IpAddr,
+        path: &str,
+    ) -> Result<Option<RateFields>, Limited> {
+        match &self.shared {
+            None => self.check_at(ip, path, Instant::now()),
+            Some(shared) => self.check_shared(shared, ip, path).await,
+        }
+    }
+
+    /// [`Self::check`] on the buckets in Redis.
+    async fn check_shared(
+        &self,
+        shared: &SharedBuckets,
+        ip: IpAddr,
+        path: &str,
+    ) -> Result<Option<RateFields>, Limited> {
+        let client = Client::of(ip).key();
+        // What the script needs, and what the answer is made of, of the rules that apply.
+        let applying: Vec<(String, String, Quota)> = {
+            let rules = self.rules.lock().unwrap_or_else(|p| p.into_inner());
+            rules
+                .iter()
+                .filter(|rule| rule.route.as_ref().is_none_or(|route| route.matches(path)))
+                .map(|rule| (rule.name.clone(), rule.policy(), rule.quota))
+                .collect()
+        };
+        if applying.is_empty() {
+            return Ok(None);
+        }
+        let takes = applying
+            .iter()
+            .map(|(name, _, quota)| Take {
+                key: format!("edge-host:rate:{name}:{client}"),
+                capacity: f64::from(quota.count),
+                rate: quota.rate(),
+            })
+            .collect();
+        let Some((taken, tokens)) = shared.take(takes).await else {
+            return Ok(None);
+        };
+        let state = |name: &str, quota: &Quota, tokens: f64| {
+            let missing = f64::from(quota.count) - tokens;
+            let reset = (missing / quota.rate()).ceil().max(0.0);
+            format!("\"{name}\";r={};t={reset}", tokens.floor().max(0.0))
+        };
+        if !taken {
+            let (i, left) = tokens
+                .iter()
+                .enumerate()
+                .find(|(_, t)| **t < 1.0)
+                .map_or((0, 0.0), |(i, t)| (i, *t));
+            let (name, policy, quota) = &applying[i.min(applying.len() - 1)];
+            let wait = (1.0 - left) / quota.rate();
+            return Err(Limited {
+                retry_after: wait.ceil().max(1.0) as u64,
+                rule: name.clone(),
+                fields: RateFields {
+                    policy: policy.clone(),
+                    state: state(name, quota, left),
+                },
+            });
+        }
+        let policies: Vec<_> = applying.iter().map(|(_, p, _)| p.clone()).collect();
+        let states: Vec<_> = applying
+            .iter()
+            .zip(&tokens)
+            .map(|((name, _, quota), t)| state(name, quota, *t))
+            .collect();
+        Ok(Some(RateFields {
+            policy: policies.join(", "),
+            state: states.join(", "),
+        }))
     }
 
     fn check_at(
@@ -368,6 +465,7 @@ mod tests {
         let limits = RateLimits {
             per_client: per_client.map(|q| q.parse().expect("a quota")),
             routes: routes.iter().map(|r| r.parse().expect("a rule")).collect(),
+            redis: None,
         };
         RateLimiter::with_capacity(&limits, max_buckets).expect("limits")
     }

@@ -37,7 +37,7 @@ async fn get_from(source: [u8; 4], server: &TestServer, path: &str) -> anyhow::R
 async fn a_burst_beyond_the_quota_is_answered_429_with_retry_after() -> anyhow::Result<()> {
     let server = limited(RateLimits {
         per_client: Some("3/min".parse()?),
-        routes: Vec::new(),
+        ..RateLimits::default()
     })
     .await?;
 
@@ -83,8 +83,8 @@ async fn a_burst_beyond_the_quota_is_answered_429_with_retry_after() -> anyhow::
 #[tokio::test]
 async fn a_route_quota_limits_that_route_alone() -> anyhow::Result<()> {
     let server = limited(RateLimits {
-        per_client: None,
         routes: vec!["/echo=2/min".parse().map_err(anyhow::Error::msg)?],
+        ..RateLimits::default()
     })
     .await?;
 
@@ -109,5 +109,67 @@ async fn a_route_quota_limits_that_route_alone() -> anyhow::Result<()> {
         assert!(header(&ok, "ratelimit").is_none());
         assert!(header(&ok, "ratelimit-policy").is_none());
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_limit_holds_across_replicas_on_one_redis() -> anyhow::Result<()> {
+    let redis = crate::support::RedisServer::start().await?;
+    let limits = RateLimits {
+        per_client: Some("3/min".parse()?),
+        routes: Vec::new(),
+        redis: Some(redis.url.clone()),
+    };
+    let a = limited(limits.clone()).await?;
+    let b = limited(limits).await?;
+
+    // One bucket for the client, whichever replica it reaches.
+    for (server, left) in [(&a, 2), (&b, 1), (&a, 0)] {
+        let ok = server.get("/ok").await?;
+        assert_eq!(ok.status(), 200, "{}", text(&ok));
+        let state = header(&ok, "ratelimit").unwrap_or_default();
+        assert!(
+            state.starts_with(&format!("\"client\";r={left};t=")),
+            "{state}"
+        );
+    }
+    for server in [&b, &a] {
+        let refused = server.get("/ok").await?;
+        let problem = assert_problem(&refused, 429)?;
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("the client limit"),
+            "{problem}"
+        );
+        let retry: u64 = header(&refused, "retry-after")
+            .unwrap_or_default()
+            .parse()?;
+        assert!((1..=20).contains(&retry), "Retry-After: {retry}");
+    }
+    // Another client still has its own bucket there.
+    let other = get_from([127, 0, 0, 3], &b, "/ok").await?;
+    assert!(other.starts_with("HTTP/1.1 200"), "{other}");
+
+    // With Redis gone, requests pass rather than fail.
+    drop(redis);
+    let open = a.get("/ok").await?;
+    assert_eq!(open.status(), 200, "{}", text(&open));
+    assert!(header(&open, "ratelimit").is_none());
+    Ok(())
+}
+
+#[tokio::test]
+async fn shared_limits_need_their_redis_at_start() -> anyhow::Result<()> {
+    let limits = RateLimits {
+        per_client: Some("3/min".parse()?),
+        routes: Vec::new(),
+        redis: Some("redis://127.0.0.1:1/0".to_owned()),
+    };
+    let Err(err) = limited(limits).await else {
+        anyhow::bail!("a server started without its rate limits' Redis");
+    };
+    assert!(format!("{err:#}").contains("rate limits"), "{err:#}");
     Ok(())
 }

@@ -52,6 +52,9 @@ pub struct RuntimeConfigFile {
     pub sqlite_databases: BTreeMap<String, PathBuf>,
     /// `[[variables_provider]]`, in priority order.
     pub variables: Vec<VariablesProvider>,
+    /// `[rate_limit]` (edge-host's own section): the server's rate limits, under what the
+    /// command line sets.
+    pub rate_limits: Option<crate::RateLimits>,
 }
 
 /// Where one key-value store lives.
@@ -147,6 +150,7 @@ const SECTIONS: &[&str] = &[
     "sqlite_database",
     "variables_provider",
     "config_provider",
+    "rate_limit",
 ];
 
 /// Reads and checks the runtime config file at `path`; every problem is reported at once.
@@ -180,6 +184,7 @@ pub fn load_runtime_config(path: &Path) -> Result<RuntimeConfigFile, ManifestErr
             "key_value_store" => reader.key_value_stores(value),
             "sqlite_database" => reader.sqlite_databases(value),
             "variables_provider" | "config_provider" => reader.providers(name, value),
+            "rate_limit" => reader.rate_limit(value),
             _ => match UNSUPPORTED.iter().find(|(section, _)| *section == name) {
                 Some((_, why)) => {
                     reader.problem(name, span, format!("not supported by edge-host: {why}"));
@@ -500,6 +505,78 @@ impl<'t> Reader<'t> {
         }
     }
 
+    /// `[rate_limit]`: `per_client = "100/s"`, `redis = "redis://..."`, and
+    /// `[rate_limit.routes]` of `"/route" = "quota"`.
+    fn rate_limit(&mut self, value: &Spanned<DeValue<'_>>) {
+        let key = "rate_limit";
+        let Some(table) = self.table(key, value) else {
+            return;
+        };
+        let mut limits = crate::RateLimits::default();
+        for (name, item) in table {
+            let name_str = name.get_ref().as_ref();
+            let item_key = join(key, name_str);
+            match (name_str, item.get_ref()) {
+                ("per_client", DeValue::String(quota)) => match quota.parse() {
+                    Ok(quota) => limits.per_client = Some(quota),
+                    Err(e) => self.problem(item_key, item.span(), format!("{e}")),
+                },
+                ("redis", DeValue::String(url)) => {
+                    if url.starts_with("redis://") || url.starts_with("rediss://") {
+                        limits.redis = Some(url.to_string());
+                    } else {
+                        self.problem(
+                            item_key,
+                            item.span(),
+                            "not a Redis URL (redis://host[:port][/db])",
+                        );
+                    }
+                }
+                ("routes", DeValue::Table(routes)) => {
+                    for (route, quota) in routes {
+                        let route_str = route.get_ref().as_ref();
+                        let route_key = join(&item_key, route_str);
+                        let DeValue::String(quota) = quota.get_ref() else {
+                            let found = a(quota.get_ref().type_str());
+                            self.problem(
+                                route_key,
+                                quota.span(),
+                                format!("expected a quota such as \"100/s\", found {found}"),
+                            );
+                            continue;
+                        };
+                        match format!("{route_str}={quota}").parse::<crate::RouteQuota>() {
+                            Ok(rule) => limits.routes.push(rule),
+                            Err(e) => self.problem(route_key, route.span(), e),
+                        }
+                    }
+                }
+                ("per_client" | "redis", other) => {
+                    let found = a(other.type_str());
+                    self.problem(
+                        item_key,
+                        item.span(),
+                        format!("expected a string, found {found}"),
+                    );
+                }
+                ("routes", other) => {
+                    let found = a(other.type_str());
+                    self.problem(
+                        item_key,
+                        item.span(),
+                        format!("expected a table of routes and quotas, found {found}"),
+                    );
+                }
+                _ => self.problem(
+                    item_key,
+                    name.span(),
+                    "unknown key (expected one of per_client, routes, redis)",
+                ),
+            }
+        }
+        self.config.rate_limits = Some(limits);
+    }
+
     fn static_values(
         &mut self,
         key: &str,
@@ -610,6 +687,25 @@ mod tests {
     }
 
     #[test]
+    fn rate_limits_are_read_and_checked() {
+        let (_dir, loaded) = load(
+            "[rate_limit]\nper_client = \"100/s\"\nredis = \"redis://127.0.0.1:6379/2\"\n[rate_limit.routes]\n\"/login\" = \"5/min\"\n",
+        );
+        let limits = loaded.expect("loads").rate_limits.expect("limits");
+        assert_eq!(limits.per_client, Some("100/s".parse().expect("a quota")));
+        assert_eq!(limits.redis.as_deref(), Some("redis://127.0.0.1:6379/2"));
+        assert_eq!(limits.routes, ["/login=5/min".parse::<crate::RouteQuota>().expect("a rule")]);
+        let found = problems(
+            "[rate_limit]\nper_client = \"lots\"\nredis = \"http://x\"\nburst = 3\n[rate_limit.routes]\nlogin = \"5/min\"\n",
+        );
+        assert_eq!(found.len(), 4, "{found:#?}");
+        assert!(found[0].contains("`rate_limit.per_client`: `lots` is not a quota"), "{found:#?}");
+        assert!(found[1].contains("`rate_limit.redis`: not a Redis URL"), "{found:#?}");
+        assert!(found[2].contains("`rate_limit.burst`: unknown key"), "{found:#?}");
+        assert!(found[3].contains("must start with `/`"), "{found:#?}");
+    }
+
+    #[test]
     fn lookups_go_environment_then_providers_in_order() {
         let config = RuntimeConfigFile {
             variables: vec![
@@ -661,7 +757,7 @@ mod tests {
                 "12:8: `variables_provider[0].type`: not supported by edge-host: the `vault` provider needs a cloud service; use `env` or `static`",
                 "13:1: `variables_provider[1]`: `type` is missing",
                 "15:2: `llm_compute`: not supported by edge-host: there is no LLM interface",
-                "17:2: `bogus`: unknown key (expected one of key_value_store, sqlite_database, variables_provider, config_provider)",
+                "17:2: `bogus`: unknown key (expected one of key_value_store, sqlite_database, variables_provider, config_provider, rate_limit)",
             ]
         );
     }
