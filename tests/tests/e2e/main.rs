@@ -3,6 +3,7 @@
 
 mod admin;
 mod component;
+mod deploy;
 mod faults;
 mod files;
 mod h2_abuse;
