@@ -9,7 +9,7 @@
 //! of them the guest sends it for); a guest that forwards the `traceparent` it was given
 //! is always right.
 //!
-//! With an OTLP endpoint ([`ServerConfig::otlp`](crate::ServerConfig::otlp), which
+//! With an OTLP endpoint ([`ServerConfig::otlp_endpoint`](crate::ServerConfig::otlp_endpoint), which
 //! `edge-host` takes from `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or
 //! `OTEL_EXPORTER_OTLP_ENDPOINT`, as Spin does), sampled spans are exported in batches by
 //! OTLP/HTTP with the JSON encoding (`POST {endpoint}/v1/traces`, `application/json`),

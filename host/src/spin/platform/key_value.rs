@@ -52,7 +52,7 @@ pub type KeyAndValue = (String, Option<Vec<u8>>);
 
 /// The key-value stores shared by every instance (and every component) of an application:
 /// one SQLite database for every label, but those the runtime config puts elsewhere (a
-/// SQLite file of their own, or Redis, [`KeyValue::with_store`]). Cloning shares the
+/// SQLite file of their own, or Redis: [`KeyValue::with_sqlite_store`], [`KeyValue::with_redis_store`]). Cloning shares the
 /// connections.
 #[derive(Clone)]
 pub struct KeyValue {
@@ -486,7 +486,7 @@ impl Store for Sqlite {
 
 impl KeyValue {
     /// Opens (creating it and its directory if needed) the database file at `path`: every
-    /// store's, until [`Self::with_store`] puts one elsewhere.
+    /// store's, until [`Self::with_sqlite_store`] or [`Self::with_redis_store`] puts one elsewhere.
     pub fn open(path: &Path) -> Result<Self, KeyValueError> {
         Ok(Self::local(Sqlite::open(path)?))
     }
