@@ -694,14 +694,26 @@ mod tests {
         let limits = loaded.expect("loads").rate_limits.expect("limits");
         assert_eq!(limits.per_client, Some("100/s".parse().expect("a quota")));
         assert_eq!(limits.redis.as_deref(), Some("redis://127.0.0.1:6379/2"));
-        assert_eq!(limits.routes, ["/login=5/min".parse::<crate::RouteQuota>().expect("a rule")]);
+        assert_eq!(
+            limits.routes,
+            ["/login=5/min".parse::<crate::RouteQuota>().expect("a rule")]
+        );
         let found = problems(
             "[rate_limit]\nper_client = \"lots\"\nredis = \"http://x\"\nburst = 3\n[rate_limit.routes]\nlogin = \"5/min\"\n",
         );
         assert_eq!(found.len(), 4, "{found:#?}");
-        assert!(found[0].contains("`rate_limit.per_client`: `lots` is not a quota"), "{found:#?}");
-        assert!(found[1].contains("`rate_limit.redis`: not a Redis URL"), "{found:#?}");
-        assert!(found[2].contains("`rate_limit.burst`: unknown key"), "{found:#?}");
+        assert!(
+            found[0].contains("`rate_limit.per_client`: `lots` is not a quota"),
+            "{found:#?}"
+        );
+        assert!(
+            found[1].contains("`rate_limit.redis`: not a Redis URL"),
+            "{found:#?}"
+        );
+        assert!(
+            found[2].contains("`rate_limit.burst`: unknown key"),
+            "{found:#?}"
+        );
         assert!(found[3].contains("must start with `/`"), "{found:#?}");
     }
 
