@@ -39,6 +39,13 @@ pub type OutgoingHooks = Box<dyn WasiHttpHooks + Send>;
 pub trait OutgoingHttp: Send + Sync + 'static {
     /// The hooks for a new store.
     fn hooks(&self) -> OutgoingHooks;
+
+    /// The upstreams whose circuit breaker has tripped, each with whether its circuit is
+    /// open (or half open: a probe is out) now, for the admin listener's metrics. None by
+    /// default.
+    fn circuits(&self) -> Vec<(String, bool)> {
+        Vec::new()
+    }
 }
 
 /// What a [`SocketPolicy`] lets a guest use of `wasi:sockets` at all.

@@ -45,6 +45,15 @@ pub(crate) struct AppMetrics {
     instances: Gauge,
     /// The key-value operations, counted by the store.
     key_value: Option<Family<OperationLabels, Counter>>,
+    /// Whether each tripped circuit breaker is open, read at each scrape.
+    circuits: Family<CircuitLabels, Gauge>,
+}
+
+/// The labels of a circuit breaker's state.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+struct CircuitLabels {
+    component: String,
+    upstream: String,
 }
 
 /// A component behind a route.
@@ -143,8 +152,8 @@ pub struct AppData {
 impl AppData {
     fn new(key_value: KeyValue, sqlite: SqliteDatabases) -> Self {
         let metrics = AppMetrics {
-            instances: Gauge::default(),
             key_value: Some(key_value.operations().clone()),
+            ..AppMetrics::default()
         };
         Self {
             key_value,
@@ -392,10 +401,35 @@ impl Handler for App {
                 key_value.clone(),
             );
         }
+        registry.register(
+            "edge_host_outbound_circuit_open",
+            "1 while an upstream's circuit breaker is open (or half open), 0 once closed",
+            metrics.circuits.clone(),
+        );
     }
 
     fn refresh_metrics(&self) {
         let alive = self.inner.engine.instances().unwrap_or(0);
+        let mut seen = std::collections::BTreeSet::new();
+        for (_, target) in self.inner.router.entries() {
+            if !seen.insert(target.component.as_str()) {
+                continue;
+            }
+            let Some(outgoing) = &target.runtime.config().outgoing_http else {
+                continue;
+            };
+            for (upstream, open) in outgoing.circuits() {
+                let labels = CircuitLabels {
+                    component: target.component.clone(),
+                    upstream,
+                };
+                self.inner
+                    .metrics
+                    .circuits
+                    .get_or_create(&labels)
+                    .set(i64::from(open));
+            }
+        }
         self.inner
             .metrics
             .instances

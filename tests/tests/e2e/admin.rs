@@ -187,3 +187,34 @@ async fn readiness_goes_when_the_shutdown_begins() -> anyhow::Result<()> {
     stopping.await??;
     Ok(())
 }
+
+#[tokio::test]
+async fn an_open_circuit_shows_in_the_metrics() -> anyhow::Result<()> {
+    // A port nothing listens on: every request to it fails.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let dir = AppDir::fixtures(&format!(
+        "spin_manifest_version = 2\n[application]\nname = \"circuits\"\n[[trigger.http]]\nroute = \"/...\"\ncomponent = \"app\"\n[component.app]\nsource = \"fixtures.wasm\"\nallowed_outbound_hosts = [\"http://{closed}\"]\n"
+    ))?;
+    let outbound = host::OutboundConfig {
+        breaker: host::BreakerConfig {
+            failure_threshold: 2,
+            reset_timeout: Duration::from_secs(60),
+        },
+        ..host::OutboundConfig::default()
+    };
+    let loaded = dir.load(&[], RuntimeConfig::default(), outbound)?;
+    let server = TestServer::serve(loaded.app, with_admin()).await?;
+    let admin = server.admin.expect("an admin listener");
+    let series =
+        format!(r#"edge_host_outbound_circuit_open{{component="app",upstream="http://{closed}"}}"#);
+
+    let before = text(&admin_get(admin, "/metrics").await?);
+    assert_eq!(sample(&before, &series), None, "{before}");
+    for _ in 0..2 {
+        let failed = server.get(&format!("/fetch?url=http://{closed}/")).await?;
+        assert_eq!(failed.status(), 502, "{}", text(&failed));
+    }
+    let after = text(&admin_get(admin, "/metrics").await?);
+    assert_eq!(sample(&after, &series), Some(1.0), "{after}");
+    Ok(())
+}

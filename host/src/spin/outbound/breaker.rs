@@ -119,6 +119,26 @@ impl CircuitBreakers {
         &self.config
     }
 
+    /// The upstreams that failed at some point, each with whether its circuit is open (or
+    /// half open) now, sorted.
+    pub fn states(&self) -> Vec<(String, bool)> {
+        let now = Instant::now();
+        let mut states: Vec<_> = self
+            .lock()
+            .iter()
+            .map(|(upstream, circuit)| {
+                let open = match circuit.state {
+                    State::Closed { .. } => false,
+                    State::Open { until } => until > now,
+                    State::HalfOpen => true,
+                };
+                (upstream.clone(), open)
+            })
+            .collect();
+        states.sort();
+        states
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Circuit>> {
         self.circuits.lock().unwrap_or_else(|p| p.into_inner())
     }

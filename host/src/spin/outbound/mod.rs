@@ -84,6 +84,10 @@ impl OutgoingHttp for OutboundPolicy {
             slots: Arc::new(Semaphore::new(self.limits.max_per_instance)),
         })
     }
+
+    fn circuits(&self) -> Vec<(String, bool)> {
+        self.breakers.states()
+    }
 }
 
 /// One instance's outbound HTTP: the component's policy and the instance's own slots.
