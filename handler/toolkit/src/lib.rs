@@ -132,6 +132,7 @@
 //! | [`middleware`] | [`Cors`](middleware::Cors) | CORS preflights and headers |
 //! | [`middleware`] | [`SecurityHeaders`](middleware::SecurityHeaders) | HSTS, `nosniff`, CSP, `Referrer-Policy` |
 //! | [`middleware`] | [`BodyLimit`](middleware::BodyLimit) | `413` for oversized bodies |
+//! | [`middleware`] | [`RateLimit`](middleware::RateLimit) | `429` past a token bucket per key the handler chooses, kept in the key-value store; `RateLimit` fields |
 //! | [`middleware`] | [`Compression`](middleware::Compression) | gzip / br by `Accept-Encoding`, an `ETag` per coding |
 //! | [`middleware::auth`] | [`JwtAuth`](middleware::auth::JwtAuth), [`StaticTokens`](middleware::auth::StaticTokens) | bearer auth: HS256 JWTs (`exp`, `nbf`, `iss`, `aud`, scopes) or fixed tokens; RFC 6750 challenges |
 //! | [`cache`] | [`ConditionalRequests`](cache::ConditionalRequests), [`evaluate`](cache::evaluate) | `304`/`412` from `If-*` headers (RFC 9110 §13) |

@@ -146,7 +146,8 @@
 //! own `404`s too); [`Router::route_with`](crate::Router::route_with) and
 //! [`Router::group`](crate::Router::group) wrap some routes. [`from_fn`](crate::from_fn)
 //! makes one from an `async` closure; the toolkit has request ids, access logs, CORS,
-//! security headers, body limits, compression and bearer authentication ready made.
+//! security headers, body limits, rate limits, compression and bearer authentication ready
+//! made.
 //!
 //! ```
 //! use edge_toolkit::middleware::{BodyLimit, RequestIdLayer, SecurityHeaders};
@@ -187,6 +188,52 @@
 //!
 //! In the component, a body over the route's [`BodyLimit`](crate::middleware::BodyLimit)
 //! is refused with `413` before it is read ([`Router::body_plan`](crate::Router::body_plan)).
+//!
+//! ## Rate limits per key
+//!
+//! [`RateLimit`](crate::middleware::RateLimit) limits requests per key the handler knows: an
+//! API key, the subject of a verified JWT, a tenant. Each key has a token bucket in the
+//! key-value store ([`kv`](crate::kv)), so every instance and replica sharing the store
+//! shares the limit. A request past it gets `429` with `Retry-After`; every limited answer
+//! carries the `RateLimit-Policy` and `RateLimit` fields, as the host's own limiter words
+//! them. A request without a key is not limited, and a failing store lets requests pass.
+//!
+//! ```
+//! use std::time::Duration;
+//! use edge_toolkit::middleware::RateLimit;
+//! use edge_toolkit::{Request, Router};
+//! use http::StatusCode;
+//!
+//! # fn main() -> Result<(), edge_toolkit::RouteError> {
+//! // 10 requests a minute per API key, in bursts of up to 10.
+//! let per_api_key = RateLimit::new("api-key", 10, Duration::from_secs(60))
+//!     .with_key(|req: &Request| {
+//!         req.headers().get("x-api-key").and_then(|v| v.to_str().ok()).map(str::to_owned)
+//!     })
+//!     .with_store("tutorial-rate-limits"); // a label in spin.toml's key_value_stores
+//! let router = Router::new().layer(per_api_key).get("/quote", || "buy low")?;
+//!
+//! let call = |key: &str| {
+//!     let req = http::Request::get("/quote").header("x-api-key", key).body(Vec::new());
+//!     router.handle(req.expect("valid"))
+//! };
+//! for _ in 0..10 {
+//!     assert_eq!(call("key-1").status(), StatusCode::OK);
+//! }
+//! let res = call("key-1");
+//! assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+//! assert_eq!(res.headers()["retry-after"], "6"); // a token every 6 s
+//! assert_eq!(res.headers()["ratelimit-policy"], r#""api-key";q=10;w=60"#);
+//! assert_eq!(res.headers()["ratelimit"], r#""api-key";r=0;t=60"#);
+//!
+//! // Another key has its own bucket.
+//! assert_eq!(call("key-2").headers()["ratelimit"], r#""api-key";r=9;t=6"#);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Per route, put it in the route's [`Stack`](crate::Stack)
+//! ([`Router::route_with`](crate::Router::route_with)) or a [`group`](crate::Router::group).
 //!
 //! # 5. Caching
 //!

@@ -59,11 +59,12 @@ pub(crate) fn for_error(err: &RequestError) -> http::Response<ResponseBody> {
     res
 }
 
-/// Sets the `RateLimit-Policy` and `RateLimit` fields (values the limiter wrote: quoted
-/// names it cleaned, numbers).
+/// Adds the `RateLimit-Policy` and `RateLimit` fields (values the limiter wrote: quoted
+/// names it cleaned, numbers) to those the guest set for limits of its own: both lists
+/// then name every limit.
 pub(crate) fn rate_fields(headers: &mut http::HeaderMap, policy: &str, state: &str) {
     if let (Ok(policy), Ok(state)) = (HeaderValue::from_str(policy), HeaderValue::from_str(state)) {
-        headers.insert(http::HeaderName::from_static("ratelimit-policy"), policy);
-        headers.insert(http::HeaderName::from_static("ratelimit"), state);
+        headers.append(http::HeaderName::from_static("ratelimit-policy"), policy);
+        headers.append(http::HeaderName::from_static("ratelimit"), state);
     }
 }

@@ -10,6 +10,7 @@
 //! | [`Cors`] | CORS preflights and response headers |
 //! | [`SecurityHeaders`] | HSTS (over https), `nosniff`, CSP `frame-ancestors`, `Referrer-Policy` |
 //! | [`BodyLimit`] | `413` for request bodies over a size limit |
+//! | [`RateLimit`] | `429` past a token bucket per key (an API key, a user), kept in the key-value store |
 //! | [`Compression`] | gzip / br response bodies by `Accept-Encoding` |
 //! | [`auth::JwtAuth`], [`auth::StaticTokens`] | bearer authentication: HS256 JWTs or a fixed token set |
 //!
@@ -26,6 +27,7 @@ pub(crate) mod body_limit;
 pub(crate) mod chain;
 mod compression;
 mod cors;
+mod rate_limit;
 mod request_id;
 mod security_headers;
 
@@ -34,5 +36,6 @@ pub use body_limit::BodyLimit;
 pub use chain::{FromFn, Layered, Middleware, Next, Stack, from_fn};
 pub use compression::{Compression, ContentCoding, choose_content_coding};
 pub use cors::Cors;
+pub use rate_limit::{RATELIMIT, RATELIMIT_POLICY, RateLimit};
 pub use request_id::{RequestId, RequestIdLayer, X_REQUEST_ID};
 pub use security_headers::SecurityHeaders;
