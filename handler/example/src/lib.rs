@@ -36,7 +36,7 @@
 //! | `POST /api/v1/upstream/{*path}` | the same, with the body and `Content-Type`, tried once |
 //! | `GET /api/v1/events` | `text/event-stream`: three `tick` events, ids 1 to 3, 50 ms apart; those after `Last-Event-ID`, or `204` when none is left |
 //! | `POST /api/v1/digest` | `200` `{"bytes":N,"sha256":"…"}` of the body, read as it streams in (at most 1 GiB, `413` past it) |
-//! | `GET /static/{*path}` | the file below [`STATIC_DIR`] (`handler/example/static`, mounted by spin.toml's `files`), with `ETag`, `Last-Modified`, `Cache-Control: public, max-age=300`, `304`/`412`, `Range` (`206`, `416`) ([`StaticFiles`](edge_toolkit::files::StaticFiles)); `404` when the host mounts nothing |
+//! | `GET /static/{*path}` | the file below [`STATIC_DIR`] (`handler/example/static`, mounted by spin.toml's `files`), with `ETag`, `Last-Modified`, `Cache-Control: public, max-age=300`, `304`/`412`, `Range` (`206`, `416`), gzip or br from 256 bytes ([`StaticFiles`](edge_toolkit::files::StaticFiles)); `404` when the host mounts nothing |
 //! | anything else | `404` (or `405` with `Allow`) as `application/problem+json` |
 //!
 //! "auth" is a bearer JWT signed with HS256 under the `jwt_secret` variable (no default: at

@@ -197,7 +197,8 @@ fn build(auth: WriteAuth, users_store: &str) -> Result<Router, RouteError> {
         .get(
             "/static/{*path}",
             StaticFiles::new(STATIC_DIR)
-                .cache_control(http::HeaderValue::from_static("public, max-age=300")),
+                .cache_control(http::HeaderValue::from_static("public, max-age=300"))
+                .with_compression(Compression::new().with_min_size(256)),
         )?
         .group("/api/v1", |v1| {
             v1.get("/greeting", greeting::greet)

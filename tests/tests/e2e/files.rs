@@ -317,6 +317,31 @@ mod example {
         assert_eq!(changed.status(), 200);
         assert_eq!(text(&changed), index);
 
+        let coded = server
+            .call(
+                "GET",
+                "/static/index.html",
+                &[("accept-encoding", "gzip")],
+                "",
+            )
+            .await?;
+        assert_eq!(coded.status(), 200);
+        assert_eq!(header(&coded, "content-encoding"), "gzip");
+        let vary: Vec<_> = coded
+            .headers()
+            .get_all("vary")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        assert!(
+            vary.iter().any(|v| v.contains("Accept-Encoding")),
+            "{vary:?}"
+        );
+        assert_eq!(
+            header(&coded, "etag"),
+            format!("{}-gzip\"", etag.trim_end_matches('"'))
+        );
+        assert!(coded.body().len() < index.len());
         let css = server.get("/static/site.css").await?;
         assert_eq!(css.status(), 200);
         assert_eq!(header(&css, "content-type"), "text/css; charset=utf-8");

@@ -69,6 +69,7 @@
 //! | `..`, an encoded `/`, a `\` or a NUL in the path | `400` | problem+json |
 //! | nothing there | `404` | problem+json |
 //! | another I/O failure | `500` | problem+json; the error goes to stderr, not to the client |
+//! | with [`StaticFiles::with_compression`], a text file and an `Accept-Encoding` that takes `br` or `gzip` | `200` | coded by the handler: `Content-Encoding`, the coding in the `ETag`, `Vary: Accept-Encoding`, no `Accept-Ranges` (a `Range` is served uncoded) |
 //!
 //! # With other middleware
 //!
@@ -93,6 +94,7 @@ use std::time::UNIX_EPOCH;
 use http::{HeaderValue, Method, StatusCode, header};
 
 use crate::cache::{ETag, HttpDate, Outcome, evaluate, not_modified, precondition_failed};
+use crate::middleware::{Compression, ContentCoding, choose_content_coding};
 use crate::stream::BodyStream;
 use crate::{Handler, HandlerFuture, PathParams, Problem, Request, Response};
 
@@ -208,7 +210,11 @@ pub struct StaticFiles {
     param: String,
     index: Option<String>,
     cache_control: Option<HeaderValue>,
+    compression: Option<Compression>,
 }
+
+/// Largest file [`StaticFiles::with_compression`] compresses: larger ones stream as they are.
+pub const MAX_COMPRESSED_FILE: u64 = 1 << 20;
 
 impl StaticFiles {
     /// Serves the files under `root` (in a component, a directory the host preopens, such
@@ -220,7 +226,21 @@ impl StaticFiles {
             param: "path".to_owned(),
             index: Some("index.html".to_owned()),
             cache_control: None,
+            compression: None,
         }
+    }
+
+    /// Compresses files as `compression` says (codings, levels, smallest size), up to
+    /// [`MAX_COMPRESSED_FILE`], when the client's `Accept-Encoding` takes a coding and the
+    /// content type is not compressed already. The handler does it, not the
+    /// [`Compression`] middleware (which leaves streamed files alone), so that `HEAD`
+    /// gets `GET`'s header fields and conditional requests see the coded representation's
+    /// `ETag` (the file's, suffixed with the coding: `"1a-5f-gzip"`). Such an answer has
+    /// `Vary: Accept-Encoding` and no `Accept-Ranges`: ranges are served, uncompressed,
+    /// of the file itself.
+    pub fn with_compression(mut self, compression: Compression) -> Self {
+        self.compression = Some(compression);
+        self
     }
 
     /// Reads the file's path from the route parameter `name` (`/files/{*name}`) rather than
@@ -320,6 +340,46 @@ impl StaticFiles {
             headers.insert(header::CACHE_CONTROL, value.clone());
         }
 
+        // A coded representation, when the client takes one and no range is asked for.
+        let coding = self.coding(req, &content_type, len);
+        if self
+            .compression
+            .as_ref()
+            .is_some_and(|_| compressible_type(&content_type) && len <= MAX_COMPRESSED_FILE)
+        {
+            crate::cache::add_vary(res.headers_mut(), "Accept-Encoding");
+        }
+        if let (Some(coding), Some(compression)) = (coding, &self.compression) {
+            let coded_etag = etag
+                .as_ref()
+                .map(|tag| tag.for_content_coding(coding.as_str()));
+            let headers = res.headers_mut();
+            if let Some(tag) = &coded_etag {
+                headers.insert(header::ETAG, tag.to_header_value());
+            }
+            headers.remove(header::ACCEPT_RANGES);
+            match evaluate(req.headers(), coded_etag.as_ref(), last_modified, method) {
+                Outcome::Proceed => {}
+                Outcome::NotModified => return Ok(not_modified(res)),
+                Outcome::PreconditionFailed => return Err(precondition_failed()),
+            }
+            let mut file = file;
+            let whole = file.read_at(0, len).map_err(FileError::from_io)?;
+            let encoded = compression
+                .encode(coding, &whole)
+                .map_err(FileError::from_io)?;
+            let headers = res.headers_mut();
+            headers.insert(
+                header::CONTENT_ENCODING,
+                HeaderValue::from_static(coding.as_str()),
+            );
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(encoded.len()));
+            if method != Method::HEAD {
+                *res.body_mut() = encoded;
+            }
+            return Ok(res);
+        }
+
         match evaluate(req.headers(), etag.as_ref(), last_modified, method) {
             Outcome::Proceed => {}
             Outcome::NotModified => return Ok(not_modified(res)),
@@ -379,6 +439,30 @@ impl StaticFiles {
         BodyStream::new(body).attach(&mut res);
         Ok(res)
     }
+}
+
+impl StaticFiles {
+    /// The coding of the answer to `req` for a file of `len` bytes and `content_type`, if
+    /// it is to be compressed: compression on, a compressible type and size, no `Range`
+    /// (ranges are of the file itself), and a coding the client accepts.
+    fn coding(&self, req: &Request, content_type: &HeaderValue, len: u64) -> Option<ContentCoding> {
+        let compression = self.compression.as_ref()?;
+        let fits = len > 0
+            && len <= MAX_COMPRESSED_FILE
+            && usize::try_from(len).is_ok_and(|len| len >= compression.min_size());
+        if !fits || !compressible_type(content_type) || req.headers().contains_key(header::RANGE) {
+            return None;
+        }
+        choose_content_coding(req.headers(), &compression.offered())
+    }
+}
+
+/// Whether a file of `content_type` gains from compression (text, scripts, JSON, SVG...:
+/// not images, archives or fonts, which are compressed already).
+fn compressible_type(content_type: &HeaderValue) -> bool {
+    content_type
+        .to_str()
+        .is_ok_and(|value| !crate::middleware::is_compressed_media_type(value))
 }
 
 impl Handler for StaticFiles {

@@ -889,3 +889,88 @@ fn compression_and_conditional_requests_leave_files_alone() {
     assert!(!head.headers().contains_key(header::CONTENT_ENCODING));
     assert_eq!(head.headers()[header::ETAG], etag.as_str());
 }
+
+/// With compression on, the handler codes small text files itself: `HEAD` has `GET`'s
+/// fields, the coded representation has its own `ETag`, ranges stay of the file.
+#[test]
+fn compression_codes_the_file_in_the_handler() {
+    use std::io::Read as _;
+
+    let fixture = Fixture::new();
+    let text = "all work and no play makes jack a dull boy\n".repeat(200);
+    fixture.write("site/long.txt", text.as_bytes());
+    fixture.write("site/pixel.png", &[0x89, b'P', b'N', b'G', 0, 0, 0, 0]);
+    let files = StaticFiles::new(fixture.site())
+        .with_compression(crate::middleware::Compression::new().with_min_size(0));
+    let router = fixture.router_with(files);
+    let identity = get(&router, "/static/long.txt", &[]);
+    assert_eq!(identity.status(), StatusCode::OK);
+    assert!(!identity.headers().contains_key(header::CONTENT_ENCODING));
+    assert_eq!(header(&identity, header::VARY), "Accept-Encoding");
+    assert_eq!(header(&identity, header::ACCEPT_RANGES), "bytes");
+    let plain_etag = header(&identity, header::ETAG).to_owned();
+    assert_eq!(collect_body(identity), text.as_bytes());
+
+    let gzip = [("accept-encoding", "gzip")];
+    let coded = get(&router, "/static/long.txt", &gzip);
+    assert_eq!(coded.status(), StatusCode::OK);
+    assert_eq!(header(&coded, header::CONTENT_ENCODING), "gzip");
+    assert_eq!(header(&coded, header::VARY), "Accept-Encoding");
+    assert!(!coded.headers().contains_key(header::ACCEPT_RANGES));
+    let coded_etag = header(&coded, header::ETAG).to_owned();
+    assert_eq!(
+        coded_etag,
+        format!("{}-gzip\"", plain_etag.trim_end_matches('"'))
+    );
+    assert_eq!(
+        header(&coded, header::CONTENT_LENGTH),
+        coded.body().len().to_string()
+    );
+    assert!(coded.body().len() < text.len() / 10, "compressed");
+    let mut decoded = String::new();
+    flate2::read::GzDecoder::new(coded.body().as_slice())
+        .read_to_string(&mut decoded)
+        .expect("gzip");
+    assert_eq!(decoded, text);
+    let coded_headers = coded.headers().clone();
+
+    // HEAD: GET's fields, no body.
+    let head = send(&router, Method::HEAD, "/static/long.txt", &gzip);
+    assert_eq!(head.headers(), &coded_headers);
+    assert!(head.body().is_empty());
+    // Conditional requests on the coded representation.
+    let fresh = get(
+        &router,
+        "/static/long.txt",
+        &[("accept-encoding", "gzip"), ("if-none-match", &coded_etag)],
+    );
+    assert_eq!(fresh.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(header(&fresh, header::ETAG), coded_etag);
+    let other = get(
+        &router,
+        "/static/long.txt",
+        &[("accept-encoding", "gzip"), ("if-none-match", &plain_etag)],
+    );
+    assert_eq!(other.status(), StatusCode::OK);
+    // Brotli when preferred.
+    let br = get(
+        &router,
+        "/static/long.txt",
+        &[("accept-encoding", "br, gzip")],
+    );
+    assert_eq!(header(&br, header::CONTENT_ENCODING), "br");
+    // A range is of the file itself, uncoded.
+    let part = get(
+        &router,
+        "/static/long.txt",
+        &[("accept-encoding", "gzip"), ("range", "bytes=0-8")],
+    );
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert!(!part.headers().contains_key(header::CONTENT_ENCODING));
+    assert_eq!(header(&part, header::ETAG), plain_etag);
+    assert_eq!(collect_body(part), b"all work ");
+    // Images are compressed already.
+    let png = get(&router, "/static/pixel.png", &gzip);
+    assert!(!png.headers().contains_key(header::CONTENT_ENCODING));
+    assert!(!png.headers().contains_key(header::VARY));
+}

@@ -201,7 +201,7 @@ impl Compression {
         self.min_size
     }
 
-    fn offered(&self) -> Vec<ContentCoding> {
+    pub(crate) fn offered(&self) -> Vec<ContentCoding> {
         let mut offered = Vec::with_capacity(2);
         if self.brotli {
             offered.push(ContentCoding::Brotli);
@@ -243,7 +243,7 @@ impl Compression {
         }
     }
 
-    fn encode(&self, coding: ContentCoding, body: &[u8]) -> std::io::Result<Vec<u8>> {
+    pub(crate) fn encode(&self, coding: ContentCoding, body: &[u8]) -> std::io::Result<Vec<u8>> {
         match coding {
             ContentCoding::Gzip => {
                 let mut encoder = flate2::write::GzEncoder::new(
@@ -284,7 +284,7 @@ fn holds_its_content(res: &Response) -> bool {
 }
 
 /// Whether content of `content_type` is compressed already.
-fn is_compressed_media_type(content_type: &str) -> bool {
+pub(crate) fn is_compressed_media_type(content_type: &str) -> bool {
     let essence = crate::negotiate::media_type_essence(content_type);
     if essence == "image/svg+xml" {
         return false;

@@ -34,6 +34,7 @@ mod security_headers;
 pub use access_log::AccessLog;
 pub use body_limit::BodyLimit;
 pub use chain::{FromFn, Layered, Middleware, Next, Stack, from_fn};
+pub(crate) use compression::is_compressed_media_type;
 pub use compression::{Compression, ContentCoding, choose_content_coding};
 pub use cors::Cors;
 pub use rate_limit::{RATELIMIT, RATELIMIT_POLICY, RateLimit};
