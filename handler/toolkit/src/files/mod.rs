@@ -74,7 +74,7 @@
 //! # With other middleware
 //!
 //! A file's body streams, and the answer to `HEAD` has none, so
-//! [`Compression`](crate::middleware::Compression) leaves both alone (files are sent as
+//! [`Compression`] leaves both alone (files are sent as
 //! they are stored, and `HEAD` gets the header fields of `GET`; a `206` or a
 //! `Content-Range` is never compressed in any case), and
 //! [`ConditionalRequests`](crate::cache::ConditionalRequests) adds nothing: the handler
