@@ -87,6 +87,8 @@ struct Inner {
     idle: Mutex<Vec<Idle>>,
     /// Whether instances start from a pre-initialised snapshot.
     preinitialized: bool,
+    /// Where the compiled code came from.
+    code: cache::Source,
 }
 
 /// How the component's instances serve requests, by the world it exports.
@@ -461,6 +463,7 @@ impl Runtime {
             engine: shared.clone(),
             idle: Mutex::new(Vec::new()),
             preinitialized: is_preinitialized,
+            code: source,
         });
         if reuse {
             let pool: Arc<dyn engine::IdlePool> = inner.clone();
@@ -489,6 +492,17 @@ impl Runtime {
     /// it exports none, pre-initialisation is off or it failed.
     pub fn is_preinitialized(&self) -> bool {
         self.inner.preinitialized
+    }
+
+    /// Where the component's compiled code came from at load: `hit` (the code cache),
+    /// `compiled` (and stored in it) or `uncached` (compiled; no cache, or it could not be
+    /// written).
+    pub fn code_source(&self) -> &'static str {
+        match self.inner.code {
+            cache::Source::Hit => "hit",
+            cache::Source::Compiled => "compiled",
+            cache::Source::Uncached => "uncached",
+        }
     }
 
     /// Runs one request through a fresh instance of the component (or, with instance reuse

@@ -47,6 +47,15 @@ pub(crate) struct AppMetrics {
     key_value: Option<Family<OperationLabels, Counter>>,
     /// Whether each tripped circuit breaker is open, read at each scrape.
     circuits: Family<CircuitLabels, Gauge>,
+    /// Each component's compiled code: from the code cache or compiled.
+    code: Family<CodeLabels, Gauge>,
+}
+
+/// The labels of where a component's code came from.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+struct CodeLabels {
+    component: String,
+    source: &'static str,
 }
 
 /// The labels of a circuit breaker's state.
@@ -402,6 +411,11 @@ impl Handler for App {
             );
         }
         registry.register(
+            "edge_host_component_code",
+            "1 for each loaded component, by where its compiled code came from (hit: the code cache)",
+            metrics.code.clone(),
+        );
+        registry.register(
             "edge_host_outbound_circuit_open",
             "1 while an upstream's circuit breaker is open (or half open), 0 once closed",
             metrics.circuits.clone(),
@@ -415,6 +429,11 @@ impl Handler for App {
             if !seen.insert(target.component.as_str()) {
                 continue;
             }
+            let code = CodeLabels {
+                component: target.component.clone(),
+                source: target.runtime.code_source(),
+            };
+            self.inner.metrics.code.get_or_create(&code).set(1);
             let Some(outgoing) = &target.runtime.config().outgoing_http else {
                 continue;
             };

@@ -140,6 +140,15 @@ key_value_stores = ["default"]
         sample(&metrics, "edge_host_instances").is_some(),
         "{metrics}"
     );
+    // No code cache in the tests: each component was compiled at load.
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"edge_host_component_code{component="app",source="uncached"}"#
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
     assert!(metrics.trim_end().ends_with("# EOF"), "{metrics}");
 
     let health = admin_get(admin, "/healthz").await?;
