@@ -166,6 +166,21 @@ impl<'t> Problems<'t> {
         });
     }
 
+    /// `value` (at `key`) as a table; a problem when it is something else.
+    pub(super) fn table<'v, 'i>(
+        &mut self,
+        key: &str,
+        value: &'v Spanned<DeValue<'i>>,
+    ) -> Option<&'v toml::de::DeTable<'i>> {
+        let table = value.get_ref().as_table();
+        if table.is_none() {
+            let found = a(value.get_ref().type_str());
+            let message = format!("expected a table, found {found}");
+            self.add(key, Some(value.span()), message);
+        }
+        table
+    }
+
     /// The error serde gave for `item`, the value at `key`: placed at the value below `item`
     /// that it points to (`component.app.environment.B`), and worded as the rest of the
     /// problems ("expected a string, found an integer").

@@ -227,16 +227,7 @@ impl<'t> Reader<'t> {
         key: &str,
         value: &'v Spanned<DeValue<'i>>,
     ) -> Option<&'v DeTable<'i>> {
-        let table = value.get_ref().as_table();
-        if table.is_none() {
-            let found = a(value.get_ref().type_str());
-            self.problem(
-                key,
-                value.span(),
-                format!("expected a table, found {found}"),
-            );
-        }
-        table
+        self.problems.table(key, value)
     }
 
     /// The string fields of `table` among `known` (`type` first); a problem for any other
