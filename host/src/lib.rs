@@ -67,9 +67,9 @@ pub use handler::{
 };
 pub use harness::{Harness, HarnessBuilder, HarnessError, TestResponse};
 pub use runtime::{
-    ConcurrentReuse, Engine, EngineConfig, GuestDir, GuestLimits, GuestState, LinkerExtension,
-    OutgoingHooks, OutgoingHttp, OutgoingResult, Runtime, RuntimeConfig, SocketAddrUse,
-    SocketCheck, SocketPolicy, SocketUses, World, default_cache_dir,
+    ConcurrentReuse, DEFAULT_CONNECT_TIMEOUT, Engine, EngineConfig, GuestDir, GuestLimits,
+    GuestState, LinkerExtension, OutgoingHooks, OutgoingHttp, OutgoingResult, Runtime,
+    RuntimeConfig, SocketAddrUse, SocketCheck, SocketPolicy, SocketUses, World, default_cache_dir,
 };
 pub use server::{
     InvalidQuota, MAX_BUCKETS, MAX_WORKERS, Quota, RateLimits, RouteQuota, Server, ServerConfig,

@@ -286,7 +286,8 @@ struct HostArgs {
     #[arg(long)]
     no_preinit: bool,
 
-    /// Longest wait for an outbound connection (a guest may ask for less).
+    /// Longest wait for an outbound connection (a guest may ask for less): HTTP requests and
+    /// `wasi:sockets` TCP connects.
     #[arg(long, default_value = "5s", value_parser = bounded_duration)]
     outbound_connect_timeout: Duration,
 

@@ -7,6 +7,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::time::Duration;
 
 use wasmtime::component::Linker;
 use wasmtime_wasi_http::WasiHttpHooks;
@@ -74,7 +75,18 @@ pub trait SocketPolicy: Send + Sync + 'static {
     /// Whether the guest may use `addr` for `usage` (checked on every connect, bind and
     /// datagram, with the address the host is about to use).
     fn check(&self, addr: SocketAddr, usage: SocketAddrUse) -> SocketCheck;
+
+    /// Longest a TCP connect may take, [`check`](Self::check) included; past it the guest
+    /// gets the interface's `timeout` error. [`DEFAULT_CONNECT_TIMEOUT`] unless the policy
+    /// says otherwise.
+    fn connect_timeout(&self) -> Duration {
+        DEFAULT_CONNECT_TIMEOUT
+    }
 }
+
+/// How long a guest's TCP connect may take unless its [`SocketPolicy`] says otherwise: as
+/// long as an outbound HTTP request's connect by default.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Refuses every outgoing request: the default of a runtime without [`OutgoingHttp`].
 pub(super) struct DenyOutgoing;

@@ -54,8 +54,8 @@ pub use self::concurrent::ConcurrentReuse;
 pub use self::config::{GuestDir, GuestLimits, RuntimeConfig, default_cache_dir};
 pub use self::engine::{Engine, EngineConfig};
 pub use self::extension::{
-    LinkerExtension, OutgoingHooks, OutgoingHttp, OutgoingResult, SocketAddrUse, SocketCheck,
-    SocketPolicy, SocketUses,
+    DEFAULT_CONNECT_TIMEOUT, LinkerExtension, OutgoingHooks, OutgoingHttp, OutgoingResult,
+    SocketAddrUse, SocketCheck, SocketPolicy, SocketUses,
 };
 pub use self::sockets::{MAX_SOCKETS, sockets_held};
 pub use self::store::GuestState;
@@ -221,6 +221,12 @@ fn new_store(engine: &wasmtime::Engine, config: &RuntimeConfig) -> Store<GuestSt
         trace,
         instance_fault: Arc::new(OnceLock::new()),
         socket_budget: sockets::SocketBudget::new(config.limits.max_sockets),
+        connects: sockets::Connects::new(
+            config
+                .sockets
+                .as_ref()
+                .map_or(DEFAULT_CONNECT_TIMEOUT, |policy| policy.connect_timeout()),
+        ),
     };
     for extension in &config.extensions {
         extension.init_store(&mut state);

@@ -35,6 +35,8 @@ pub struct GuestState {
     pub(super) instance_fault: Arc<std::sync::OnceLock<crate::RequestError>>,
     /// The `wasi:sockets` sockets the instance holds.
     pub(super) socket_budget: super::sockets::SocketBudget,
+    /// Its TCP connects in progress, and when they time out.
+    pub(super) connects: super::sockets::Connects,
 }
 
 impl std::fmt::Debug for GuestState {

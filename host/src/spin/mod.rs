@@ -99,7 +99,10 @@ impl PlatformConfig {
             variables: Arc::new(self.variables),
         };
         runtime.extensions.push(Arc::new(platform));
-        runtime.sockets = Some(Arc::new(SocketRules::new(&self.allowed_outbound)));
+        runtime.sockets = Some(Arc::new(SocketRules::new(
+            &self.allowed_outbound,
+            self.outbound.connect_timeout,
+        )));
         runtime.outgoing_http = Some(Arc::new(OutboundPolicy::new(
             self.allowed_outbound,
             self.outbound,

@@ -160,6 +160,94 @@ async fn a_wildcard_rule_does_not_reach_internal_addresses() -> anyhow::Result<(
     Ok(())
 }
 
+/// An address whose connects are never answered, as behind a firewall that drops: a
+/// listener that accepts nothing, its queue already full (Linux then drops the SYN). The
+/// listener and the queued connections must outlive the test.
+fn unanswered() -> anyhow::Result<(
+    tokio::net::TcpListener,
+    Vec<std::net::TcpStream>,
+    SocketAddr,
+)> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    let listener = socket.listen(1)?;
+    let addr = listener.local_addr()?;
+    let mut queued = Vec::new();
+    for _ in 0..16 {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+            Ok(stream) => queued.push(stream),
+            Err(err) if err.kind() == std::io::ErrorKind::TimedOut => {
+                return Ok((listener, queued, addr));
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+    anyhow::bail!("the listener's queue never filled")
+}
+
+fn connect_timeout(timeout: Duration) -> host::OutboundConfig {
+    host::OutboundConfig {
+        connect_timeout: timeout,
+        ..host::OutboundConfig::default()
+    }
+}
+
+/// A TCP connect takes at most `--outbound-connect-timeout`: past it the guest gets
+/// `timeout` and answers for itself, well before its request's deadline (30 s), while the
+/// kernel would go on trying for two minutes.
+#[tokio::test]
+async fn a_tcp_connect_that_is_never_answered_times_out() -> anyhow::Result<()> {
+    let (_listener, _queued, silent) = unanswered()?;
+    let echo = echo_server().await?;
+    let rules = format!("allowed_outbound_hosts = [\"tcp://{silent}\", \"tcp://{echo}\"]");
+    let dir = AppDir::fixtures(&app("fixtures.wasm", &rules))?;
+    let loaded = dir.load(
+        &[],
+        host::RuntimeConfig::default(),
+        connect_timeout(Duration::from_millis(400)),
+    )?;
+    let server = TestServer::serve(loaded.app, host::ServerConfig::default()).await?;
+    let (status, body) = tcp(&server, silent, "x").await?;
+    assert_eq!(status, 502, "{body}");
+    assert!(body.starts_with("connect: "), "{body}");
+    assert!(body.contains("timeout"), "{body}");
+    // A connect that is answered still goes through, on the next instance.
+    assert_eq!(
+        tcp(&server, echo, "answered").await?,
+        (200, "answered".to_owned())
+    );
+    Ok(())
+}
+
+/// The same limit on WASI 0.3's `connect`.
+#[tokio::test]
+async fn a_0_3_tcp_connect_that_is_never_answered_times_out() -> anyhow::Result<()> {
+    let (_listener, _queued, silent) = unanswered()?;
+    let echo = echo_server().await?;
+    let rules = format!("allowed_outbound_hosts = [\"tcp://{silent}\", \"tcp://{echo}\"]");
+    let dir = AppDir::with_component(
+        crate::support::FIXTURES_P3_WASM,
+        "fixtures.wasm",
+        &app("fixtures.wasm", &rules),
+    )?;
+    let loaded = dir.load(
+        &[],
+        host::RuntimeConfig::default(),
+        connect_timeout(Duration::from_millis(400)),
+    )?;
+    let server = TestServer::serve(loaded.app, host::ServerConfig::default()).await?;
+    let (status, body) = body_of(&server, &format!("/connect/{silent}")).await?;
+    assert_eq!(status, 502, "{body}");
+    assert!(body.to_lowercase().contains("timeout"), "{body}");
+    let (status, body) = body_of(&server, &format!("/connect/{echo}")).await?;
+    assert_eq!((status, body.as_str()), (200, "connected"));
+    // A denied address is still denied, not timed out.
+    let (status, body) = body_of(&server, "/connect/127.0.0.1:9").await?;
+    assert_eq!(status, 502, "{body}");
+    assert!(body.to_lowercase().contains("accessdenied"), "{body}");
+    Ok(())
+}
+
 /// Each socket is a host file descriptor: an instance holds at most `max_sockets` at once
 /// (the next is `new-socket-limit`), and a closed one gives its place back.
 #[tokio::test]

@@ -16,7 +16,11 @@
 //! the socket and keeps them keeps its descriptor outside this count, bounded then by the
 //! instance's handle limit (`max_resources`) alone.
 //!
+//! A TCP connect is bounded in time as well ([`connect`]).
+//!
 //! [`GuestLimits::max_sockets`]: crate::GuestLimits::max_sockets
+
+mod connect;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,6 +29,8 @@ use wasmtime::component::{Linker, Resource, ResourceType};
 use wasmtime_wasi::sockets::WasiSocketsView;
 
 use super::GuestState;
+
+pub(crate) use self::connect::Connects;
 
 /// Sockets all guests of this process may hold at once.
 pub const MAX_SOCKETS: usize = 4096;
@@ -92,11 +98,13 @@ pub fn sockets_held() -> usize {
     HELD.load(Ordering::Acquire)
 }
 
-/// Defines the socket constructors and destructors of both WASI versions again, counting.
-/// The linker must already hold wasmtime-wasi's.
+/// Defines the socket constructors and destructors of both WASI versions again, counting,
+/// and the TCP connects, timed. The linker must already hold wasmtime-wasi's.
 pub(crate) fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
-    let added = p2(linker).and_then(|()| p3(linker));
+    let added = p2(linker)
+        .and_then(|()| p3(linker))
+        .and_then(|()| connect::add_to_linker(linker));
     linker.allow_shadowing(false);
     added
 }
@@ -136,6 +144,7 @@ fn destructor<R: Send + 'static>(
     let state = store.data_mut();
     state.table.delete(Resource::<R>::new_own(rep))?;
     state.socket_budget.release(rep);
+    state.connects.finished(rep);
     Ok(())
 }
 

@@ -28,7 +28,8 @@ use crate::{OutgoingHooks, OutgoingHttp};
 /// Outbound HTTP: timeouts the host enforces whatever the guest asks, and circuit breaking.
 #[derive(Debug, Clone)]
 pub struct OutboundConfig {
-    /// Longest wait for a connection (a guest may ask for less).
+    /// Longest wait for a connection (a guest may ask for less), for HTTP requests and for
+    /// `wasi:sockets` TCP connects.
     pub connect_timeout: Duration,
     /// Longest wait for the response head once connected (a guest may ask for less).
     pub first_byte_timeout: Duration,

@@ -13,6 +13,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::OutboundRule;
 use super::connect::is_internal;
@@ -23,16 +24,19 @@ use crate::{SocketAddrUse, SocketCheck, SocketPolicy, SocketUses};
 #[derive(Debug, Clone)]
 pub(crate) struct SocketRules {
     rules: Arc<[OutboundRule]>,
+    connect_timeout: Duration,
 }
 
 impl SocketRules {
-    pub(crate) fn new(rules: &[OutboundRule]) -> Self {
+    /// The rules' sockets, whose TCP connects take at most `connect_timeout` (outbound HTTP's).
+    pub(crate) fn new(rules: &[OutboundRule], connect_timeout: Duration) -> Self {
         Self {
             rules: rules
                 .iter()
                 .filter(|rule| rule.covers_protocol("tcp") || rule.covers_protocol("udp"))
                 .cloned()
                 .collect(),
+            connect_timeout,
         }
     }
 
@@ -84,6 +88,10 @@ impl SocketPolicy for SocketRules {
         }
     }
 
+    fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
     fn check(&self, addr: SocketAddr, usage: SocketAddrUse) -> SocketCheck {
         let protocol = match usage {
             SocketAddrUse::TcpBind => return ready(self.covers("tcp")),
@@ -120,7 +128,7 @@ mod tests {
             .iter()
             .map(|r| r.parse().expect("a valid rule"))
             .collect();
-        SocketRules::new(&parsed)
+        SocketRules::new(&parsed, Duration::from_secs(5))
     }
 
     async fn check(policy: &SocketRules, addr: &str, usage: SocketAddrUse) -> bool {
