@@ -185,11 +185,22 @@ fn unanswered() -> anyhow::Result<(
     anyhow::bail!("the listener's queue never filled")
 }
 
-fn connect_timeout(timeout: Duration) -> host::OutboundConfig {
-    host::OutboundConfig {
-        connect_timeout: timeout,
+/// `up` serving the fixture `wasm`, whose sockets may reach `silent` and `echo` only, its
+/// connects limited to 400 ms.
+async fn connecting(
+    wasm: &str,
+    silent: SocketAddr,
+    echo: SocketAddr,
+) -> anyhow::Result<(AppDir, TestServer)> {
+    let rules = format!("allowed_outbound_hosts = [\"tcp://{silent}\", \"tcp://{echo}\"]");
+    let dir = AppDir::with_component(wasm, "fixtures.wasm", &app("fixtures.wasm", &rules))?;
+    let outbound = host::OutboundConfig {
+        connect_timeout: Duration::from_millis(400),
         ..host::OutboundConfig::default()
-    }
+    };
+    let loaded = dir.load(&[], host::RuntimeConfig::default(), outbound)?;
+    let server = TestServer::serve(loaded.app, host::ServerConfig::default()).await?;
+    Ok((dir, server))
 }
 
 /// A TCP connect takes at most `--outbound-connect-timeout`: past it the guest gets
@@ -199,14 +210,7 @@ fn connect_timeout(timeout: Duration) -> host::OutboundConfig {
 async fn a_tcp_connect_that_is_never_answered_times_out() -> anyhow::Result<()> {
     let (_listener, _queued, silent) = unanswered()?;
     let echo = echo_server().await?;
-    let rules = format!("allowed_outbound_hosts = [\"tcp://{silent}\", \"tcp://{echo}\"]");
-    let dir = AppDir::fixtures(&app("fixtures.wasm", &rules))?;
-    let loaded = dir.load(
-        &[],
-        host::RuntimeConfig::default(),
-        connect_timeout(Duration::from_millis(400)),
-    )?;
-    let server = TestServer::serve(loaded.app, host::ServerConfig::default()).await?;
+    let (_dir, server) = connecting(FIXTURES_WASM, silent, echo).await?;
     let (status, body) = tcp(&server, silent, "x").await?;
     assert_eq!(status, 502, "{body}");
     assert!(body.starts_with("connect: "), "{body}");
@@ -224,18 +228,7 @@ async fn a_tcp_connect_that_is_never_answered_times_out() -> anyhow::Result<()> 
 async fn a_0_3_tcp_connect_that_is_never_answered_times_out() -> anyhow::Result<()> {
     let (_listener, _queued, silent) = unanswered()?;
     let echo = echo_server().await?;
-    let rules = format!("allowed_outbound_hosts = [\"tcp://{silent}\", \"tcp://{echo}\"]");
-    let dir = AppDir::with_component(
-        crate::support::FIXTURES_P3_WASM,
-        "fixtures.wasm",
-        &app("fixtures.wasm", &rules),
-    )?;
-    let loaded = dir.load(
-        &[],
-        host::RuntimeConfig::default(),
-        connect_timeout(Duration::from_millis(400)),
-    )?;
-    let server = TestServer::serve(loaded.app, host::ServerConfig::default()).await?;
+    let (_dir, server) = connecting(crate::support::FIXTURES_P3_WASM, silent, echo).await?;
     let (status, body) = body_of(&server, &format!("/connect/{silent}")).await?;
     assert_eq!(status, 502, "{body}");
     assert!(body.to_lowercase().contains("timeout"), "{body}");

@@ -107,6 +107,14 @@ impl Connects {
     }
 }
 
+/// What `wait` comes to, or `None` if `deadline` (when there is one) passes first.
+async fn until<F: std::future::Future>(deadline: Option<Instant>, wait: F) -> Option<F::Output> {
+    match deadline {
+        None => Some(wait.await),
+        Some(deadline) => tokio::time::timeout_at(deadline.into(), wait).await.ok(),
+    }
+}
+
 fn timed_out(to: SocketAddr, after: Duration) {
     crate::throttle::warn_throttled!(%to, ?after, "socket connect timed out");
 }
@@ -197,18 +205,11 @@ fn p2_poll(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
                 } else {
                     pollables.iter().map(Resource::rep).collect()
                 };
-                let Some(deadline) = state.connects.earliest(&reps) else {
-                    return Ok((Host::poll(&mut state.table, pollables).await?,));
-                };
-                let polled = tokio::time::timeout_at(
-                    deadline.into(),
-                    Host::poll(&mut state.table, pollables),
-                )
-                .await;
-                match polled {
-                    Ok(ready) => Ok((ready?,)),
+                let deadline = state.connects.earliest(&reps);
+                match until(deadline, Host::poll(&mut state.table, pollables)).await {
+                    Some(ready) => Ok((ready?,)),
                     // The connects past their deadline are ready: `finish-connect` says `timeout`.
-                    Err(_) => Ok((state.connects.expired_indices(&reps, Instant::now()),)),
+                    None => Ok((state.connects.expired_indices(&reps, Instant::now()),)),
                 }
             })
         },
@@ -218,15 +219,10 @@ fn p2_poll(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
         |mut store, (pollable,): (Resource<DynPollable>,)| {
             Box::new(async move {
                 let state = store.data_mut();
-                let Some(deadline) = state.connects.earliest(&[pollable.rep()]) else {
-                    return HostPollable::block(&mut state.table, pollable).await;
-                };
-                let blocked = tokio::time::timeout_at(
-                    deadline.into(),
-                    HostPollable::block(&mut state.table, pollable),
-                )
-                .await;
-                blocked.unwrap_or(Ok(()))
+                let deadline = state.connects.earliest(&[pollable.rep()]);
+                until(deadline, HostPollable::block(&mut state.table, pollable))
+                    .await
+                    .unwrap_or(Ok(()))
             })
         },
     )?;
